@@ -1,0 +1,151 @@
+"""The one inference path: uint8 images -> normalised tensors -> trunk -> pooled features.
+
+:class:`ImageEncoder` is shared by :class:`~sktransfer.PretrainedFeatureExtractor`
+and the frozen part of :class:`~sktransfer.FineTunedClassifier`, so the two
+can never disagree on resizing, normalisation or device handling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._device import autocast, pin
+from .images import resize_batch
+
+POOLINGS = ("avg", "max", "avgmax", "gem", "none")
+GEM_P = 3.0
+
+
+class _StopForward(Exception):
+    """Raised by a hook once every requested layer is captured, to skip the rest."""
+
+
+def pool_features(out, pooling, channels_last=False):
+    """Pool a trunk output ``(N, D, h, w)``, tokens ``(N, T, D)`` or ``(N, D)`` to ``(N, F)``."""
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    out = out.float()  # pool in fp32 even under autocast
+    if out.ndim == 2:
+        return out
+    if out.ndim == 4 and channels_last:
+        out = out.permute(0, 3, 1, 2)
+    if pooling == "none":
+        return out.flatten(1)
+    dims = (2, 3) if out.ndim == 4 else (1,)
+    if pooling == "avg":
+        return out.mean(dims)
+    if pooling == "max":
+        return out.amax(dims)
+    if pooling == "avgmax":
+        return torch.cat([out.mean(dims), out.amax(dims)], dim=1)
+    if pooling == "gem":  # generalised mean (Radenovic et al. 2018), p=3
+        return out.clamp(min=1e-6).pow(GEM_P).mean(dims).pow(1.0 / GEM_P)
+    raise ValueError(f"pooling={pooling!r} is not one of {POOLINGS}.")
+
+
+class ImageEncoder(nn.Module):
+    """Normalise, run a backbone trunk and pool, from uint8 or [0, 1] images.
+
+    Parameters
+    ----------
+    backbone : Backbone
+        Its trunk becomes this module's ``trunk`` (not copied).
+    image_size : tuple of int
+        ``(H, W)`` the images are resized to.
+    layers : list of int or None, default=None
+        Block indices whose pooled outputs are concatenated; None for the
+        trunk's final output.
+    pooling : str, default="avg"
+        One of ``POOLINGS``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer._encoder import ImageEncoder
+    >>> from sktransfer.backbones import get_backbone
+    >>> enc = ImageEncoder(get_backbone("timm/resnet18", weights=None), (32, 32)).eval()
+    >>> enc(torch.zeros(2, 1, 8, 8, dtype=torch.uint8)).shape
+    torch.Size([2, 512])
+    """
+
+    def __init__(self, backbone, image_size, layers=None, pooling="avg"):
+        super().__init__()
+        self.trunk = backbone.trunk
+        self.image_size = tuple(int(s) for s in image_size)
+        self.in_chans = backbone.in_chans
+        self.layers = None if layers is None else list(layers)
+        self.outputs = None if layers is None else [backbone.blocks[i].output for i in layers]
+        self.pooling = pooling
+        self.channels_last_output = backbone.channels_last_output
+        self.register_buffer("mean", torch.tensor(backbone.mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(backbone.std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def preprocess(self, x):
+        """uint8 (or float [0, 1]) images on the device -> normalised float of the right size."""
+        if x.dtype == torch.uint8 or tuple(x.shape[2:]) != self.image_size or x.shape[1] != self.in_chans:
+            x = resize_batch(x, self.image_size, device=x.device, channels=self.in_chans)
+        return (x - self.mean) / self.std
+
+    def trunk_output(self, x):
+        """Run the trunk on normalised images: the final output, or captured block outputs."""
+        if self.outputs is None:
+            return [self.trunk(x)]
+        captured = {}
+        modules = dict(self.trunk.named_modules())
+        wanted = set(self.outputs)
+
+        def hook(name):
+            def save(module, args, output):
+                captured[name] = output
+                if wanted.issubset(captured):
+                    raise _StopForward
+            return save
+
+        handles = [modules[name].register_forward_hook(hook(name)) for name in wanted]
+        try:
+            self.trunk(x)
+        except _StopForward:
+            pass
+        finally:
+            for handle in handles:
+                handle.remove()
+        return [captured[name] for name in self.outputs]
+
+    def forward(self, x):
+        x = self.preprocess(x)
+        outs = self.trunk_output(x)
+        pooled = [pool_features(o, self.pooling, self.channels_last_output) for o in outs]
+        return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=1)
+
+
+def encode_batches(encoder, images, *, batch_size, device, indices=None, amp=True, progress=None):
+    """Stream ``images`` through ``encoder`` under ``inference_mode``; return float32 numpy.
+
+    Batches cross to the device as (pinned) uint8 and are converted there.
+    ``progress`` is a tqdm-like object updated once per batch.
+    """
+    n = len(images) if indices is None else len(indices)
+    out = None
+    start = 0
+    encoder.eval()
+    non_blocking = device.type == "cuda"
+    with torch.inference_mode(), autocast(device, amp):
+        for batch in images.iter_batches(batch_size, indices=indices):
+            batch = pin(batch, device)
+            if isinstance(batch, torch.Tensor):
+                x = batch.to(device, non_blocking=non_blocking)
+            else:  # differing sizes: resize on the device one image at a time, then stack
+                x = resize_batch(batch, encoder.image_size, device=device, channels=encoder.in_chans,
+                                 non_blocking=non_blocking)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            feats = encoder(x).float().cpu().numpy()
+            if out is None:
+                out = np.empty((n, feats.shape[1]), dtype=np.float32)
+            out[start : start + len(feats)] = feats
+            start += len(feats)
+            if progress is not None:
+                progress.update(len(feats))
+    return out

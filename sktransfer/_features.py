@@ -1,0 +1,302 @@
+"""PretrainedFeatureExtractor: images in, frozen-backbone features out."""
+
+from __future__ import annotations
+
+import copy
+import os
+from numbers import Integral
+
+import joblib
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_memory
+
+from ._device import release_cuda_memory, resolve_device
+from ._encoder import POOLINGS, ImageEncoder, encode_batches
+from ._progress import progress_bar
+from .backbones import Backbone, get_backbone
+from .images import as_image_set
+
+
+def resolve_image_size(image_size, backbone):
+    """``None`` -> the backbone's default; an int -> square; a pair -> itself."""
+    if image_size is None:
+        return tuple(backbone.input_size)
+    size = (image_size, image_size) if isinstance(image_size, Integral) else tuple(image_size)
+    if len(size) != 2 or not all(isinstance(s, Integral) and s >= 1 for s in size):
+        raise ValueError(f"image_size must be a positive int or an (H, W) pair; got {image_size!r}.")
+    if backbone.extra.get("fixed_input_size") and size != tuple(backbone.input_size):
+        raise ValueError(f"{backbone.name} only takes {backbone.input_size} images; got image_size={image_size!r}.")
+    return size
+
+
+def reproducible_weights(backbone_param, weights):
+    """True when the fitted weights can be rebuilt from the name alone (public weights)."""
+    return isinstance(backbone_param, str) and weights is not None
+
+
+def build_backbone(backbone_param, weights):
+    """A fresh backbone; a user's module is deep-copied so theirs is never moved or changed."""
+    if isinstance(backbone_param, (Backbone, torch.nn.Module)):
+        backbone_param = copy.deepcopy(backbone_param)
+    return get_backbone(backbone_param, weights)
+
+
+class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Turn images into features with a frozen, pretrained backbone.
+
+    The backbone runs in eval mode under ``torch.inference_mode()``, batch by
+    batch; images are resized with antialiasing and normalised on the device.
+
+    Parameters
+    ----------
+    backbone : str, Backbone or torch.nn.Module, default="efficientnet_lite0"
+        A name from :func:`sktransfer.backbones.list_backbones`
+        (``"efficientnet_lite0"`` works offline), ``"timm/<model>"``,
+        ``"torchvision/<model>"``, or your own module.
+    weights : str or None, default="default"
+        ``"default"`` for pretrained weights, None for random initialisation.
+    layer : int, str, list or None, default=None
+        Which block's output to take: None for the final features, a block
+        index (negative counts from the top) or block name, or a list of them
+        whose pooled features are concatenated (multi-scale features).
+    pooling : {"avg", "max", "avgmax", "gem", "none"}, default="avg"
+        How a feature map becomes a vector: average, max, both concatenated,
+        generalised mean (p=3), or "none" to flatten the map.
+    image_size : int, tuple of int or None, default=None
+        Size images are resized to; the backbone's default when None.
+    batch_size : int, default=64
+        Images per forward pass.
+    device : str, default="auto"
+        "auto" picks CUDA when available, else CPU.
+    input_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(H, W, C)`` of each image when ``X`` is a flattened
+        2-D array, e.g. ``(8, 8)`` for scikit-learn's digits.
+    memory : str, joblib.Memory or None, default=None
+        Cache features on disk: the same images through the same backbone,
+        weights, layer, pooling and size are computed once, e.g. across the
+        folds and grid points of a search over a downstream classifier.
+    verbose : int, default=1
+        1 shows a progress bar on long transforms when writing to a terminal;
+        0 is silent.
+
+    Attributes
+    ----------
+    backbone_ : Backbone
+        The loaded backbone.
+    image_size_ : tuple of int
+        The ``(H, W)`` images are resized to.
+    layers_ : list of int or None
+        Block indices features are taken from; None for the final output.
+    device_ : torch.device
+        Where :meth:`transform` computes.
+    n_features_in_ : int
+        Only set when ``X`` in :meth:`fit` is a flattened 2-D array: its number
+        of columns (scikit-learn's meaning of the word). Images given as
+        ``(N, H, W[, C])`` arrays, lists or paths have no "features in".
+
+    See Also
+    --------
+    FineTunedClassifier : trains the top blocks of the backbone too.
+
+    Notes
+    -----
+    ``fit`` only loads the backbone: nothing is learnt from ``X``, which is
+    validated and otherwise unused. Pickles hold the configuration, not a
+    copy of public weights (random-init and custom weights are kept).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sktransfer import PretrainedFeatureExtractor
+    >>> X = load_digits().data[:10] / 16.0
+    >>> fx = PretrainedFeatureExtractor(image_size=32, input_shape=(8, 8), verbose=0)
+    >>> fx.fit_transform(X).shape
+    (10, 1280)
+    """
+
+    _parameter_constraints = {
+        "backbone": [str, Backbone, torch.nn.Module],
+        "weights": [str, None],
+        "layer": [Integral, str, list, tuple, None],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "input_shape": [tuple, list, None],
+        "memory": [str, os.PathLike, HasMethods(["cache"]), None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        backbone="efficientnet_lite0",
+        *,
+        weights="default",
+        layer=None,
+        pooling="avg",
+        image_size=None,
+        batch_size=64,
+        device="auto",
+        input_shape=None,
+        memory=None,
+        verbose=1,
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.layer = layer
+        self.pooling = pooling
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.device = device
+        self.input_shape = input_shape
+        self.memory = memory
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Load the backbone and check ``X``.
+
+        Parameters
+        ----------
+        X : images
+            See :func:`sktransfer.images.as_image_set` for accepted forms.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PretrainedFeatureExtractor
+        """
+        self._validate_params()
+        as_image_set(X, input_shape=self.input_shape)  # validate before the slow load
+        resolve_device(self.device)
+        self._set_n_features_in(X)
+        backbone = build_backbone(self.backbone, self.weights)
+        layers = self._resolve_layers(backbone)
+        image_size = resolve_image_size(self.image_size, backbone)
+        encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
+        n_out = self._probe_n_features(encoder, backbone)
+        # Assign fitted state only once everything succeeded, so a failed
+        # re-fit never leaves a half-updated model behind.
+        self.backbone_, self.layers_, self.image_size_ = backbone, layers, image_size
+        self.encoder_ = encoder
+        self._n_features_out = n_out
+        self._fingerprint = None
+        return self
+
+    def transform(self, X):
+        """Compute features for ``X``.
+
+        Parameters
+        ----------
+        X : images
+            Same forms as in :meth:`fit`.
+
+        Returns
+        -------
+        features : ndarray of shape (n_images, n_features), dtype float32
+        """
+        check_is_fitted(self, "image_size_")
+        images = as_image_set(X, input_shape=self.input_shape)
+        self._check_n_features_in(X)
+        memory = check_memory(self.memory)
+        if memory.location is None:
+            return self._extract(images)
+        cached = memory.cache(_cached_features, ignore=["extractor"])
+        return cached(self._cache_key(X), X, extractor=self)
+
+    @property
+    def device_(self):
+        """The torch device :meth:`transform` computes on."""
+        return resolve_device(self.device)
+
+    # ------------------------------------------------------------------ internals
+
+    def _extract(self, images):
+        device = resolve_device(self.device)
+        encoder = self.encoder_.to(device)
+        if device.type == "cuda":
+            encoder.to(memory_format=torch.channels_last)
+        try:
+            with progress_bar(len(images), self.verbose, "features") as bar:
+                return encode_batches(encoder, images, batch_size=self.batch_size, device=device, progress=bar)
+        finally:
+            # Keep GPU memory free between calls and grid-search candidates.
+            if device.type == "cuda":
+                self.encoder_.to("cpu")
+                release_cuda_memory(device)
+
+    def _resolve_layers(self, backbone):
+        if self.layer is None:
+            return None
+        layers = list(self.layer) if isinstance(self.layer, (list, tuple)) else [self.layer]
+        if not layers:
+            raise ValueError("layer is an empty list; pass None for the final features or a list of blocks.")
+        return [backbone.block_index(layer) for layer in layers]
+
+    def _probe_n_features(self, encoder, backbone):
+        encoder.eval()
+        with torch.inference_mode():
+            probe = torch.zeros(1, backbone.in_chans, *encoder.image_size, dtype=torch.uint8)
+            return int(encoder(probe).shape[1])
+
+    def _set_n_features_in(self, X):
+        if isinstance(X, np.ndarray) and X.ndim == 2:
+            self.n_features_in_ = X.shape[1]
+        elif hasattr(self, "n_features_in_"):
+            del self.n_features_in_
+
+    def _check_n_features_in(self, X):
+        expected = getattr(self, "n_features_in_", None)
+        if expected is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] != expected:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{expected} features as input."
+            )
+
+    def _cache_key(self, X):
+        if self._fingerprint is None:
+            if reproducible_weights(self.backbone, self.weights):
+                self._fingerprint = (self.backbone, self.weights)
+            else:
+                self._fingerprint = joblib.hash({k: v.cpu() for k, v in self.encoder_.state_dict().items()})
+        files = None
+        if isinstance(X, (list, tuple)) and X and isinstance(X[0], (str, os.PathLike)):
+            # A path's content can change: key on size and modification time too.
+            files = [(os.path.getsize(p), os.path.getmtime(p)) for p in X]
+        return (self._fingerprint, self.layers_, self.pooling, self.image_size_, self.input_shape, files)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        encoder = state.pop("encoder_", None)
+        state.pop("backbone_", None)
+        state["_trunk_state"] = None
+        if encoder is not None and not reproducible_weights(self.backbone, self.weights):
+            # CPU tensors, so a model used on CUDA unpickles on a machine without it.
+            state["_trunk_state"] = {k: v.detach().cpu() for k, v in encoder.trunk.state_dict().items()}
+        return state
+
+    def __setstate__(self, state):
+        trunk_state = state.pop("_trunk_state", None)
+        self.__dict__.update(state)
+        if "image_size_" not in state:
+            return
+        # Public weights were not pickled: rebuild them; random/custom ones were.
+        backbone = build_backbone(self.backbone, self.weights if trunk_state is None else None)
+        if trunk_state is not None:
+            backbone.trunk.load_state_dict(trunk_state)
+        self.backbone_ = backbone
+        self.encoder_ = ImageEncoder(backbone, self.image_size_, self.layers_, self.pooling)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+def _cached_features(key, X, *, extractor):
+    """What ``memory`` caches: ``key`` and ``X`` are hashed, the extractor is not."""
+    return extractor._extract(as_image_set(X, input_shape=extractor.input_shape))

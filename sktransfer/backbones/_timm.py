@@ -1,0 +1,103 @@
+"""Any timm model as a backbone: ``"timm/<model>[.<pretrained tag>]"``."""
+
+from __future__ import annotations
+
+import os
+
+from torch import nn
+
+from ._errors import weights_unavailable
+from ._registry import Backbone, blocks_from_groups, register_backbone
+
+
+class TimmTrunk(nn.Module):
+    """Runs a timm model's ``forward_features`` (everything before pooling)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.forward_features(x)
+
+
+def create_timm_model(model_name, pretrained, **kwargs):
+    """``timm.create_model`` without a classifier, with dynamic image size where supported."""
+    import timm
+
+    try:
+        return timm.create_model(model_name, pretrained=pretrained, num_classes=0, dynamic_img_size=True, **kwargs)
+    except TypeError as exc:  # only ViT-style models take dynamic_img_size
+        if "dynamic_img_size" not in str(exc):
+            raise
+        return timm.create_model(model_name, pretrained=pretrained, num_classes=0, **kwargs)
+
+
+def backbone_from_timm_model(model, name, weights):
+    """Wrap an instantiated timm model (classifier removed) as a :class:`Backbone`."""
+    from timm.models import group_parameters
+
+    trunk = TimmTrunk(model)
+    groups = group_parameters(model, model.group_matcher(coarse=True))
+    ordered = [[f"model.{p}" for p in groups[k]] for k in sorted(groups)]
+    cfg = model.pretrained_cfg or {}
+    in_chans = int(cfg.get("input_size", (3,))[0])
+    return Backbone(
+        name=name,
+        trunk=trunk,
+        blocks=blocks_from_groups([("stem" if i == 0 else None, p) for i, p in enumerate(ordered)], trunk, prefix="model."),
+        feature_dim=int(model.num_features),
+        input_size=tuple(cfg.get("input_size", (3, 224, 224))[1:]),
+        mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
+        std=tuple(cfg.get("std", (0.229, 0.224, 0.225))),
+        in_chans=in_chans,
+        weights=weights,
+        channels_last_output=getattr(model, "output_fmt", "NCHW") == "NHWC",
+    )
+
+
+def _cache_dir():
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    return HF_HUB_CACHE
+
+
+def build_timm(name, weights):
+    """Builder for ``timm/<model>``: random init with ``weights=None``."""
+    import timm
+
+    model_name = name.split("/", 1)[1]
+    if weights not in ("default", None):
+        raise ValueError(
+            f"weights={weights!r} is not valid for timm backbones; pass 'default' or None, "
+            "and choose a pretrained tag in the name, e.g. 'timm/resnet50.a1_in1k'."
+        )
+    base = model_name.split(".", 1)[0]
+    if not timm.is_model(base):
+        raise ValueError(f"timm has no model {base!r}; list_backbones('timm/{base[:4]}*') lists similar ones.")
+    pretrained = weights == "default"
+    try:
+        model = create_timm_model(model_name, pretrained)
+    except (OSError, RuntimeError, ValueError) as exc:
+        if not pretrained or "timm has no" in str(exc):
+            raise
+        predownload = f"python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\""
+        raise weights_unavailable(name, f"{_cache_dir()} (HF_HUB_CACHE) or {os.path.join(_torch_hub(), 'checkpoints')}",
+                                  predownload, exc) from exc
+    return backbone_from_timm_model(model, name, weights)
+
+
+def _torch_hub():
+    import torch
+
+    return torch.hub.get_dir()
+
+
+def _list_timm_models():
+    import timm
+
+    return timm.list_models()
+
+
+build_timm.list_models = _list_timm_models
+register_backbone("timm", build_timm, prefix=True)
