@@ -77,6 +77,7 @@ class ImageEncoder(nn.Module):
         self.in_chans = backbone.in_chans
         self.layers = None if layers is None else list(layers)
         self.outputs = None if layers is None else [backbone.blocks[i].output for i in layers]
+        self.outputs_channels_last = None if layers is None else [backbone.blocks[i].channels_last for i in layers]
         self.pooling = pooling
         self.channels_last_output = backbone.channels_last_output
         self.register_buffer("mean", torch.tensor(backbone.mean, dtype=torch.float32).view(1, -1, 1, 1))
@@ -116,7 +117,8 @@ class ImageEncoder(nn.Module):
     def forward(self, x):
         x = self.preprocess(x)
         outs = self.trunk_output(x)
-        pooled = [pool_features(o, self.pooling, self.channels_last_output) for o in outs]
+        formats = [self.channels_last_output] if self.outputs is None else self.outputs_channels_last
+        pooled = [pool_features(o, self.pooling, last) for o, last in zip(outs, formats)]
         return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=1)
 
 

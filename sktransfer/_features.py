@@ -293,6 +293,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
+        tags.input_tags.positive_only = True  # pixels are never negative
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 

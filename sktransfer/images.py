@@ -153,8 +153,15 @@ def as_image_set(X, *, input_shape=None) -> ImageSet:
         return X
     if isinstance(X, torch.Tensor):
         return _from_tensor(X)
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            "Sparse data was passed for X, but dense data is required: images are "
+            "dense arrays. Convert with X.toarray()."
+        )
     if _is_pandas(X):
         X = X.to_numpy()
+    elif not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__"):
+        X = np.asarray(X)  # array-likes (xarray, dask, ...) become numpy
     if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
         return _from_array(X, input_shape)
     if isinstance(X, np.ndarray) and X.dtype.kind in "USO":
@@ -164,6 +171,8 @@ def as_image_set(X, *, input_shape=None) -> ImageSet:
                 "Pass X.ravel() or a list of paths."
             )
         X = list(X)
+    if isinstance(X, np.ndarray) and X.dtype.kind == "c":
+        raise ValueError("Complex data not supported: images are real numbers (uint8 or floats in [0, 1]).")
     if isinstance(X, np.ndarray):
         raise TypeError(f"X has dtype {X.dtype}; expected numbers (images) or strings (file paths).")
     if isinstance(X, (list, tuple)):
@@ -194,15 +203,17 @@ def _check_values(values, what):
             hint = "X / 255.0" if hi <= 255.0 and lo >= 0.0 else "(X - X.min()) / (X.max() - X.min())"
             if hi <= 16.0 and lo >= 0.0:
                 hint = "X / 16.0 for scikit-learn's digits, or X / X.max()"
+            lead = f"Negative values in data passed to {what}: it" if lo < 0 else what
             raise ValueError(
-                f"{what} holds floats in [{lo:g}, {hi:g}], but float images must lie in "
+                f"{lead} holds floats in [{lo:g}, {hi:g}], but float images must lie in "
                 f"[0, 1]. Rescale first, e.g. {hint}, or pass uint8 pixels 0..255."
             )
     elif values.dtype.kind in "iu" and values.dtype != np.uint8:
         lo, hi = int(values.min()), int(values.max())
         if lo < 0 or hi > 255:
+            lead = f"Negative values in data passed to {what}: it" if lo < 0 else what
             raise ValueError(
-                f"{what} holds integers in [{lo}, {hi}], but integer images must lie in "
+                f"{lead} holds integers in [{lo}, {hi}], but integer images must lie in "
                 "0..255. Rescale to floats in [0, 1] or to uint8."
             )
 
@@ -262,6 +273,8 @@ def _from_array(X, input_shape):
 
 def _unflatten(X, input_shape):
     n_features = X.shape[1]
+    if n_features == 0:
+        raise ValueError(f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required: images have pixels.")
     if input_shape is None:
         side = math.isqrt(n_features)
         hint = f" such as input_shape=({side}, {side})" if side * side == n_features else ""

@@ -25,6 +25,8 @@ class Block:
         Names of the trunk parameters that belong to this block.
     output : str
         Name of the trunk sub-module whose output is this block's output.
+    channels_last : bool, default=False
+        True when that output is ``(N, h, w, D)`` rather than ``(N, D, h, w)``.
 
     Examples
     --------
@@ -36,6 +38,7 @@ class Block:
     name: str
     params: tuple
     output: str
+    channels_last: bool = False
 
 
 @dataclass(eq=False)
@@ -104,7 +107,7 @@ class Backbone:
         return [p for block in chosen for p in block.params]
 
 
-def blocks_from_groups(groups, trunk, prefix=""):
+def blocks_from_groups(groups, trunk, prefix="", channels_last=False):
     """Build :class:`Block` objects from ordered ``(name, param names[, output])`` groups.
 
     Without an explicit output, a block's output module is the deepest module
@@ -122,7 +125,7 @@ def blocks_from_groups(groups, trunk, prefix=""):
             common = _common_prefix(owners)
             deep_enough = common and common in modules and len(common) > len(prefix.rstrip("."))
             output = common if deep_enough else owners[-1]
-        blocks.append(Block(name or (output[len(prefix):] or "stem"), tuple(params), output))
+        blocks.append(Block(name or (output[len(prefix):] or "stem"), tuple(params), output, channels_last))
     return blocks
 
 

@@ -38,22 +38,42 @@ def backbone_from_timm_model(model, name, weights):
     from timm.models import group_parameters
 
     trunk = TimmTrunk(model)
-    groups = group_parameters(model, model.group_matcher(coarse=True))
-    ordered = [[f"model.{p}" for p in groups[k]] for k in sorted(groups)]
     cfg = model.pretrained_cfg or {}
+    head = _forward_head_prefixes(cfg)
+    groups = group_parameters(model, model.group_matcher(coarse=True))
+    ordered = [[f"model.{p}" for p in groups[k] if not p.startswith(head)] for k in sorted(groups)]
+    ordered = [group for group in ordered if group]
+    for name, param in model.named_parameters():
+        if name.startswith(head):  # used by forward_head only: never trained, not a block
+            param.requires_grad_(False)
+    channels_last = getattr(model, "output_fmt", "NCHW") == "NHWC"
     in_chans = int(cfg.get("input_size", (3,))[0])
     return Backbone(
         name=name,
         trunk=trunk,
-        blocks=blocks_from_groups([("stem" if i == 0 else None, p) for i, p in enumerate(ordered)], trunk, prefix="model."),
+        blocks=blocks_from_groups([("stem" if i == 0 else None, p) for i, p in enumerate(ordered)], trunk,
+                                  prefix="model.", channels_last=channels_last),
         feature_dim=int(model.num_features),
         input_size=tuple(cfg.get("input_size", (3, 224, 224))[1:]),
         mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
         std=tuple(cfg.get("std", (0.229, 0.224, 0.225))),
         in_chans=in_chans,
         weights=weights,
-        channels_last_output=getattr(model, "output_fmt", "NCHW") == "NHWC",
+        channels_last_output=channels_last,
     )
+
+
+def _forward_head_prefixes(cfg):
+    """Parameter-name prefixes of the parts timm runs in ``forward_head``, not ``forward_features``.
+
+    E.g. ConvNeXt's ``head.norm`` (the classifier is ``head.fc``) or a ViT's
+    ``fc_norm``: the trunk's output never passes through them.
+    """
+    prefixes = ["fc_norm.", "head_norm."]
+    classifier = cfg.get("classifier") or ""
+    if "." in classifier:
+        prefixes.append(classifier.rsplit(".", 1)[0] + ".")
+    return tuple(prefixes)
 
 
 def _cache_dir():

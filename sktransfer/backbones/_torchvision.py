@@ -118,8 +118,6 @@ def load_torchvision_model(model_name, weights):
     """Instantiate a torchvision model and load its weights through torch.hub's cache."""
     from torchvision.models import get_model
 
-    if model_name not in list_torchvision_models():
-        raise ValueError(f"torchvision has no classification model {model_name!r}; see list_backbones('torchvision/*').")
     enum = _weights_enum(model_name, weights)
     model = get_model(model_name, weights=None)
     if enum is not None:
@@ -138,6 +136,8 @@ def load_torchvision_model(model_name, weights):
 def build_torchvision(name, weights):
     """Builder for ``torchvision/<model>``."""
     model_name = name.split("/", 1)[1]
+    if model_name not in list_torchvision_models():
+        raise ValueError(f"torchvision has no classification model {model_name!r}; see list_backbones('torchvision/*').")
     family = _family(model_name)
     model, enum = load_torchvision_model(model_name, weights)
     trunk, groups = _trunk_and_groups(family, model)
@@ -156,7 +156,8 @@ def build_torchvision(name, weights):
         size = (int(getattr(model, "image_size", 224)),) * 2
     if family == "vit":
         size = (model.image_size, model.image_size)  # torchvision ViT takes one size only
-    blocks = blocks_from_groups(param_groups, trunk)
+    # Swin's stages and final norm work channels-last; only the trunk's end permutes.
+    blocks = blocks_from_groups(param_groups, trunk, channels_last=family == "swin")
     return Backbone(
         name=name,
         trunk=trunk,
