@@ -35,6 +35,6 @@ def image_files(tmp_path, digits):
     paths = []
     for i in range(12):
         path = tmp_path / f"digit_{i}.png"
-        Image.fromarray((X[i].reshape(8, 8) * 255).astype(np.uint8)).save(path)
+        Image.fromarray(np.rint(X[i].reshape(8, 8) * 255).astype(np.uint8)).save(path)
         paths.append(str(path))
     return paths, y[:12]

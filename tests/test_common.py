@@ -1,0 +1,61 @@
+"""scikit-learn's own estimator checks on PretrainedFeatureExtractor.
+
+Most of sklearn's checks feed small tabular arrays of arbitrary width and
+range (e.g. shape (20, 3) with negative values). Those are not images: a
+flattened image needs ``input_shape`` and pixels in [0, 1] or 0..255, so the
+extractor refuses them with a clear error. The checks that fail for that
+reason alone are listed below; the properties they guard (pickling,
+idempotent fit, sample-order invariance, not modifying inputs, ...) are
+tested on real images in test_features.py instead.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sktransfer import PretrainedFeatureExtractor
+
+TABULAR = (
+    "feeds tabular 2-D data of arbitrary width (e.g. (20, 3)) and range; images need "
+    "input_shape and pixels in [0, 1] or 0..255, so fit raises a clear ValueError "
+    "(the same property is tested on images in test_features.py)"
+)
+
+EXPECTED_FAILED_CHECKS = {
+    name: TABULAR
+    for name in [
+        "check_fit_score_takes_y",
+        "check_estimators_overwrite_params",
+        "check_dont_overwrite_parameters",
+        "check_estimators_fit_returns_self",
+        "check_readonly_memmap_input",
+        "check_n_features_in_after_fitting",
+        "check_positive_only_tag_during_fit",
+        "check_estimators_dtypes",
+        "check_pipeline_consistency",
+        "check_estimators_nan_inf",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_transformer_data_not_an_array",
+        "check_transformer_general",
+        "check_transformer_preserve_dtypes",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_fit2d_1sample",
+        "check_fit2d_1feature",
+        "check_dict_unchanged",
+        "check_fit_idempotent",
+        "check_fit_check_is_fitted",
+        "check_n_features_in",
+        "check_fit2d_predict1d",
+    ]
+}
+EXPECTED_FAILED_CHECKS["check_dtype_object"] = (
+    "a 2-D object array is read as file paths, which must be 1-D: the error says so"
+)
+
+
+@parametrize_with_checks(
+    [PretrainedFeatureExtractor("timm/resnet18", weights=None, image_size=16, verbose=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_checks(estimator, check):
+    check(estimator)

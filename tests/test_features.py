@@ -1,0 +1,224 @@
+import os
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import estimator_html_repr
+
+import sktransfer._features as features_module
+from sktransfer import PretrainedFeatureExtractor
+from sktransfer._progress import progress_bar
+
+FAST = dict(backbone="timm/resnet18", weights=None, image_size=32, verbose=0)
+
+
+def lite(**kw):
+    params = dict(image_size=32, input_shape=(8, 8), verbose=0)
+    params.update(kw)
+    return PretrainedFeatureExtractor(**params)
+
+
+def test_digits_mid_level_features_beat_raw_pixels(digits):
+    """Real data, fixed split, 20 labels per class, the same classifier on both.
+
+    ImageNet's final features are too specific for 8x8 digits; the multi-scale
+    mid-level blocks transfer. Measured here: pixels 0.922, features 0.949.
+    """
+    X, y = digits
+    rng = np.random.RandomState(0)
+    train = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in range(10)])
+    test = np.setdiff1d(np.arange(len(y)), train)
+    clf = LogisticRegression(max_iter=3000)
+    pixels = clone(clf).fit(X[train], y[train]).score(X[test], y[test])
+    probe = make_pipeline(lite(image_size=64, layer=[3, 4, 5]), clone(clf))
+    transfer = probe.fit(X[train], y[train]).score(X[test], y[test])
+    print(f"digits, 20 labels/class: pixels {pixels:.3f}, efficientnet_lite0 features {transfer:.3f}")
+    assert transfer >= pixels + 0.015, (pixels, transfer)
+
+
+def test_output_shapes_for_layers_and_poolings(digits):
+    X = digits[0][:6]
+    assert lite().fit_transform(X).shape == (6, 1280)
+    assert lite(pooling="avgmax").fit_transform(X).shape == (6, 2560)
+    assert lite(layer="blocks.2", pooling="none").fit(X).transform(X).shape == (6, 40 * 4 * 4)
+    multi = lite(layer=[2, -1], pooling="gem").fit(X)
+    out = multi.transform(X)
+    assert out.shape == (6, 24 + 1280) and out.dtype == np.float32
+    assert len(multi.get_feature_names_out()) == out.shape[1]
+    maxed = lite(pooling="max").fit_transform(X)
+    avg = lite(pooling="avg").fit_transform(X)
+    assert np.all(maxed >= avg - 1e-5)  # a max is never below the mean
+
+
+def test_intermediate_layer_matches_a_manual_forward(digits):
+    X = digits[0][:4]
+    fx = lite(layer="blocks.1").fit(X)
+    images = torch.from_numpy(np.rint(X * 255).astype(np.uint8).reshape(4, 1, 8, 8))
+    encoder = fx.encoder_
+    with torch.no_grad():
+        x = encoder.preprocess(images)
+        model = fx.backbone_.trunk.model
+        x = model.bn1(model.conv_stem(x))
+        x = model.blocks[1](model.blocks[0](x))
+    np.testing.assert_allclose(fx.transform(X), x.mean((2, 3)).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_all_input_forms_give_the_same_features(digits, image_files):
+    paths, _ = image_files
+    X = digits[0][:12]
+    fx = lite().fit(X)
+    reference = fx.transform(X)
+    as_uint8 = np.rint(X.reshape(12, 8, 8) * 255).astype(np.uint8)
+    np.testing.assert_allclose(fx.transform(paths), reference, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fx.transform([Image.fromarray(a) for a in as_uint8]), reference, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fx.transform(torch.from_numpy(as_uint8)[:, None]), reference, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fx.transform(as_uint8[..., None]), reference, rtol=1e-5, atol=1e-6)
+
+
+def test_photos_of_different_sizes(photos):
+    fx = PretrainedFeatureExtractor(verbose=0).fit(photos)
+    out = fx.transform(photos)
+    assert out.shape == (2, 1280) and np.isfinite(out).all()
+    assert not np.allclose(out[0], out[1])
+
+
+def test_batch_size_does_not_change_features(digits):
+    X = digits[0][:10]
+    np.testing.assert_allclose(lite(batch_size=3).fit_transform(X), lite(batch_size=64).fit_transform(X),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_init_stores_only_and_clone_is_cheap():
+    fx = PretrainedFeatureExtractor(layer=[1, 2], memory=None)
+    assert fx.layer == [1, 2] and not hasattr(fx, "backbone_")
+    with pytest.raises(NotFittedError):
+        fx.transform(np.zeros((1, 8, 8)))
+    fitted = lite().fit(np.zeros((2, 8, 8)))
+    cloned = clone(fitted)
+    assert not hasattr(cloned, "encoder_") and cloned.get_params() == fitted.get_params()
+
+
+def test_n_features_in_only_for_flattened_input(digits):
+    X = digits[0][:4]
+    fx = lite().fit(X)
+    assert fx.n_features_in_ == 64
+    with pytest.raises(ValueError, match="X has 49 features"):
+        fx.set_params(input_shape=(7, 7)).transform(np.zeros((2, 49)))
+    fx = lite(input_shape=None).fit(X.reshape(4, 8, 8))
+    assert not hasattr(fx, "n_features_in_")
+
+
+def test_set_output_pandas_and_html_repr(digits):
+    pd = pytest.importorskip("pandas")
+    fx = lite().set_output(transform="pandas").fit(digits[0][:3])
+    out = fx.transform(digits[0][:3])
+    assert isinstance(out, pd.DataFrame) and list(out.columns[:2]) == [
+        "pretrainedfeatureextractor0", "pretrainedfeatureextractor1"]
+    assert "PretrainedFeatureExtractor" in estimator_html_repr(fx)
+
+
+def test_pickle_is_small_and_identical(digits):
+    X = digits[0][:5]
+    fx = lite().fit(X)
+    blob = pickle.dumps(fx)
+    assert len(blob) < 20_000  # configuration only: the public weights are not copied
+    np.testing.assert_array_equal(pickle.loads(blob).transform(X), fx.transform(X))
+
+
+def test_random_init_weights_survive_pickle(tmp_path, digits):
+    X = digits[0][:5]
+    torch.manual_seed(0)
+    fx = PretrainedFeatureExtractor(input_shape=(8, 8), **FAST).fit(X)
+    joblib.dump(fx, tmp_path / "fx.joblib")
+    torch.manual_seed(1)  # a rebuilt random init would differ
+    np.testing.assert_array_equal(joblib.load(tmp_path / "fx.joblib").transform(X), fx.transform(X))
+    state = fx.__getstate__()["_trunk_state"]
+    assert state and all(t.device.type == "cpu" for t in state.values())
+
+
+def test_custom_module_is_not_modified(digits):
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    before = [p.clone() for p in net.parameters()]
+    fx = PretrainedFeatureExtractor(net, image_size=16, input_shape=(8, 8), verbose=0).fit(digits[0][:3])
+    assert fx.transform(digits[0][:3]).shape == (3, 4)
+    assert fx.backbone_.trunk is not net
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    again = pickle.loads(pickle.dumps(fx))
+    np.testing.assert_array_equal(again.transform(digits[0][:3]), fx.transform(digits[0][:3]))
+
+
+def test_memory_caches_features(tmp_path, digits, monkeypatch, image_files):
+    X = digits[0][:8]
+    calls = []
+    real = features_module.encode_batches
+    monkeypatch.setattr(features_module, "encode_batches", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fx = lite(memory=str(tmp_path / "cache")).fit(X)
+    first = fx.transform(X)
+    np.testing.assert_array_equal(clone(fx).fit(X).transform(X), first)  # a clone shares the cache
+    assert len(calls) == 1
+    fx.set_params(pooling="max").fit(X).transform(X)
+    assert len(calls) == 2  # another pooling is another result
+    paths, _ = image_files
+    fx.transform(paths)
+    fx.transform(paths)
+    assert len(calls) == 3
+    os.utime(paths[0], (1, 1))  # a changed file is read again
+    fx.transform(paths)
+    assert len(calls) == 4
+
+
+def test_grid_search_and_cross_val_score(digits, tmp_path):
+    X, y = digits[0][:60], digits[1][:60]
+    pipe = make_pipeline(lite(layer=[3, 4], memory=str(tmp_path)), StandardScaler(), LogisticRegression(max_iter=500))
+    for n_jobs in (1, 2):
+        scores = cross_val_score(pipe, X, y, cv=3, n_jobs=n_jobs)
+        assert scores.shape == (3,) and scores.mean() > 0.5
+    search = GridSearchCV(pipe, {"logisticregression__C": [0.1, 1.0]}, cv=2, n_jobs=2).fit(X, y)
+    assert search.best_estimator_.predict(X).shape == (60,)
+
+
+def test_bad_parameters_and_failed_refit_keep_the_model(digits):
+    X = digits[0][:4]
+    fx = lite().fit(X)
+    reference = fx.transform(X)
+    with pytest.raises(ValueError, match="out of range"):
+        fx.set_params(layer=40).fit(X)
+    with pytest.raises(ValueError, match="pooling"):
+        fx.set_params(layer=None, pooling="median").fit(X)
+    with pytest.raises(ValueError, match="image_size"):
+        fx.set_params(pooling="avg", image_size=(3, 4, 5)).fit(X)
+    with pytest.raises(ValueError, match="X / 16.0"):
+        fx.set_params(image_size=32).fit(X * 16)
+    np.testing.assert_array_equal(fx.transform(X), reference)
+
+
+def test_device_errors(digits):
+    with pytest.raises(ValueError, match="not a device"):
+        lite(device="banana").fit(digits[0][:2])
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available.*device='cpu'"):
+            lite(device="cuda").fit(digits[0][:2])
+    assert lite(device="auto").fit(digits[0][:2]).device_.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_progress_bar_follows_verbose():
+    with progress_bar(10, 0, "x") as bar:
+        assert bar is None
+    with progress_bar(10, 1, "x") as bar:
+        assert bar is not None and bar.total == 10
+        assert bar.disable  # pytest's captured stderr is not a terminal
+
+
+def test_torch_threads_untouched(digits):
+    before = torch.get_num_threads()
+    lite().fit_transform(digits[0][:2])
+    assert torch.get_num_threads() == before
