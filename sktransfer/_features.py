@@ -216,9 +216,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     def _extract(self, images):
         device = resolve_device(self.device)
-        encoder = self.encoder_.to(device)
-        if device.type == "cuda":
-            encoder.to(memory_format=torch.channels_last)
+        encoder = self.encoder_.to(device, memory_format=torch.channels_last)
         try:
             with progress_bar(len(images), self.verbose, "features") as bar:
                 return encode_batches(encoder, images, batch_size=self.batch_size, device=device, progress=bar)
