@@ -1,0 +1,153 @@
+"""Command line of ``sktransfer benchmark`` (also ``python -m sktransfer.benchmark``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .runner import DEFAULTS, FINETUNE_GRID, METHODS
+
+DESCRIPTION = """\
+Compare classical baselines (pixels + SVM, HOG + SVM) with transfer learning
+(frozen pretrained features + logistic regression, fine-tuning) on the same
+splits, at several numbers of labelled images per class. Prints a table,
+writes per-run results (CSV, JSON) and a learning-curve plot (PNG).
+"""
+
+EPILOG = """\
+examples:
+  sktransfer benchmark                              # digits, all methods (a few minutes on CPU)
+  sktransfer benchmark mnist --methods pixels hog features
+  sktransfer benchmark path/to/folder --labels-per-class 5 20 all --image-size 128
+  sktransfer benchmark data.npz --input-shape 28 28 --seeds 5
+"""
+
+
+def _size(text):
+    text = text.strip().lower()
+    if text == "all":
+        return "all"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive int or 'all'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive int or 'all'")
+    return value
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an int") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} must be strictly between 0 and 1")
+    return value
+
+
+def add_arguments(parser):
+    """Add the benchmark's options to an argparse parser."""
+    parser.add_argument(
+        "dataset", nargs="?", default="digits",
+        help="'digits' (default, built in), 'mnist' (needs sktransfer[data]), a folder with one "
+             "sub-folder of images per class, or an .npz file with arrays X and y",
+    )
+    parser.add_argument(
+        "--methods", nargs="+", choices=METHODS, default=list(DEFAULTS["methods"]), metavar="METHOD",
+        help=f"methods to compare, any of: {', '.join(METHODS)} (default: all)",
+    )
+    parser.add_argument(
+        "--labels-per-class", nargs="+", type=_size, default=list(DEFAULTS["labels_per_class"]), metavar="N",
+        help="learning-curve sizes: labelled training images per class, ints or 'all' "
+             f"(default: {' '.join(map(str, DEFAULTS['labels_per_class']))})",
+    )
+    parser.add_argument("--seeds", type=_positive, default=DEFAULTS["n_seeds"],
+                        help=f"repetitions, each with its own test split (default: {DEFAULTS['n_seeds']})")
+    parser.add_argument("--test-size", type=_fraction, default=DEFAULTS["test_size"],
+                        help=f"fraction of each class held out for testing (default: {DEFAULTS['test_size']})")
+    parser.add_argument("--backbone", default=DEFAULTS["backbone"],
+                        help=f"backbone of 'features' and 'finetune' (default: {DEFAULTS['backbone']})")
+    parser.add_argument("--image-size", type=_positive, default=None,
+                        help="side images are resized to for the backbone (default: image side rounded up "
+                             "to a multiple of 32, between 32 and 224; 32 for digits)")
+    parser.add_argument("--epochs", type=_positive, default=DEFAULTS["max_epochs"],
+                        help=f"maximum fine-tuning epochs (default: {DEFAULTS['max_epochs']})")
+    parser.add_argument("--min-steps", type=int, default=DEFAULTS["min_steps"],
+                        help="fewest optimizer steps per fine-tuning run; small training sets get more epochs "
+                             f"(default: {DEFAULTS['min_steps']})")
+    parser.add_argument("--tune-finetune", action="store_true",
+                        help="choose fine-tuning's trainable_blocks (0 or 2) by inner cross-validation "
+                             "(costs cv x 2 + 1 fine-tuning runs instead of 1)")
+    parser.add_argument("--cv", type=int, default=DEFAULTS["cv"],
+                        help=f"inner cross-validation folds for hyperparameters (default: {DEFAULTS['cv']})")
+    parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:N (default: auto)")
+    parser.add_argument("--n-jobs", type=int, default=1, help="parallel jobs for HOG and grid searches (default: 1)")
+    parser.add_argument("--input-shape", type=_positive, nargs="+", default=None, metavar="DIM",
+                        help="H W [C] of flattened images in an .npz file")
+    parser.add_argument("--output-dir", default="benchmark_results",
+                        help="where results files and the plot go (default: benchmark_results/)")
+    parser.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only the table")
+    return parser
+
+
+def run_from_args(args, parser):
+    """Run the benchmark for parsed ``args``; input problems become argparse errors (exit 2)."""
+    from .runner import run_benchmark
+
+    if args.input_shape is not None and len(args.input_shape) not in (2, 3):
+        parser.error(f"--input-shape takes H W or H W C; got {len(args.input_shape)} number(s)")
+    try:
+        result = run_benchmark(
+            args.dataset,
+            methods=args.methods,
+            labels_per_class=args.labels_per_class,
+            n_seeds=args.seeds,
+            test_size=args.test_size,
+            backbone=args.backbone,
+            image_size=args.image_size,
+            max_epochs=args.epochs,
+            min_steps=args.min_steps,
+            finetune_grid=FINETUNE_GRID if args.tune_finetune else None,
+            cv=args.cv,
+            device=args.device,
+            n_jobs=args.n_jobs,
+            input_shape=tuple(args.input_shape) if args.input_shape else None,
+            output_dir=args.output_dir,
+            plot=not args.no_plot,
+            verbose=0 if args.quiet else 1,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(result)
+    for kind, path in result.files.items():
+        print(f"{kind:>11}: {path}")
+    return 0
+
+
+def build_parser(prog="sktransfer benchmark"):
+    parser = argparse.ArgumentParser(
+        prog=prog, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    return add_arguments(parser)
+
+
+def main(argv=None):
+    """Entry point of ``python -m sktransfer.benchmark``."""
+    parser = build_parser()
+    return run_from_args(parser.parse_args(argv), parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

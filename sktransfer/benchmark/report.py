@@ -1,0 +1,168 @@
+"""Summaries, the terminal table, results files (CSV, JSON) and the PNG plot."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["format_table", "plot_learning_curve", "summarize", "write_csv", "write_json"]
+
+
+def summarize(runs, methods, n_classes):
+    """One row per (method, labels per class): mean and std over seeds.
+
+    ``accuracy_std`` is the sample standard deviation (ddof=1) across seeds,
+    0 with a single seed. ``labels_per_class_mean`` is the mean number of
+    training images per class actually used (for "all", the pool size).
+    """
+    groups = {}
+    for row in runs:
+        groups.setdefault((row["method"], row["labels_per_class"]), []).append(row)
+    summary = []
+    for (method, size), rows in groups.items():
+        acc = np.array([r["accuracy"] for r in rows])
+        n_train = float(np.mean([r["n_train"] for r in rows]))
+        summary.append(
+            dict(
+                method=method,
+                labels_per_class=size,
+                labels_per_class_mean=n_train / n_classes,
+                n_train=n_train,
+                n_runs=len(rows),
+                accuracy_mean=float(acc.mean()),
+                accuracy_std=float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                fit_time_s=float(np.mean([r["fit_time_s"] for r in rows])),
+                predict_time_s=float(np.mean([r["predict_time_s"] for r in rows])),
+                chosen=Counter(r["chosen"] for r in rows).most_common(1)[0][0],
+            )
+        )
+    order = {m: i for i, m in enumerate(methods)}
+    summary.sort(key=lambda r: (r["labels_per_class_mean"], order.get(r["method"], len(order))))
+    return summary
+
+
+def _size_label(row):
+    if row["labels_per_class"] == "all":
+        return f"all (~{row['labels_per_class_mean']:.0f})"
+    return str(row["labels_per_class"])
+
+
+def format_table(summary, config, wall_time_s):
+    """The results as a fixed-width text table with a header and the wall time."""
+    header = ["labels/class", "method", "n_train", "accuracy (mean ± std)", "fit s", "predict s", "chosen (most often)"]
+    body = [
+        [
+            _size_label(r),
+            r["method"],
+            f"{r['n_train']:.0f}",
+            f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}",
+            f"{r['fit_time_s']:.2f}",
+            f"{r['predict_time_s']:.2f}",
+            r["chosen"],
+        ]
+        for r in summary
+    ]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *body)] if body else [len(h) for h in header]
+    right = {0, 2, 3, 4, 5}
+
+    def line(cells):
+        return "  ".join(
+            (str(c).rjust(w) if i in right else str(c).ljust(w)) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    title = (
+        f"{config.get('description', config.get('dataset'))} | backbone {config.get('backbone')} "
+        f"@ {config.get('image_size')}px | {config.get('n_seeds')} seed(s), test set "
+        f"{config.get('test_size')} of each class, fixed per seed"
+    )
+    rule = "-" * len(line(header))
+    lines = [title, rule, line(header), rule]
+    previous = None
+    for r, cells in zip(summary, body):
+        if previous is not None and r["labels_per_class"] != previous:
+            lines.append("")
+        previous = r["labels_per_class"]
+        lines.append(line(cells))
+    lines += [rule, f"wall time: {wall_time_s:.1f}s ({wall_time_s / 60:.1f} min)"]
+    return "\n".join(lines)
+
+
+def write_csv(rows, path):
+    """Write dict rows to ``path`` (columns in first-seen order)."""
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return Path(path)
+
+
+def _clean(value):
+    """JSON-safe: NaN becomes null, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(result, path):
+    """Config, wall time, summary and every run, in one JSON document."""
+    doc = dict(config=result.config, wall_time_s=result.wall_time_s, summary=result.summary, runs=result.runs)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(_clean(doc), f, indent=2)
+    return Path(path)
+
+
+def plot_learning_curve(summary, path, config):
+    """Accuracy and fit time versus labels per class, one line per method.
+
+    Left: test accuracy (mean over seeds) with a band of ± one standard
+    deviation; right: mean fit time, log scale, in the same colours. The x axis is logarithmic
+    and shows the number of labelled training images per class.
+
+    Returns the path, or None when matplotlib is not installed.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    # The object-oriented API: no pyplot, no global backend switch for the caller.
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_acc, ax_time = fig.subplots(1, 2)
+    methods = list(dict.fromkeys(r["method"] for r in summary))
+    ticks = {}
+    for method in methods:
+        rows = [r for r in summary if r["method"] == method]
+        x = np.array([r["labels_per_class_mean"] for r in rows])
+        mean = np.array([r["accuracy_mean"] for r in rows])
+        std = np.array([r["accuracy_std"] for r in rows])
+        (line,) = ax_acc.plot(x, mean, marker="o", label=method)
+        ax_acc.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+        ax_time.plot(x, [r["fit_time_s"] for r in rows], marker="o", color=line.get_color(), label=method)
+        for r in rows:
+            ticks.setdefault(round(r["labels_per_class_mean"], 6), _size_label(r).replace(" (", "\n("))
+    for ax in (ax_acc, ax_time):
+        ax.set_xscale("log")
+        ax.set_xticks(list(ticks), list(ticks.values()))
+        ax.minorticks_off()
+        ax.set_xlabel("labelled training images per class (log scale)")
+        ax.grid(True, alpha=0.3)
+    ax_acc.set_ylabel(f"test accuracy (mean ± std over {config.get('n_seeds')} seeds)")
+    ax_time.set_yscale("log")
+    ax_time.set_ylabel("fit time per run (s, log scale)")
+    ax_acc.legend(loc="lower right")  # the right panel uses the same colours
+    fig.suptitle(f"{config.get('dataset')}: {config.get('backbone')} @ {config.get('image_size')}px vs classical baselines")
+    fig.savefig(path, dpi=110)
+    return Path(path)

@@ -1,0 +1,530 @@
+"""Run the benchmark: every method on the same splits, at several numbers of labels.
+
+Protocol
+--------
+For each seed, a stratified test set is drawn once (``test_size`` of every
+class) and stays fixed for every method and every training size. The rest is
+the training pool; its images are shuffled once per class, and the training
+set for ``n`` labels per class is the first ``n`` images of each class, so
+smaller training sets are nested in larger ones. ``"all"`` is the whole pool.
+
+Each method's hyperparameters are chosen by stratified inner cross-validation
+on the training set only (never the test set):
+
+- ``pixels``: resized raw pixels + RBF SVM; ``C`` is tuned.
+- ``hog``: HOG + RBF SVM; ``C`` and the HOG cell/block variant are tuned.
+- ``features``: pretrained backbone features + standardised logistic
+  regression; ``C`` and the layer variant (final features, or pooled
+  mid-level blocks) are tuned.
+- ``finetune``: :class:`~sktransfer.FineTunedClassifier` with the library's
+  defaults (top two blocks + a new head, AdamW, warm-up + cosine schedule),
+  trained on every training image (no validation split: with 5 labels per
+  class there are none to spare) for a fixed budget: ``max_epochs``, raised
+  so that small training sets get at least ``min_steps`` optimizer steps.
+  Inner cross-validation of its hyperparameters is opt-in
+  (``finetune_grid``, ``--tune-finetune``) because it multiplies the most
+  expensive method's cost by (folds x candidates) + 1.
+
+With 1 label per class there is nothing to cross-validate on: defaults are
+used and the row says ``tuned=False`` (as does an untuned ``finetune`` row).
+
+Features that do not depend on labels (pixels, HOG, frozen-backbone features)
+are computed once per dataset and variant, then sliced per run; no label
+information flows into them, so this is not leakage, only saved time. Their
+cost is still charged to each run: ``fit_time_s`` includes the per-image
+feature time of every variant compared by the inner search times the number
+of training images, ``predict_time_s`` the chosen variant's per-image time
+times the number of test images.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from .datasets import load_dataset
+from .report import format_table, plot_learning_curve, summarize, write_csv, write_json
+
+__all__ = ["BenchmarkResult", "DEFAULTS", "FINETUNE_GRID", "METHODS", "run_benchmark"]
+
+METHODS = ("pixels", "hog", "features", "finetune")
+
+#: Defaults sized so that ``sktransfer benchmark`` (digits, all four methods)
+#: finishes in well under 10 minutes on a 2-core CPU; see docs/benchmarking.md.
+DEFAULTS = dict(
+    methods=METHODS,
+    labels_per_class=(5, 10, 50, "all"),
+    n_seeds=3,
+    test_size=0.3,
+    backbone="efficientnet_lite0",
+    image_size=None,
+    max_epochs=5,
+    min_steps=100,
+    cv=3,
+)
+
+#: The grid ``--tune-finetune`` searches: head only, or the top two blocks too.
+FINETUNE_GRID = {"trainable_blocks": [0, 2]}
+
+_SVM_GRID = {"C": [0.1, 1.0, 10.0, 100.0]}
+_LOGREG_GRID = {"logisticregression__C": [0.01, 0.1, 1.0]}
+
+
+@dataclass
+class BenchmarkResult:
+    """What :func:`run_benchmark` returns.
+
+    Attributes
+    ----------
+    runs : list of dict
+        One row per (method, seed, labels per class): accuracy, times, sizes,
+        chosen hyperparameters. The same rows as the ``*_runs.csv`` file.
+    summary : list of dict
+        One row per (method, labels per class): accuracy mean and std over
+        seeds, mean fit and predict times.
+    config : dict
+        The settings used (after defaults were resolved).
+    wall_time_s : float
+        Seconds the whole benchmark took, loading and feature extraction included.
+    files : dict of str to pathlib.Path
+        ``"runs_csv"``, ``"summary_csv"``, ``"json"`` and, when plotted, ``"plot"``.
+    """
+
+    runs: list
+    summary: list
+    config: dict
+    wall_time_s: float
+    files: dict = field(default_factory=dict)
+
+    def to_frame(self, which="runs"):
+        """The runs (or ``which="summary"``) as a pandas DataFrame; needs pandas."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("to_frame() needs pandas: pip install pandas. The rows are in .runs and .summary.") from exc
+        if which not in ("runs", "summary"):
+            raise ValueError(f"which must be 'runs' or 'summary'; got {which!r}.")
+        return pd.DataFrame(self.runs if which == "runs" else self.summary)
+
+    def __str__(self):
+        return format_table(self.summary, self.config, self.wall_time_s)
+
+
+def run_benchmark(
+    dataset="digits",
+    *,
+    methods=DEFAULTS["methods"],
+    labels_per_class=DEFAULTS["labels_per_class"],
+    n_seeds=DEFAULTS["n_seeds"],
+    test_size=DEFAULTS["test_size"],
+    backbone=DEFAULTS["backbone"],
+    image_size=DEFAULTS["image_size"],
+    max_epochs=DEFAULTS["max_epochs"],
+    min_steps=DEFAULTS["min_steps"],
+    finetune_grid=None,
+    cv=DEFAULTS["cv"],
+    device="auto",
+    n_jobs=1,
+    input_shape=None,
+    output_dir="benchmark_results",
+    plot=True,
+    verbose=1,
+    stream=None,
+):
+    """Compare classical baselines with transfer learning on one dataset.
+
+    Parameters
+    ----------
+    dataset : str, os.PathLike or Dataset, default="digits"
+        ``"digits"``, ``"mnist"`` (needs ``sktransfer[data]``), a folder with
+        one sub-folder of images per class, or an ``.npz`` with ``X`` and ``y``.
+    methods : sequence of str, default=("pixels", "hog", "features", "finetune")
+        Which methods to compare; see :data:`METHODS`.
+    labels_per_class : sequence of int or "all", default=(5, 10, 50, "all")
+        Training sizes of the learning curve, in labelled images per class.
+        Sizes at least as large as the training pool are the same as "all".
+    n_seeds : int, default=3
+        Repetitions (seeds 0 .. n_seeds-1), each with its own test split.
+    test_size : float, default=0.3
+        Fraction of every class held out as the test set.
+    backbone : str, default="efficientnet_lite0"
+        Backbone of the ``features`` and ``finetune`` methods.
+    image_size : int or None, default=None
+        Side images are resized to for the backbone. None picks the image
+        side rounded up to a multiple of 32, between 32 and 224 (32 for
+        digits and MNIST).
+    max_epochs : int, default=5
+        Epochs of the ``finetune`` method (raised by ``min_steps``).
+    min_steps : int, default=100
+        Fewest optimizer steps a fine-tuning run gets: with 50 images and
+        batches of 32, 5 epochs are only 10 steps, so small training sets
+        get more epochs, ``max(max_epochs, ceil(min_steps / steps_per_epoch))``.
+    finetune_grid : dict or None, default=None
+        FineTunedClassifier parameters to choose by inner cross-validation,
+        e.g. :data:`FINETUNE_GRID` (``{"trainable_blocks": [0, 2]}``). None
+        fine-tunes once with the library defaults: each candidate costs
+        ``cv`` more fine-tuning runs.
+    cv : int, default=3
+        Inner cross-validation folds (fewer when a class has fewer images).
+    device : str, default="auto"
+        Torch device for the backbone methods.
+    n_jobs : int, default=1
+        Parallel jobs for HOG and the inner grid searches.
+    input_shape : tuple of int, default=None
+        Image shape for an ``.npz`` holding flattened images.
+    output_dir : str or os.PathLike or None, default="benchmark_results"
+        Where the results files and plot go; None writes nothing.
+    plot : bool, default=True
+        Write the PNG learning curve (needs matplotlib, ``sktransfer[plot]``).
+    verbose : int, default=1
+        1 prints progress (method, seed, size, elapsed time) to ``stream``.
+    stream : file-like, default=None
+        Where progress goes; ``sys.stderr`` when None.
+
+    Returns
+    -------
+    result : BenchmarkResult
+        Rows per run and summary rows as lists of dicts (so the return type
+        never depends on what is installed); ``result.to_frame()`` gives a
+        pandas DataFrame, ``print(result)`` the table.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark import run_benchmark
+    >>> result = run_benchmark("digits", methods=["pixels"], labels_per_class=[5],
+    ...                        n_seeds=1, output_dir=None, verbose=0)
+    >>> row = result.summary[0]
+    >>> row["method"], row["labels_per_class"], row["n_train"], row["accuracy_mean"] > 0.7
+    ('pixels', 5, 50.0, True)
+    """
+    start = time.perf_counter()
+    log = _Logger(verbose, stream, start)
+    methods = _check_methods(methods)
+    sizes = _check_sizes(labels_per_class)
+    _check_int(n_seeds, "n_seeds", 1)
+    _check_int(cv, "cv", 2)
+    if n_jobs is not None and (not isinstance(n_jobs, Integral) or isinstance(n_jobs, bool) or n_jobs == 0):
+        raise ValueError(f"n_jobs must be None, a positive int, or -1 for all cores; got {n_jobs!r}.")
+    _check_int(max_epochs, "max_epochs", 1)
+    _check_int(min_steps, "min_steps", 0)
+    if finetune_grid is not None and not isinstance(finetune_grid, (dict, list)):
+        raise ValueError(f"finetune_grid must be a dict of parameter lists (or None); got {finetune_grid!r}.")
+    if image_size is not None:
+        _check_int(image_size, "image_size", 8)
+    if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
+        raise ValueError(f"test_size must be a float strictly between 0 and 1; got {test_size!r}.")
+    finetuned_cls = _finetune_class() if "finetune" in methods else None
+
+    ds = load_dataset(dataset, input_shape=input_shape)
+    classes = np.unique(ds.y)
+    backbone_size = image_size or auto_image_size(ds.image_shape)
+    config = dict(
+        dataset=ds.name, description=ds.description, n_images=len(ds), n_classes=len(classes),
+        methods=list(methods), labels_per_class=list(sizes), n_seeds=n_seeds, test_size=test_size,
+        backbone=backbone, image_size=backbone_size, max_epochs=max_epochs, min_steps=min_steps,
+        finetune_grid=finetune_grid, cv=cv, device=device,
+        n_jobs=n_jobs, environment=_environment(),
+    )
+    log(f"dataset: {ds.description}")
+    log(f"methods: {', '.join(methods)} | labels/class: {', '.join(map(str, sizes))} | seeds: {n_seeds} | "
+        f"backbone: {backbone} @ {backbone_size}px | epochs: {max_epochs} (min {min_steps} steps)")
+
+    # Label-free features, once per dataset and variant.
+    features = {}
+    for method in methods:
+        if method == "finetune":
+            continue
+        features[method] = {}
+        for label, transformer in _variants(method, ds, backbone, backbone_size, device, n_jobs, log).items():
+            log(f"computing {method} ({label}) for {len(ds)} images ...")
+            t0 = time.perf_counter()
+            F = transformer.fit(ds.X).transform(ds.X)
+            elapsed = time.perf_counter() - t0
+            features[method][label] = (F, elapsed / len(ds))
+            log(f"  {method} ({label}): {F.shape[1]} features in {elapsed:.1f}s")
+
+    files = _output_files(output_dir, ds.name, plot)
+    runs = []
+    for seed in range(n_seeds):
+        test, per_class = make_split(ds.y, test_size, seed)
+        for size in _resolve_sizes(sizes, per_class):
+            train = training_subset(per_class, size)
+            for method in methods:
+                where = f"seed {seed + 1}/{n_seeds} | {size} labels/class (n={len(train)}) | {method}"
+                log(f"{where} ...")
+                if method == "finetune":
+                    row = _run_finetune(finetuned_cls, ds, train, test, seed, backbone, backbone_size,
+                                        max_epochs, min_steps, device, finetune_grid, cv, n_jobs)
+                else:
+                    row = _run_features(method, features[method], ds.y, train, test, seed, cv, n_jobs)
+                row = dict(dataset=ds.name, method=method, seed=seed, labels_per_class=size,
+                           n_train=len(train), n_test=len(test), **row)
+                runs.append(row)
+                log(f"{where}: accuracy {row['accuracy']:.3f}, fit {row['fit_time_s']:.2f}s, "
+                    f"predict {row['predict_time_s']:.2f}s [{row['chosen']}]")
+                if files:
+                    write_csv(runs, files["runs_csv"])  # partial results survive an interrupt
+
+    summary = summarize(runs, methods, len(classes))
+    if files:
+        write_csv(summary, files["summary_csv"])
+        if "plot" in files and plot_learning_curve(summary, files["plot"], config) is None:
+            log('matplotlib is not installed: no plot written (pip install "sktransfer[plot]")')
+            del files["plot"]
+    wall = time.perf_counter() - start
+    config["wall_time_s"] = round(wall, 2)
+    result = BenchmarkResult(runs, summary, config, wall, files)
+    if files:
+        write_json(result, files["json"])
+    log(f"done in {wall:.1f}s")
+    return result
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def make_split(y, test_size, seed):
+    """The test set of a seed and the shuffled training pool of each class.
+
+    Returns ``test`` (indices, stratified, ``test_size`` of every class) and
+    ``per_class``: for each class in ``np.unique(y)`` order, that class's
+    remaining indices in a seed-determined random order.
+    """
+    y = np.asarray(y)
+    pool, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y, random_state=seed)
+    rng = np.random.RandomState(seed)
+    return np.sort(test), [rng.permutation(pool[y[pool] == c]) for c in np.unique(y)]
+
+
+def training_subset(per_class, size):
+    """The first ``size`` images of every class's pool ("all": the whole pool); nested across sizes."""
+    take = None if size == "all" else size
+    return np.concatenate([idx[:take] for idx in per_class])
+
+
+def auto_image_size(image_shape):
+    """The image side rounded up to a multiple of 32, clipped to [32, 224]."""
+    side = max(image_shape) if image_shape else 224
+    return int(min(224, max(32, math.ceil(side / 32) * 32)))
+
+
+def _variants(method, ds, backbone, backbone_size, device, n_jobs, log):
+    """The feature transformers a method's inner search chooses among."""
+    from .._baselines import HOGTransformer, PixelTransformer
+
+    color = "rgb" if ds.channels == 3 else "gray"
+    h, w = ds.image_shape
+    if method == "pixels":
+        scale = min(1.0, 32 / max(h, w))  # at most 32 pixels a side: an SVM on 150k pixels helps no one
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        return {f"{size[0]}x{size[1]}": PixelTransformer(image_size=size, color=color)}
+    if method == "hog":
+        side = 32 if max(h, w) <= 32 else 64
+        return {
+            f"{side}px cell {side // 8} block 3": HOGTransformer(
+                pixels_per_cell=side // 8, cells_per_block=3, image_size=side, color=color, n_jobs=n_jobs),
+            f"{side}px cell {side // 4} block 2": HOGTransformer(
+                pixels_per_cell=side // 4, cells_per_block=2, image_size=side, color=color, n_jobs=n_jobs),
+        }
+    if method == "features":
+        from .._features import PretrainedFeatureExtractor
+
+        final = PretrainedFeatureExtractor(backbone, image_size=backbone_size, device=device, verbose=0)
+        n_blocks = len(final.fit(ds.take([0])).backbone_.blocks)
+        mid = sorted({max(1, n_blocks // 2 - 1), n_blocks // 2, min(n_blocks - 2, n_blocks // 2 + 1)})
+        return {"final": final, f"mid {mid}": clone(final).set_params(layer=mid)}
+    raise AssertionError(method)
+
+
+def _classifier(method):
+    if method == "features":
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        return clf, _LOGREG_GRID, {"logisticregression__C": 0.1}
+    return SVC(kernel="rbf", gamma="scale"), _SVM_GRID, {"C": 10.0}
+
+
+def _run_features(method, variants, y, train, test, seed, cv, n_jobs):
+    clf, grid, default = _classifier(method)
+    y_train = y[train]
+    n_splits = min(cv, int(np.unique(y_train, return_counts=True)[1].min()))
+    t0 = time.perf_counter()
+    feature_cost = 0.0
+    if n_splits >= 2:
+        inner = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        best = None
+        for label, (F, per_image) in variants.items():
+            feature_cost += per_image * len(train)
+            search = GridSearchCV(clone(clf), grid, cv=inner, n_jobs=n_jobs, refit=False)
+            search.fit(F[train], y_train)
+            if best is None or search.best_score_ > best[0]:
+                best = (search.best_score_, label, search.best_params_)
+        inner_score, chosen, params = best
+    else:
+        chosen, params, inner_score = next(iter(variants)), default, float("nan")
+        feature_cost += variants[chosen][1] * len(train)
+    F, per_image = variants[chosen]
+    model = clone(clf).set_params(**params).fit(F[train], y_train)
+    fit_time = time.perf_counter() - t0 + feature_cost
+    t1 = time.perf_counter()
+    pred = model.predict(F[test])
+    predict_time = time.perf_counter() - t1 + per_image * len(test)
+    shown = ", ".join(f"{k.split('__')[-1]}={v:g}" for k, v in params.items())
+    return dict(
+        accuracy=float(accuracy_score(y[test], pred)),
+        fit_time_s=fit_time,
+        predict_time_s=predict_time,
+        inner_cv_accuracy=float(inner_score),
+        tuned=n_splits >= 2,
+        chosen=f"{chosen}; {shown}" if len(variants) > 1 else shown,
+    )
+
+
+def finetune_epochs(n_train, batch_size, max_epochs, min_steps):
+    """``max_epochs``, raised so that a small training set still gets ``min_steps`` optimizer steps."""
+    steps_per_epoch = math.ceil(n_train / batch_size)
+    return max(max_epochs, math.ceil(min_steps / steps_per_epoch))
+
+
+def _run_finetune(cls, ds, train, test, seed, backbone, image_size, max_epochs, min_steps, device, grid, cv,
+                  n_jobs):
+    model = cls(backbone, image_size=image_size, random_state=seed, device=device, verbose=0,
+                validation_fraction=None)
+    epochs = finetune_epochs(len(train), model.batch_size, max_epochs, min_steps)
+    model.set_params(max_epochs=epochs)
+    y_train = ds.y[train]
+    n_splits = min(cv, int(np.unique(y_train, return_counts=True)[1].min()))
+    tuned = bool(grid) and n_splits >= 2
+    t0 = time.perf_counter()
+    inner_score, params = float("nan"), {}
+    if tuned:
+        inner = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        search = GridSearchCV(model, grid, cv=inner, n_jobs=n_jobs, refit=True).fit(ds.take(train), y_train)
+        model, inner_score, params = search.best_estimator_, search.best_score_, search.best_params_
+    else:
+        model.fit(ds.take(train), y_train)
+    fit_time = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    pred = model.predict(ds.take(test))
+    predict_time = time.perf_counter() - t1
+    shown = "".join(f", {k}={v}" for k, v in params.items())
+    return dict(
+        accuracy=float(accuracy_score(ds.y[test], pred)),
+        fit_time_s=fit_time,
+        predict_time_s=predict_time,
+        inner_cv_accuracy=float(inner_score),
+        tuned=tuned,
+        chosen=f"epochs={epochs}{shown}",
+    )
+
+
+def _finetune_class():
+    try:
+        from .._finetune import FineTunedClassifier
+    except ImportError as exc:
+        raise ValueError(
+            f"The 'finetune' method needs sktransfer.FineTunedClassifier, which could not be imported ({exc}). "
+            "Leave it out with --methods pixels hog features."
+        ) from exc
+    return FineTunedClassifier
+
+
+# --------------------------------------------------------------------------- checks and helpers
+
+
+def _check_methods(methods):
+    if isinstance(methods, str):
+        methods = [methods]
+    methods = list(dict.fromkeys(methods))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"Unknown method(s) {', '.join(map(repr, unknown))}; choose from {', '.join(METHODS)}.")
+    if not methods:
+        raise ValueError(f"No methods to compare; choose one or more of {', '.join(METHODS)}.")
+    return methods
+
+
+def _check_sizes(sizes):
+    if isinstance(sizes, (str, Integral)):
+        sizes = [sizes]
+    out = []
+    for size in sizes:
+        if isinstance(size, str) and size.strip().lower() == "all":
+            out.append("all")
+        elif isinstance(size, str) and size.strip().isdigit():
+            out.append(int(size))
+        elif isinstance(size, Integral) and not isinstance(size, bool):
+            out.append(int(size))
+        else:
+            raise ValueError(f"labels_per_class must hold positive ints or 'all'; got {size!r}.")
+        if out[-1] != "all" and out[-1] < 1:
+            raise ValueError(f"labels_per_class must hold positive ints or 'all'; got {size!r}.")
+    if not out:
+        raise ValueError("labels_per_class is empty; give at least one size, e.g. 10 or 'all'.")
+    ints = sorted({s for s in out if s != "all"})
+    return ints + (["all"] if "all" in out else [])
+
+
+def _resolve_sizes(sizes, per_class):
+    """Sizes that reach the whole pool of every class are 'all'; duplicates go."""
+    largest = max(len(idx) for idx in per_class)
+    resolved = ["all" if s == "all" or s >= largest else s for s in sizes]
+    return list(dict.fromkeys(resolved))
+
+
+def _check_int(value, name, low):
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+
+
+def _output_files(output_dir, name, plot):
+    if output_dir is None:
+        return {}
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "runs_csv": out / f"{name}_runs.csv",
+        "summary_csv": out / f"{name}_summary.csv",
+        "json": out / f"{name}_results.json",
+    }
+    if plot:
+        files["plot"] = out / f"{name}_learning_curve.png"
+    return files
+
+
+def _environment():
+    import sklearn
+    import torch
+
+    return dict(
+        python=platform.python_version(), torch=torch.__version__, sklearn=sklearn.__version__,
+        cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+        cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    )
+
+
+class _Logger:
+    """Progress lines with the elapsed time, on stderr by default."""
+
+    def __init__(self, verbose, stream, start):
+        self.verbose, self.stream, self.start = verbose, stream, start
+
+    def __call__(self, message):
+        if not self.verbose:
+            return
+        stream = self.stream if self.stream is not None else sys.stderr
+        print(f"[{time.perf_counter() - self.start:7.1f}s] {message}", file=stream, flush=True)

@@ -1,0 +1,245 @@
+"""HOGTransformer and PixelTransformer: sklearn checks, values, shapes, inputs and errors."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import SVC
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sktransfer._baselines import HOGTransformer, PixelTransformer
+
+# ----------------------------------------------------------------------------- sklearn's checks
+
+TABULAR = (
+    "feeds tabular 2-D data of arbitrary width (e.g. (20, 3)) and range; images need "
+    "input_shape and pixels in [0, 1] or 0..255, so fit raises a clear ValueError "
+    "(the property it guards is tested on images in this file)"
+)
+EXPECTED_FAILED_CHECKS = {
+    name: TABULAR
+    for name in [
+        "check_fit_score_takes_y",
+        "check_estimators_overwrite_params",
+        "check_dont_overwrite_parameters",
+        "check_estimators_fit_returns_self",
+        "check_readonly_memmap_input",
+        "check_n_features_in_after_fitting",
+        "check_positive_only_tag_during_fit",
+        "check_estimators_dtypes",
+        "check_pipeline_consistency",
+        "check_estimators_nan_inf",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_transformer_data_not_an_array",
+        "check_transformer_general",
+        "check_transformer_preserve_dtypes",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_fit2d_1sample",
+        "check_fit2d_1feature",
+        "check_dict_unchanged",
+        "check_fit_idempotent",
+        "check_fit_check_is_fitted",
+        "check_n_features_in",
+        "check_fit2d_predict1d",
+    ]
+}
+EXPECTED_FAILED_CHECKS["check_dtype_object"] = (
+    "a 2-D object array is read as file paths, which must be 1-D: the error says so"
+)
+
+
+@parametrize_with_checks(
+    [
+        HOGTransformer(orientations=4, pixels_per_cell=2, cells_per_block=1, image_size=8),
+        PixelTransformer(image_size=4),
+    ],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_checks(estimator, check):
+    check(estimator)
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def camera_patches():
+    """Four 64x64 uint8 gray patches of skimage's camera photo."""
+    from skimage import data
+
+    cam = data.camera()
+    return np.stack([cam[r : r + 64, c : c + 64] for r, c in [(100, 100), (200, 250), (300, 50), (40, 400)]])
+
+
+@pytest.fixture(scope="module")
+def cat_patch():
+    """A 64x48 uint8 RGB patch of skimage's chelsea photo."""
+    from skimage import data
+
+    return data.chelsea()[80:144, 150:198]
+
+
+# ----------------------------------------------------------------------------- HOG values
+
+
+def test_hog_matches_skimage_on_a_real_photo(camera_patches):
+    from skimage.feature import hog
+
+    params = dict(orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2), block_norm="L2-Hys")
+    out = HOGTransformer(**params).fit_transform(camera_patches)
+    for i, patch in enumerate(camera_patches):
+        expected = hog(patch.astype(np.float32) / 255.0, feature_vector=True, **params)
+        np.testing.assert_allclose(out[i], expected, rtol=1e-5, atol=1e-6)
+    assert out.shape == (4, 7 * 7 * 2 * 2 * 9) and out.dtype == np.float32
+    assert not np.allclose(out[0], out[1])  # different patches, different features
+
+
+def test_hog_rgb_uses_the_channel_axis_and_gray_averages(cat_patch):
+    from skimage.feature import hog
+
+    kw = dict(orientations=6, pixels_per_cell=(8, 8), cells_per_block=(3, 3), block_norm="L1", transform_sqrt=True)
+    rgb = HOGTransformer(**kw, color="rgb").fit_transform(cat_patch[None])[0]
+    expected_rgb = hog(cat_patch.astype(np.float32) / 255.0, channel_axis=-1, **kw)
+    np.testing.assert_allclose(rgb, expected_rgb, rtol=1e-5, atol=1e-6)
+    gray = HOGTransformer(**kw, color="gray").fit_transform(cat_patch[None])[0]
+    expected_gray = hog((cat_patch.astype(np.float32) / 255.0).mean(axis=2), **kw)
+    np.testing.assert_allclose(gray, expected_gray, rtol=1e-4, atol=1e-5)
+    assert rgb.shape == gray.shape and not np.allclose(rgb, gray)
+
+
+def test_hog_resizes_to_image_size_and_keeps_the_feature_count(camera_patches):
+    hog = HOGTransformer(pixels_per_cell=4, cells_per_block=2, image_size=16).fit(camera_patches)
+    assert hog.image_size_ == (16, 16)
+    assert hog.transform(camera_patches).shape == (4, 3 * 3 * 2 * 2 * 9)
+    # images of another size are resized to the fitted size
+    assert hog.transform(camera_patches[:, :40, :40]).shape == (4, 324)
+    default = HOGTransformer().fit(camera_patches[:, :40, :24])
+    assert default.image_size_ == (40, 24)
+
+
+def test_hog_feature_names_follow_skimage_layout(camera_patches):
+    hog = HOGTransformer(orientations=4, pixels_per_cell=16, cells_per_block=2).fit(camera_patches)
+    names = hog.get_feature_names_out()
+    assert len(names) == hog.transform(camera_patches).shape[1] == 3 * 3 * 2 * 2 * 4
+    assert names[0] == "hog_b0_0_c0_0_o0" and names[-1] == "hog_b2_2_c1_1_o3"
+    assert len(set(names)) == len(names)
+    frame = clone(hog).set_output(transform="pandas").fit_transform(camera_patches)
+    assert list(frame.columns) == list(names)
+
+
+def test_hog_n_jobs_2_equals_n_jobs_1(digits):
+    X = digits[0][:600]  # three chunks of 256, so the workers really split the work
+    one = HOGTransformer(pixels_per_cell=4, image_size=16, input_shape=(8, 8), n_jobs=1).fit_transform(X)
+    two = HOGTransformer(pixels_per_cell=4, image_size=16, input_shape=(8, 8), n_jobs=2).fit_transform(X)
+    assert one.shape == (600, 324)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_hog_too_small_images_name_the_fix(digits):
+    X = digits[0][:5]
+    with pytest.raises(ValueError, match=r"8x8 pixels.*cells_per_block=\(2, 2\).*image_size=16") as info:
+        HOGTransformer(input_shape=(8, 8)).fit(X)
+    assert "pixels_per_cell=(4, 4)" in str(info.value)
+    # the suggested fixes work
+    assert HOGTransformer(input_shape=(8, 8), image_size=16).fit_transform(X).shape[0] == 5
+    assert HOGTransformer(input_shape=(8, 8), pixels_per_cell=(4, 4)).fit_transform(X).shape == (5, 36)
+
+
+def test_hog_parameter_errors(digits):
+    X = digits[0][:5]
+    with pytest.raises(InvalidParameterError, match="orientations"):
+        HOGTransformer(orientations=0, input_shape=(8, 8)).fit(X)
+    with pytest.raises(InvalidParameterError, match="block_norm"):
+        HOGTransformer(block_norm="L3", input_shape=(8, 8)).fit(X)
+    with pytest.raises(ValueError, match="pixels_per_cell must be a positive int or a pair"):
+        HOGTransformer(pixels_per_cell=(4,), input_shape=(8, 8)).fit(X)
+    with pytest.raises(ValueError, match="image_size"):
+        HOGTransformer(image_size=(16, 0), input_shape=(8, 8)).fit(X)
+    with pytest.raises(ValueError, match="input_shape"):
+        HOGTransformer(image_size=16).fit(X)  # flattened images without input_shape
+    with pytest.raises(NotFittedError):
+        HOGTransformer().transform(X)
+    fitted = HOGTransformer(image_size=16, input_shape=(8, 8)).fit(X)
+    with pytest.raises(ValueError, match="X has 16 features, but HOGTransformer is expecting 64"):
+        fitted.transform(np.zeros((2, 16)))
+
+
+def test_hog_in_a_grid_searched_pipeline_on_digits(digits):
+    X, y = digits
+    pipe = make_pipeline(HOGTransformer(image_size=16, input_shape=(8, 8)), SVC())
+    grid = {"hogtransformer__pixels_per_cell": [4, 8], "hogtransformer__orientations": [6, 9], "svc__C": [10]}
+    search = GridSearchCV(pipe, grid, cv=3).fit(X[:400], y[:400])
+    assert search.best_params_["hogtransformer__pixels_per_cell"] == 4  # 8-pixel cells leave one block
+    assert search.score(X[400:], y[400:]) > 0.9
+
+
+# ----------------------------------------------------------------------------- pixels
+
+
+def test_pixels_are_x_over_255_for_uint8(camera_patches):
+    out = PixelTransformer().fit_transform(camera_patches)
+    assert out.shape == (4, 64 * 64) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, camera_patches.reshape(4, -1).astype(np.float32) / 255.0)
+
+
+def test_pixels_resize_color_and_names(cat_patch):
+    X = np.stack([cat_patch, cat_patch[::-1]])
+    gray = PixelTransformer(image_size=(8, 6)).fit(X)
+    assert gray.transform(X).shape == (2, 48)
+    assert gray.get_feature_names_out()[:2].tolist() == ["pixel_0_0", "pixel_0_1"]
+    rgb = PixelTransformer(image_size=(8, 6), color="rgb").fit(X)
+    out = rgb.transform(X)
+    assert out.shape == (2, 8 * 6 * 3) and 0.0 <= out.min() and out.max() <= 1.0
+    assert rgb.get_feature_names_out()[:3].tolist() == ["pixel_0_0_r", "pixel_0_0_g", "pixel_0_0_b"]
+    # gray is the mean of the colour channels
+    np.testing.assert_allclose(gray.transform(X), out.reshape(2, 48, 3).mean(axis=2), atol=1e-6)
+
+
+def test_pixels_plus_svm_is_one_line(digits):
+    X, y = digits
+    clf = make_pipeline(PixelTransformer(input_shape=(8, 8)), SVC()).fit(X[:500], y[:500])
+    assert clf.score(X[500:], y[500:]) > 0.93
+
+
+# ----------------------------------------------------------------------------- both
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), lambda: PixelTransformer(image_size=12)],
+    ids=["hog", "pixels"],
+)
+def test_every_input_form_gives_the_same_features(make, image_files):
+    paths, _ = image_files
+    arrays = np.stack([np.asarray(Image.open(p)) for p in paths])  # (12, 8, 8) uint8
+    expected = make().fit_transform(arrays)
+    np.testing.assert_array_equal(make().fit_transform(paths), expected)
+    np.testing.assert_array_equal(make().fit_transform([Image.open(p) for p in paths]), expected)
+    np.testing.assert_array_equal(make().fit_transform(torch.from_numpy(arrays)), expected)
+    np.testing.assert_allclose(make().fit_transform(arrays / 255.0), expected, atol=1e-6)
+    flat = make().set_params(input_shape=(8, 8))
+    np.testing.assert_array_equal(flat.fit_transform(arrays.reshape(12, -1)), expected)
+    assert flat.n_features_in_ == 64
+    assert not hasattr(make().fit(arrays), "n_features_in_")
+
+
+@pytest.mark.parametrize("make", [lambda: HOGTransformer(image_size=16), PixelTransformer], ids=["hog", "pixels"])
+def test_pickle_order_idempotence_and_inputs_untouched(make, camera_patches):
+    X = camera_patches.copy()
+    est = make().fit(X)
+    out = est.transform(X)
+    np.testing.assert_array_equal(X, camera_patches)  # not modified
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).transform(X), out)
+    np.testing.assert_array_equal(est.transform(X[::-1]), out[::-1])  # order invariant
+    np.testing.assert_array_equal(est.transform(X[1:3]), out[1:3])  # subset invariant
+    np.testing.assert_array_equal(clone(est).fit(X).fit(X).transform(X), out)  # idempotent fit
+    assert not hasattr(clone(est), "image_size_")
