@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .images import as_image_set, iter_arrays
+from .images import as_image_set, check_n_features_in, iter_arrays, record_n_features_in
 
 __all__ = ["HOGTransformer", "PixelTransformer"]
 
@@ -47,20 +47,12 @@ class _ImageTransformerBase(TransformerMixin, BaseEstimator):
             first = images.load([0])
             first = first[0] if isinstance(first, list) else first
             size = tuple(int(s) for s in first.shape[-2:])
-        if isinstance(X, np.ndarray) and X.ndim == 2:
-            self.n_features_in_ = X.shape[1]
-        elif hasattr(self, "n_features_in_"):
-            del self.n_features_in_
+        record_n_features_in(self, X)
         return images, size
 
     def _transform_images(self, X):
         check_is_fitted(self, "image_size_")
-        expected = getattr(self, "n_features_in_", None)
-        if expected is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] != expected:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{expected} features as input."
-            )
+        check_n_features_in(self, X)
         return as_image_set(X, input_shape=self.input_shape)
 
     def __sklearn_tags__(self):

@@ -7,7 +7,6 @@ import os
 from numbers import Integral
 
 import joblib
-import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -17,7 +16,7 @@ from ._device import release_cuda_memory, resolve_device
 from ._encoder import POOLINGS, ImageEncoder, encode_batches
 from ._progress import progress_bar
 from .backbones import Backbone, get_backbone
-from .images import as_image_set
+from .images import as_image_set, check_n_features_in, record_n_features_in
 
 
 def resolve_image_size(image_size, backbone):
@@ -172,7 +171,6 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self._validate_params()
         as_image_set(X, input_shape=self.input_shape)  # validate before the slow load
         resolve_device(self.device)
-        self._set_n_features_in(X)
         backbone = build_backbone(self.backbone, self.weights)
         layers = self._resolve_layers(backbone)
         image_size = resolve_image_size(self.image_size, backbone)
@@ -183,6 +181,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self.backbone_, self.layers_, self.image_size_ = backbone, layers, image_size
         self.encoder_ = encoder
         self._n_features_out = n_out
+        record_n_features_in(self, X)
         self._fingerprint = None
         return self
 
@@ -200,7 +199,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         """
         check_is_fitted(self, "image_size_")
         images = as_image_set(X, input_shape=self.input_shape)
-        self._check_n_features_in(X)
+        check_n_features_in(self, X)
         memory = check_memory(self.memory)
         if memory.location is None:
             return self._extract(images)
@@ -239,20 +238,6 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         with torch.inference_mode():
             probe = torch.zeros(1, backbone.in_chans, *encoder.image_size, dtype=torch.uint8)
             return int(encoder(probe).shape[1])
-
-    def _set_n_features_in(self, X):
-        if isinstance(X, np.ndarray) and X.ndim == 2:
-            self.n_features_in_ = X.shape[1]
-        elif hasattr(self, "n_features_in_"):
-            del self.n_features_in_
-
-    def _check_n_features_in(self, X):
-        expected = getattr(self, "n_features_in_", None)
-        if expected is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] != expected:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{expected} features as input."
-            )
 
     def _cache_key(self, X):
         if self._fingerprint is None:

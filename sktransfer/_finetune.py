@@ -34,7 +34,7 @@ from ._progress import progress_bar
 from ._training import (BatchData, BatchIterator, FineTuneModule, GradualUnfreeze, MergedGroups, RecordLR,
                         lr_lambda, make_head, one_cycle, param_groups)
 from .backbones import Backbone
-from .images import as_image_set
+from .images import as_image_set, check_n_features_in, record_n_features_in
 
 __all__ = ["FineTunedClassifier"]
 
@@ -404,7 +404,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         self.trainable_blocks_ = n_trainable
         self.features_cached_ = cached
         self._arch = arch
-        self._set_n_features_in(X)
+        record_n_features_in(self, X)
         return self
 
     def _train(self, module, images, y_index, train_idx, valid_idx, *, augment, cached, blocks, n_trainable,
@@ -637,7 +637,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         check_is_fitted(self, "module_")
-        self._check_n_features_in(X)
+        check_n_features_in(self, X)
         images = as_image_set(X, input_shape=self.input_shape)
         device = resolve_device(self.device)
         module = self.module_.to(device)
@@ -652,19 +652,6 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
                 release_cuda_memory(device)
 
     # ------------------------------------------------------------------ sklearn plumbing
-
-    def _set_n_features_in(self, X):
-        if isinstance(X, np.ndarray) and X.ndim == 2:
-            self.n_features_in_ = X.shape[1]
-        elif hasattr(self, "n_features_in_"):
-            del self.n_features_in_
-
-    def _check_n_features_in(self, X):
-        expected = getattr(self, "n_features_in_", None)
-        if expected is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] != expected:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {expected} features as input."
-            )
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: BaseEstimator may return __dict__ itself

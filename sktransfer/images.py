@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ImageSet", "as_image_set", "iter_arrays", "resize_batch"]
+__all__ = ["ImageSet", "as_image_set", "check_n_features_in", "iter_arrays", "record_n_features_in", "resize_batch"]
 
 _PATH_TYPES = (str, os.PathLike)
 
@@ -520,3 +520,49 @@ def iter_arrays(images: ImageSet, batch_size: int, size, channels) -> Iterator[n
     for batch in images.iter_batches(batch_size):
         x = resize_batch(batch, size, channels=channels)
         yield x.permute(0, 2, 3, 1).numpy()
+
+
+# --------------------------------------------------------------------------- n_features_in_
+
+
+def record_n_features_in(estimator, X):
+    """Set ``n_features_in_`` for a flattened 2-D ``X`` (its columns); remove it otherwise.
+
+    scikit-learn's ``n_features_in_`` means columns of a 2-D array. Images given
+    as ``(N, H, W[, C])`` arrays, lists or paths have no such number, so the
+    attribute is absent rather than misleading.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> from sktransfer.images import record_n_features_in
+    >>> est = BaseEstimator()
+    >>> record_n_features_in(est, np.zeros((3, 64)))
+    >>> est.n_features_in_
+    64
+    """
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        estimator.n_features_in_ = X.shape[1]
+    elif hasattr(estimator, "n_features_in_"):
+        del estimator.n_features_in_
+
+
+def check_n_features_in(estimator, X):
+    """Raise scikit-learn's error when a 2-D ``X`` has another width than in ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> from sktransfer.images import check_n_features_in, record_n_features_in
+    >>> est = BaseEstimator()
+    >>> record_n_features_in(est, np.zeros((3, 64)))
+    >>> check_n_features_in(est, np.zeros((2, 64)))  # fine
+    """
+    expected = getattr(estimator, "n_features_in_", None)
+    if expected is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] != expected:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"{expected} features as input."
+        )
