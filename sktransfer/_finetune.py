@@ -105,9 +105,12 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         (e.g. a ``torchvision.transforms.v2`` transform) gets the float batch
         ``(B, C, H, W)`` and returns one of the same shape; note that v2
         transforms draw one set of random parameters per batch.
-    validation_fraction : float or None, default=0.1
+    validation_fraction : "auto", float or None, default="auto"
         Fraction of the training data held out (stratified) to report
         ``valid_loss`` and ``valid_acc`` each epoch; None or 0 for no split.
+        "auto" holds out 0.1 when ``early_stopping`` is set and nothing
+        otherwise, so by default every labelled image trains (as in
+        scikit-learn's ``HistGradientBoostingClassifier``).
     early_stopping : int or None, default=None
         Patience in epochs: stop when ``valid_loss`` has not improved for
         that many epochs and restore the weights of the best epoch. Needs a
@@ -203,7 +206,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "pooling": [StrOptions(set(POOLINGS))],
         "augment": [StrOptions(set(PRESETS)), callable, None],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left"), None],
+        "validation_fraction": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left"), None],
         "early_stopping": [Interval(Integral, 1, None, closed="left"), None],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "warm_start": ["boolean"],
@@ -234,7 +237,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         image_size=None,
         pooling="avg",
         augment=None,
-        validation_fraction=0.1,
+        validation_fraction="auto",
         early_stopping=None,
         class_weight=None,
         warm_start=False,
@@ -361,7 +364,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             )
         device = resolve_device(self.device)
         augment = resolve_augment(self.augment)
-        if self.early_stopping is not None and not self.validation_fraction:
+        if self.early_stopping is not None and not self._validation_fraction():
             raise ValueError(
                 f"early_stopping={self.early_stopping} needs a validation split; set "
                 "validation_fraction (e.g. 0.1) or early_stopping=None."
@@ -452,7 +455,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
 
     def _split(self, y_index, rng):
         n = len(y_index)
-        fraction = self.validation_fraction
+        fraction = self._validation_fraction()
         if not fraction:
             return np.arange(n), None
         try:
@@ -465,6 +468,11 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
                 "validation_fraction=None."
             ) from exc
         return np.sort(train_idx), np.sort(valid_idx)
+
+    def _validation_fraction(self):
+        if self.validation_fraction == "auto":
+            return 0.1 if self.early_stopping is not None else None
+        return self.validation_fraction
 
     def _class_weights(self, classes, y):
         if self.class_weight is None:

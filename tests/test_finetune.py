@@ -427,6 +427,16 @@ def test_history_and_early_stopping_restores_best_weights(small):
         FineTunedClassifier(**{**FAST, "early_stopping": 2}).fit(X, y)
 
 
+def test_auto_validation_fraction_splits_only_for_early_stopping(small):
+    X, y, _, _ = small
+    params = {k: v for k, v in FAST.items() if k != "validation_fraction"}
+    # 20 images of 10 classes: no room for a stratified split, and none is made by default.
+    plain = FineTunedClassifier(**params).fit(X[:20], y[:20])
+    assert "valid_loss" not in plain.history_[-1]
+    stopped = FineTunedClassifier(**{**params, "early_stopping": 3, "max_epochs": 2}).fit(X, y)
+    assert np.isfinite(stopped.history_[-1, "valid_loss"])  # "auto" held 10% out
+
+
 def test_stratified_validation_split_error(small):
     X, y, _, _ = small
     with pytest.raises(ValueError, match="validation_fraction=0.05 cannot make a stratified split"):
