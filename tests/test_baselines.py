@@ -1,4 +1,4 @@
-"""HOGTransformer and PixelTransformer: sklearn checks, values, shapes, inputs and errors."""
+"""HOGTransformer and PixelTransformer: values, shapes, inputs and errors (sklearn checks: test_common.py)."""
 
 import pickle
 
@@ -12,61 +12,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktransfer._baselines import HOGTransformer, PixelTransformer
-
-# ----------------------------------------------------------------------------- sklearn's checks
-
-TABULAR = (
-    "feeds tabular 2-D data of arbitrary width (e.g. (20, 3)) and range; images need "
-    "input_shape and pixels in [0, 1] or 0..255, so fit raises a clear ValueError "
-    "(the property it guards is tested on images in this file)"
-)
-EXPECTED_FAILED_CHECKS = {
-    name: TABULAR
-    for name in [
-        "check_fit_score_takes_y",
-        "check_estimators_overwrite_params",
-        "check_dont_overwrite_parameters",
-        "check_estimators_fit_returns_self",
-        "check_readonly_memmap_input",
-        "check_n_features_in_after_fitting",
-        "check_positive_only_tag_during_fit",
-        "check_estimators_dtypes",
-        "check_pipeline_consistency",
-        "check_estimators_nan_inf",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_transformer_data_not_an_array",
-        "check_transformer_general",
-        "check_transformer_preserve_dtypes",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_fit2d_1sample",
-        "check_fit2d_1feature",
-        "check_dict_unchanged",
-        "check_fit_idempotent",
-        "check_fit_check_is_fitted",
-        "check_n_features_in",
-        "check_fit2d_predict1d",
-    ]
-}
-EXPECTED_FAILED_CHECKS["check_dtype_object"] = (
-    "a 2-D object array is read as file paths, which must be 1-D: the error says so"
-)
-
-
-@parametrize_with_checks(
-    [
-        HOGTransformer(orientations=4, pixels_per_cell=2, cells_per_block=1, image_size=8),
-        PixelTransformer(image_size=4),
-    ],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_checks(estimator, check):
-    check(estimator)
-
 
 # ----------------------------------------------------------------------------- fixtures
 

@@ -1,4 +1,4 @@
-"""scikit-learn's own estimator checks on PretrainedFeatureExtractor.
+"""scikit-learn's own estimator checks on the transformers (extractor, HOG, pixels).
 
 Most of sklearn's checks feed small tabular arrays of arbitrary width and
 range (e.g. shape (20, 3) with negative values). Those are not images: a
@@ -6,17 +6,18 @@ flattened image needs ``input_shape`` and pixels in [0, 1] or 0..255, so the
 extractor refuses them with a clear error. The checks that fail for that
 reason alone are listed below; the properties they guard (pickling,
 idempotent fit, sample-order invariance, not modifying inputs, ...) are
-tested on real images in test_features.py instead.
+tested on real images in test_features.py and test_baselines.py instead.
+FineTunedClassifier's checks are in test_finetune.py.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sktransfer import PretrainedFeatureExtractor
+from sktransfer import HOGTransformer, PixelTransformer, PretrainedFeatureExtractor
 
 TABULAR = (
     "feeds tabular 2-D data of arbitrary width (e.g. (20, 3)) and range; images need "
     "input_shape and pixels in [0, 1] or 0..255, so fit raises a clear ValueError "
-    "(the same property is tested on images in test_features.py)"
+    "(the same property is tested on images in test_features.py and test_baselines.py)"
 )
 
 EXPECTED_FAILED_CHECKS = {
@@ -54,7 +55,11 @@ EXPECTED_FAILED_CHECKS["check_dtype_object"] = (
 
 
 @parametrize_with_checks(
-    [PretrainedFeatureExtractor("timm/resnet18", weights=None, image_size=16, verbose=0)],
+    [
+        PretrainedFeatureExtractor("timm/resnet18", weights=None, image_size=16, verbose=0),
+        HOGTransformer(orientations=4, pixels_per_cell=2, cells_per_block=1, image_size=8),
+        PixelTransformer(image_size=4),
+    ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_checks(estimator, check):
