@@ -182,6 +182,9 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self.encoder_ = encoder
         self._n_features_out = n_out
         record_n_features_in(self, X)
+        # What this fit used: pickling, unpickling and the cache key follow it,
+        # not the current parameters, which set_params may change before a re-fit.
+        self._fitted_with = dict(backbone=self.backbone, weights=self.weights, pooling=self.pooling)
         self._fingerprint = None
         return self
 
@@ -240,23 +243,25 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
             return int(encoder(probe).shape[1])
 
     def _cache_key(self, X):
+        fitted = self._fitted_with
         if self._fingerprint is None:
-            if reproducible_weights(self.backbone, self.weights):
-                self._fingerprint = (self.backbone, self.weights)
+            if reproducible_weights(fitted["backbone"], fitted["weights"]):
+                self._fingerprint = (fitted["backbone"], fitted["weights"])
             else:
                 self._fingerprint = joblib.hash({k: v.cpu() for k, v in self.encoder_.state_dict().items()})
         files = None
         if isinstance(X, (list, tuple)) and X and isinstance(X[0], (str, os.PathLike)):
             # A path's content can change: key on size and modification time too.
             files = [(os.path.getsize(p), os.path.getmtime(p)) for p in X]
-        return (self._fingerprint, self.layers_, self.pooling, self.image_size_, self.input_shape, files)
+        return (self._fingerprint, self.layers_, fitted["pooling"], self.image_size_, self.input_shape, files)
 
     def __getstate__(self):
         state = self.__dict__.copy()
         encoder = state.pop("encoder_", None)
         state.pop("backbone_", None)
         state["_trunk_state"] = None
-        if encoder is not None and not reproducible_weights(self.backbone, self.weights):
+        fitted = state.get("_fitted_with")
+        if encoder is not None and not reproducible_weights(fitted["backbone"], fitted["weights"]):
             # CPU tensors, so a model used on CUDA unpickles on a machine without it.
             state["_trunk_state"] = {k: v.detach().cpu() for k, v in encoder.trunk.state_dict().items()}
         return state
@@ -267,11 +272,12 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         if "image_size_" not in state:
             return
         # Public weights were not pickled: rebuild them; random/custom ones were.
-        backbone = build_backbone(self.backbone, self.weights if trunk_state is None else None)
+        fitted = self._fitted_with
+        backbone = build_backbone(fitted["backbone"], fitted["weights"] if trunk_state is None else None)
         if trunk_state is not None:
             backbone.trunk.load_state_dict(trunk_state)
         self.backbone_ = backbone
-        self.encoder_ = ImageEncoder(backbone, self.image_size_, self.layers_, self.pooling)
+        self.encoder_ = ImageEncoder(backbone, self.image_size_, self.layers_, fitted["pooling"])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

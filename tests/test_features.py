@@ -145,6 +145,17 @@ def test_random_init_weights_survive_pickle(tmp_path, digits):
     assert state and all(t.device.type == "cpu" for t in state.values())
 
 
+def test_pickle_and_cache_follow_the_fit_not_later_set_params(digits, tmp_path):
+    """set_params without a re-fit must not change what a pickle or the cache holds."""
+    X = digits[0][:5]
+    torch.manual_seed(0)
+    fx = PretrainedFeatureExtractor(input_shape=(8, 8), memory=str(tmp_path), **FAST).fit(X)
+    expected = fx.transform(X)
+    fx.set_params(backbone="efficientnet_lite0", weights="default", pooling="max")
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fx)).transform(X), expected)
+    np.testing.assert_array_equal(fx.transform(X), expected)  # same encoder, same cache entry
+
+
 def test_custom_module_is_not_modified(digits):
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
     before = [p.clone() for p in net.parameters()]
