@@ -83,11 +83,15 @@ class ImageEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(backbone.mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(backbone.std, dtype=torch.float32).view(1, -1, 1, 1))
 
-    def preprocess(self, x):
-        """uint8 (or float [0, 1]) images on the device -> normalised float of the right size."""
+    def to_unit_range(self, x):
+        """uint8 (or float [0, 1]) images on the device -> float [0, 1] of the trunk's size and channels."""
         if x.dtype == torch.uint8 or tuple(x.shape[2:]) != self.image_size or x.shape[1] != self.in_chans:
             x = resize_batch(x, self.image_size, device=x.device, channels=self.in_chans)
-        return (x - self.mean) / self.std
+        return x
+
+    def preprocess(self, x):
+        """uint8 (or float [0, 1]) images on the device -> normalised float of the right size."""
+        return (self.to_unit_range(x) - self.mean) / self.std
 
     def trunk_output(self, x):
         """Run the trunk on normalised images: the final output, or captured block outputs."""
@@ -124,6 +128,20 @@ class ImageEncoder(nn.Module):
         return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=1)
 
 
+def batch_to_device(batch, device, image_size, channels):
+    """Move a batch from :meth:`ImageSet.iter_batches` to ``device``, as uint8 when it can.
+
+    A stacked uint8 batch crosses as is (pinned, asynchronous on CUDA) and is
+    converted on the device by the encoder. A list of images of differing
+    sizes is resized there one by one and stacked, as float in [0, 1].
+    """
+    non_blocking = device.type == "cuda"
+    batch = pin(batch, device)
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=non_blocking)
+    return resize_batch(batch, image_size, device=device, channels=channels, non_blocking=non_blocking)
+
+
 def encode_batches(encoder, images, *, batch_size, device, indices=None, amp=True, progress=None):
     """Stream ``images`` through ``encoder`` under ``inference_mode``; return float32 numpy.
 
@@ -134,15 +152,9 @@ def encode_batches(encoder, images, *, batch_size, device, indices=None, amp=Tru
     out = None
     start = 0
     encoder.eval()
-    non_blocking = device.type == "cuda"
     with torch.inference_mode(), autocast(device, amp):
         for batch in images.iter_batches(batch_size, indices=indices):
-            batch = pin(batch, device)
-            if isinstance(batch, torch.Tensor):
-                x = batch.to(device, non_blocking=non_blocking)
-            else:  # differing sizes: resize on the device one image at a time, then stack
-                x = resize_batch(batch, encoder.image_size, device=device, channels=encoder.in_chans,
-                                 non_blocking=non_blocking)
+            x = batch_to_device(batch, device, encoder.image_size, encoder.in_chans)
             feats = encoder(x).float().cpu().numpy()
             if out is None:
                 out = np.empty((n, feats.shape[1]), dtype=np.float32)

@@ -19,8 +19,8 @@ import torch
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._device import autocast, pin
-from .images import resize_batch
+from ._device import autocast
+from ._encoder import batch_to_device
 
 
 def make_head(n_features, n_classes, hidden_units=(), dropout=0.0):
@@ -130,8 +130,7 @@ class FineTuneModule(nn.Module):
             return self.head(features.float())
 
     def _augmented(self, x):
-        if x.dtype == torch.uint8 or tuple(x.shape[2:]) != self.image_size or x.shape[1] != self.in_chans:
-            x = resize_batch(x, self.image_size, device=x.device, channels=self.in_chans)
+        x = self.encoder.to_unit_range(x)
         out = self.augment(x)
         if not isinstance(out, torch.Tensor) or out.shape != x.shape:
             raise ValueError(
@@ -229,7 +228,6 @@ class BatchIterator:
         data = self.dataset
         order = self._order()
         device = data.device
-        cuda = device.type == "cuda"
         if isinstance(data.source, torch.Tensor):  # cached features, already on the device
             for start in range(0, len(order), self.batch_size):
                 idx = torch.from_numpy(order[start : start + self.batch_size]).to(device)
@@ -237,14 +235,7 @@ class BatchIterator:
             return
         batches = data.source.iter_batches(self.batch_size, indices=order)
         for start, batch in zip(range(0, len(order), self.batch_size), batches):
-            batch = pin(batch, device)
-            if isinstance(batch, torch.Tensor):
-                x = batch.to(device, non_blocking=cuda)
-                if cuda:
-                    x = x.contiguous(memory_format=torch.channels_last)
-            else:  # images of different sizes: resize on the device, then stack
-                x = resize_batch(batch, data.image_size, device=device, channels=data.channels,
-                                 non_blocking=cuda)
+            x = batch_to_device(batch, device, data.image_size, data.channels)
             idx = torch.from_numpy(order[start : start + self.batch_size]).to(device)
             yield x, data.y[idx]
 
