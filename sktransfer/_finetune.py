@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import difflib
 import gc
+import math
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,14 +27,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
+from skorch.history import History
 
-from ._augment import PRESETS, resolve_augment
+from ._augment import PRESETS, BatchAugment, resolve_augment
 from ._device import release_cuda_memory, resolve_device
 from ._encoder import POOLINGS, ImageEncoder, encode_batches
 from ._features import build_backbone, resolve_image_size
+from ._probe import FeatureScaler, choose_layers, fit_probe, layer_candidates
 from ._progress import progress_bar
-from ._training import (BatchData, BatchIterator, FineTuneModule, GradualUnfreeze, MergedGroups, RecordLR,
-                        lr_lambda, make_head, one_cycle, param_groups)
+from ._training import (BatchData, BatchIterator, FineTuneModule, FineTuneNet, GradualUnfreeze, MergedGroups,
+                        RecordLR, lr_lambda, make_head, one_cycle, param_groups)
 from .backbones import Backbone
 from .images import as_image_set, check_n_features_in, record_n_features_in
 
@@ -41,16 +45,42 @@ __all__ = ["FineTunedClassifier"]
 #: Prefixes of the skorch parameters that may be passed as extra keywords.
 SKORCH_PREFIXES = ("optimizer", "criterion", "callbacks")
 
+#: ``early_stopping="auto"``: a stratified tenth is held out, and training
+#: stops after this many epochs without a lower validation loss...
+AUTO_VALIDATION_FRACTION = 0.1
+AUTO_PATIENCE = 5
+#: ...but only when the smallest class has at least this many images: below
+#: that, a tenth of the labels is worth more as training data than as a
+#: noisy stopping signal (the LP-FT start and the cosine schedule already
+#: keep small fits from drifting).
+AUTO_MIN_PER_CLASS = 100
+
+#: The augmentation of test-time views (``tta``): mild, never flipping.
+TTA_PRESET = "light"
+
 
 class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     """Fine-tune a pretrained image backbone plus a new head, as a scikit-learn classifier.
 
-    The top ``trainable_blocks`` blocks of the backbone and a new head are
-    trained with AdamW, layer-wise learning rates and a warm-up + cosine
-    schedule; the blocks below stay frozen (their BatchNorm layers in eval
-    mode). The training loop is a skorch ``NeuralNetClassifier`` built in
-    each ``fit``. With the backbone fully frozen and no augmentation, the
-    backbone runs once per fit and the head trains on cached features.
+    The default recipe is LP-FT (Kumar et al., ICLR 2022): a linear probe
+    first, then fine-tuning from it.
+
+    1. **Probe.** The frozen backbone computes features of the training
+       images once; scikit-learn's ``LogisticRegression`` (L-BFGS, L2
+       penalty ``probe_C``, on standardised features) is fitted to
+       convergence. With ``layer="auto"`` the blocks the head reads (the
+       final features, or pooled mid-level blocks) are chosen by the probe's
+       cross-validated accuracy. With ``trainable_blocks=0`` the probe *is*
+       the model, whatever ``max_epochs`` says.
+    2. **Fine-tune.** The probe's weights become the head, and the top
+       ``trainable_blocks`` blocks and the head train with AdamW, layer-wise
+       learning rates, a warm-up + cosine schedule and augmentation, for at
+       least ``min_steps`` optimizer steps (an epoch of 50 images is only 2
+       steps); on enough data a tenth is held out to stop early and restore
+       the best epoch. The blocks below stay frozen (BatchNorm in eval mode).
+
+    The training loop is a skorch ``NeuralNetClassifier`` built in each
+    ``fit``. ``schedule="ft"`` gives plain fine-tuning from a random head.
 
     Parameters
     ----------
@@ -60,17 +90,37 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         ``"torchvision/<model>"``, or your own module.
     weights : str or None, default="default"
         ``"default"`` for pretrained weights, None for random initialisation.
-    trainable_blocks : int or "all", default=2
-        How many blocks of the backbone, counted from the top, are trained:
-        0 trains the head only, ``"all"`` fine-tunes everything. The valid
-        range is ``0..len(backbone.blocks)``.
-    lr : float, default=1e-3
+    trainable_blocks : int or "all", default="all"
+        How many of the blocks the head reads, counted from the top, are
+        trained: 0 trains the head only (the converged probe), ``"all"``
+        fine-tunes everything. The valid range is ``0..n_blocks_``.
+    layer : "auto", int, str, list or None, default="auto"
+        Which block outputs the head reads, pooled and concatenated: None for
+        the final features, a block index or name or a list of them (as in
+        :class:`~sktransfer.PretrainedFeatureExtractor`), or ``"auto"`` to
+        let the probe's cross-validated accuracy choose between the final
+        features and pooled mid-level blocks. Blocks above the highest one
+        read are never run.
+    schedule : {"lp-ft", "ft"}, default="lp-ft"
+        ``"lp-ft"``: the head starts from the converged linear probe.
+        ``"ft"``: the head starts random and trains with the blocks (with
+        ``trainable_blocks=0``, for ``max_epochs`` epochs on cached features).
+        Heads with ``hidden_units`` always start random.
+    probe_C : float, default=1.0
+        Inverse L2 strength of the probe, as ``C`` of ``LogisticRegression``
+        on standardised features.
+    lr : float, default=1e-2
         Learning rate of the head (the peak, after warm-up).
     lr_decay : float, default=0.7
         Layer-wise decay: the k-th trainable block from the top learns at
         ``lr * lr_decay**k`` (k = 1 for the top block). 1.0 for one rate.
     weight_decay : float, default=0.01
-        Decoupled weight decay of the optimizer (AdamW's).
+        Decoupled weight decay of the optimizer (AdamW's); with ``l2sp`` it
+        applies to the head only.
+    l2sp : float, default=0.0
+        Strength of L2-SP (Li et al., ICML 2018): ``l2sp / 2 * ||w - w0||^2``
+        over the trained backbone weights, pulling them toward their
+        pretrained values ``w0`` instead of toward zero. 0 disables it.
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Called as skorch does: ``optimizer(param_groups, lr=lr, **optimizer__*)``.
     lr_schedule : {"cosine", "onecycle"} or None, default="cosine"
@@ -84,37 +134,55 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         Gradual unfreezing: train the head alone for ``unfreeze_every``
         epochs, then unfreeze one more block from the top every
         ``unfreeze_every`` epochs, up to ``trainable_blocks``.
-    max_epochs : int, default=10
-        Passes over the training data.
+    max_epochs : int, default=5
+        Passes over the training data (raised by ``min_steps``; early
+        stopping may end sooner).
+    min_steps : int, default=200
+        Fewest optimizer steps of fine-tuning: small training sets get
+        ``ceil(min_steps / steps_per_epoch)`` epochs instead of
+        ``max_epochs``. 0 counts in epochs only.
     batch_size : int, default=32
         Images per training step (and per inference batch).
     hidden_units : tuple of int, default=()
         Hidden layers of the head (ReLU); empty for a linear head.
     dropout : float, default=0.0
         Dropout before each layer of the head.
-    image_size : int, tuple of int or None, default=None
-        Size images are resized to; the backbone's default when None.
+    image_size : "auto", int, tuple of int or None, default="auto"
+        Size images are resized to. ``"auto"``: the images' larger side
+        rounded up to a multiple of 32, between 32 and the backbone's
+        default (a 28x28 digit trains at 32 px, a photograph at 224 px);
+        None: the backbone's default.
     pooling : {"avg", "max", "avgmax", "gem", "none"}, default="avg"
         How the last feature map becomes a vector, as in
         :class:`~sktransfer.PretrainedFeatureExtractor`.
-    augment : None, {"light", "strong"} or callable, default=None
+    augment : None, {"light", "strong"} or callable, default="strong"
         Augmentation of training batches only, on the device, on float images
         in [0, 1] after resizing. ``"light"``: small random-resized crop and
         shift, brightness/contrast jitter. ``"strong"``: more of that, small
         rotations and shears, random erasing. Neither flips. A callable
         (e.g. a ``torchvision.transforms.v2`` transform) gets the float batch
         ``(B, C, H, W)`` and returns one of the same shape; note that v2
-        transforms draw one set of random parameters per batch.
+        transforms draw one set of random parameters per batch. Not used with
+        ``trainable_blocks=0`` under LP-FT (the probe is the model).
+    label_smoothing : float, default=0.1
+        Label smoothing of the fine-tuning loss (``CrossEntropyLoss``'s);
+        ``criterion__label_smoothing`` overrides it. The probe is unaffected.
+    tta : int, default=4
+        Test-time augmentation: :meth:`predict`, :meth:`predict_proba` and
+        :meth:`decision_function` average the logits of each image and of
+        ``tta`` randomly augmented views of it (the mild ``"light"``
+        preset, seeded by ``random_state``). Costs ``1 + tta`` forward passes;
+        0 turns it off. Not used by a probe-only model (``trainable_blocks=0``).
     validation_fraction : "auto", float or None, default="auto"
         Fraction of the training data held out (stratified) to report
         ``valid_loss`` and ``valid_acc`` each epoch; None or 0 for no split.
-        "auto" holds out 0.1 when ``early_stopping`` is set and nothing
-        otherwise, so by default every labelled image trains (as in
-        scikit-learn's ``HistGradientBoostingClassifier``).
-    early_stopping : int or None, default=None
+        "auto" holds out 0.1 for early stopping: with ``early_stopping=
+        "auto"`` only when every class has at least 100 images (below that
+        every label is worth more for training), with an int always.
+    early_stopping : "auto", int or None, default="auto"
         Patience in epochs: stop when ``valid_loss`` has not improved for
         that many epochs and restore the weights of the best epoch. Needs a
-        validation split.
+        validation split. "auto": patience 5 when there is a split.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn.
     warm_start : bool, default=False
@@ -192,6 +260,10 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         "backbone": [str, Backbone, torch.nn.Module],
         "weights": [str, None],
         "trainable_blocks": [Interval(Integral, 0, None, closed="left"), StrOptions({"all"})],
+        "layer": [StrOptions({"auto"}), Integral, str, list, tuple, None],
+        "schedule": [StrOptions({"lp-ft", "ft"})],
+        "probe_C": [Interval(Real, 0, None, closed="neither")],
+        "l2sp": [Interval(Real, 0, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "lr_decay": [Interval(Real, 0, 1, closed="right")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -200,14 +272,17 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         "warmup_epochs": [Interval(Real, 0, None, closed="left")],
         "unfreeze_every": [Interval(Integral, 1, None, closed="left"), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "min_steps": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "hidden_units": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "image_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "pooling": [StrOptions(set(POOLINGS))],
         "augment": [StrOptions(set(PRESETS)), callable, None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "tta": [Interval(Integral, 0, None, closed="left")],
         "validation_fraction": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left"), None],
-        "early_stopping": [Interval(Integral, 1, None, closed="left"), None],
+        "early_stopping": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -222,23 +297,30 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         backbone="efficientnet_lite0",
         *,
         weights="default",
-        trainable_blocks=2,
-        lr=1e-3,
+        trainable_blocks="all",
+        layer="auto",
+        schedule="lp-ft",
+        probe_C=1.0,
+        lr=1e-2,
         lr_decay=0.7,
         weight_decay=0.01,
+        l2sp=0.0,
         optimizer=torch.optim.AdamW,
         lr_schedule="cosine",
         warmup_epochs=1,
         unfreeze_every=None,
-        max_epochs=10,
+        max_epochs=5,
+        min_steps=200,
         batch_size=32,
         hidden_units=(),
         dropout=0.0,
-        image_size=None,
+        image_size="auto",
         pooling="avg",
-        augment=None,
+        augment="strong",
+        label_smoothing=0.1,
+        tta=4,
         validation_fraction="auto",
-        early_stopping=None,
+        early_stopping="auto",
         class_weight=None,
         warm_start=False,
         random_state=None,
@@ -251,20 +333,27 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         self.backbone = backbone
         self.weights = weights
         self.trainable_blocks = trainable_blocks
+        self.layer = layer
+        self.schedule = schedule
+        self.probe_C = probe_C
         self.lr = lr
         self.lr_decay = lr_decay
         self.weight_decay = weight_decay
+        self.l2sp = l2sp
         self.optimizer = optimizer
         self.lr_schedule = lr_schedule
         self.warmup_epochs = warmup_epochs
         self.unfreeze_every = unfreeze_every
         self.max_epochs = max_epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.image_size = image_size
         self.pooling = pooling
         self.augment = augment
+        self.label_smoothing = label_smoothing
+        self.tta = tta
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.class_weight = class_weight
@@ -364,7 +453,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             )
         device = resolve_device(self.device)
         augment = resolve_augment(self.augment)
-        if self.early_stopping is not None and not self._validation_fraction():
+        if self.early_stopping not in (None, "auto") and not self._validation_fraction(y_index):
             raise ValueError(
                 f"early_stopping={self.early_stopping} needs a validation split; set "
                 "validation_fraction (e.g. 0.1) or early_stopping=None."
@@ -380,6 +469,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         train_idx, valid_idx = self._split(y_index, rng)
         weight = self._class_weights(classes, y)
         data_rng = np.random.default_rng(int(rng.randint(2**31 - 1)))
+        cv_seed = int(rng.randint(2**31 - 1))
 
         # Seed torch for this fit only: head init, dropout, augmentation.
         seeded = self.random_state is not None
@@ -388,24 +478,38 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=cuda_devices, enabled=seeded):
             if seeded:
                 torch.manual_seed(torch_seed)
-            module, arch = self._build_module(warm, len(classes))
+            if warm:
+                module, arch = self._warm_module(), self._arch
+                probe = None
+            else:
+                module, arch, probe = self._build_module(images, y_index, train_idx, classes, device, cv_seed)
             blocks = arch["blocks"]
             n_trainable, all_trunk = self._resolve_trainable(len(blocks), arch["name"])
+            # With the backbone frozen, the converged probe is the model: more
+            # epochs of the head (augmented or not) could only move it off the optimum.
+            probe_only = probe is not None and probe["history"] is not None and n_trainable == 0 and not all_trunk
             cached = n_trainable == 0 and not all_trunk and augment is None
             first = 0 if self.unfreeze_every else n_trainable  # gradual unfreezing starts with the head
             module.set_trainable(_top_params(blocks, first), all_trunk=all_trunk and first == n_trainable)
-            history = self._train(module, images, y_index, train_idx, valid_idx, augment=augment, cached=cached,
-                                  blocks=blocks, n_trainable=n_trainable, all_trunk=all_trunk, weight=weight,
-                                  device=device, data_rng=data_rng, n_classes=len(classes))
+            if probe_only:
+                history = probe["history"]
+            else:
+                history = self._train(module, images, y_index, train_idx, valid_idx, augment=augment,
+                                      cached=cached, blocks=blocks, n_trainable=n_trainable, all_trunk=all_trunk,
+                                      weight=weight, device=device, data_rng=data_rng, n_classes=len(classes))
 
         # Assign fitted state only now, so a failed (re)fit leaves the model as it was.
         self.module_ = module.train(False)
         self.classes_ = classes
         self.history_ = history
         self.image_size_ = module.image_size
+        self.layers_ = arch["layers"]
         self.n_blocks_ = len(blocks)
         self.trainable_blocks_ = n_trainable
         self.features_cached_ = cached
+        self.n_steps_ = int(sum(history[:, "n_steps"])) if "n_steps" in history[-1] else 0
+        if probe is not None:
+            self.probe_scores_ = probe["scores"]
         self._arch = arch
         record_n_features_in(self, X)
         return self
@@ -414,18 +518,14 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
                all_trunk, weight, device, data_rng, n_classes):
         """Run the skorch net on the device; return its history. The module ends on CPU."""
         cuda = device.type == "cuda"
-        module.to(device)
-        if cuda:
-            module.to(memory_format=torch.channels_last)
+        # channels-last on every device: measured 2x faster per training step on CPU too.
+        module.to(device, memory_format=torch.channels_last)
         module.augment = augment
         net = source = y_device = None
         try:
             source = images
             if cached:  # the frozen backbone runs once, over all images, train and validation
-                with progress_bar(len(images), self.verbose, "features") as bar:
-                    feats = encode_batches(module.encoder, images, batch_size=self.batch_size, device=device,
-                                           progress=bar)
-                source = torch.from_numpy(feats).to(device)
+                source = torch.from_numpy(self._encode(module.encoder, images, device)).to(device)
             y_device = torch.as_tensor(y_index, dtype=torch.long).to(device)
 
             def data(idx):
@@ -440,11 +540,19 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             return net.history  # the net itself (optimizer state, device buffers) is dropped
         finally:
             module.augment = None
+            module.to("cpu", memory_format=torch.contiguous_format)
             if cuda:
-                module.to("cpu", memory_format=torch.contiguous_format)
                 net = source = y_device = None  # noqa: F841  (free device memory now, not at the next gc)
                 gc.collect()
                 release_cuda_memory(device)
+
+    def _encode(self, encoder, images, device, indices=None):
+        """Frozen-backbone features of ``images`` (rows ``indices``), as float32 numpy."""
+        encoder.to(device)
+        n = len(images) if indices is None else len(indices)
+        with progress_bar(n, self.verbose, "features") as bar:
+            return encode_batches(encoder, images, batch_size=self.batch_size, device=device, indices=indices,
+                                  progress=bar)
 
     def _check_y(self, y):
         if y is None:
@@ -455,7 +563,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
 
     def _split(self, y_index, rng):
         n = len(y_index)
-        fraction = self._validation_fraction()
+        fraction = self._validation_fraction(y_index)
         if not fraction:
             return np.arange(n), None
         try:
@@ -469,10 +577,21 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             ) from exc
         return np.sort(train_idx), np.sort(valid_idx)
 
-    def _validation_fraction(self):
-        if self.validation_fraction == "auto":
-            return 0.1 if self.early_stopping is not None else None
-        return self.validation_fraction
+    def _validation_fraction(self, y_index):
+        if self.validation_fraction != "auto":
+            return self.validation_fraction
+        if self.early_stopping is None:
+            return None
+        if self.early_stopping != "auto":
+            return AUTO_VALIDATION_FRACTION
+        # Hold data out only when every class can spare it (see AUTO_MIN_PER_CLASS).
+        smallest = int(np.bincount(y_index).min())
+        return AUTO_VALIDATION_FRACTION if smallest >= AUTO_MIN_PER_CLASS else None
+
+    def _patience(self, has_validation):
+        if self.early_stopping == "auto":
+            return AUTO_PATIENCE if has_validation else None
+        return self.early_stopping
 
     def _class_weights(self, classes, y):
         if self.class_weight is None:
@@ -480,37 +599,106 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         weight = compute_class_weight(self.class_weight, classes=classes, y=y)
         return torch.as_tensor(weight, dtype=torch.float32)
 
-    def _build_module(self, warm, n_classes):
-        """The pretrained backbone and a new head, or (warm start) a copy of the fitted module."""
-        if warm:
-            arch = self._arch
-            changed = [k for k in ("backbone", "weights", "pooling", "hidden_units")
-                       if not _same(arch[k], getattr(self, k))]
-            if self.image_size is not None and arch["image_size_param"] != self.image_size:
-                changed.append("image_size")
-            if changed:
-                raise ValueError(
-                    f"warm_start=True continues the fitted network, but {', '.join(changed)} changed since "
-                    "it was fitted; set warm_start=False to start from the pretrained backbone."
-                )
-            module = copy.deepcopy(self.module_)
-            for layer in module.head.modules():
-                if isinstance(layer, torch.nn.Dropout):
-                    layer.p = float(self.dropout)
-            return module, arch
+    def _warm_module(self):
+        """warm start: a copy of the fitted module, if the architecture parameters still match it."""
+        arch = self._arch
+        changed = [k for k in ("backbone", "weights", "pooling", "hidden_units", "layer")
+                   if not _same(arch[k], getattr(self, k))]
+        if arch["image_size_param"] != self.image_size:
+            changed.append("image_size")
+        if changed:
+            raise ValueError(
+                f"warm_start=True continues the fitted network, but {', '.join(changed)} changed since "
+                "it was fitted; set warm_start=False to start from the pretrained backbone."
+            )
+        module = copy.deepcopy(self.module_)
+        for layer in module.head.modules():
+            if isinstance(layer, torch.nn.Dropout):
+                layer.p = float(self.dropout)
+        return module
+
+    def _build_module(self, images, y_index, train_idx, classes, device, cv_seed):
+        """The pretrained backbone and a head: the probe's (LP-FT, frozen) or a new one ("ft").
+
+        Returns the module, the configuration it is rebuilt from, and what the
+        probe found (None when no probe ran).
+        """
         hidden = tuple(self.hidden_units)
         if not all(isinstance(u, Integral) and not isinstance(u, bool) and u >= 1 for u in hidden):
             raise ValueError(f"hidden_units must be a tuple of positive ints, e.g. (256,); got {self.hidden_units!r}.")
         backbone = build_backbone(self.backbone, self.weights)
-        image_size = resolve_image_size(self.image_size, backbone)
-        encoder = ImageEncoder(backbone, image_size, None, self.pooling)
-        n_features = _n_features(encoder, backbone, self.pooling)
-        head = make_head(n_features, n_classes, hidden, float(self.dropout))
-        arch = dict(backbone=self.backbone, weights=self.weights, pooling=self.pooling,
-                    hidden_units=hidden, dropout=float(self.dropout), image_size=image_size,
+        image_size = self._resolve_image_size(images, backbone)
+        candidates = self._layer_candidates(backbone)
+        # The probe initialises linear heads (LP-FT) and is the whole model with a frozen backbone.
+        use_probe = not hidden and self.schedule == "lp-ft"
+        probe = None
+        if use_probe or len(candidates) > 1:
+            probe = self._probe(backbone, image_size, candidates, images, y_index, train_idx, classes, device,
+                                cv_seed)
+            layers = candidates[probe["name"]]
+        else:
+            layers = next(iter(candidates.values()))
+        encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
+        n_features = _n_features(encoder)
+        n_classes = len(classes)
+        if use_probe:
+            head = torch.nn.Sequential(probe["scaler"], probe["linear"])
+        else:
+            head = make_head(n_features, n_classes, hidden, float(self.dropout))
+            probe = None if probe is None else {**probe, "history": None}
+        # The network runs up to the highest block the head reads; the blocks above it never run.
+        n_used = len(backbone.blocks) if layers is None else max(layers) + 1
+        arch = dict(backbone=self.backbone, weights=self.weights, pooling=self.pooling, layer=self.layer,
+                    layers=layers, hidden_units=hidden, dropout=float(self.dropout), image_size=image_size,
                     image_size_param=self.image_size, n_features=n_features, n_classes=n_classes,
-                    blocks=list(backbone.blocks), name=backbone.name)
-        return FineTuneModule(encoder, head), arch
+                    probe_head=use_probe, blocks=list(backbone.blocks[:n_used]), name=backbone.name)
+        return FineTuneModule(encoder, head), arch, probe
+
+    def _resolve_image_size(self, images, backbone):
+        if self.image_size != "auto":
+            return resolve_image_size(self.image_size, backbone)
+        return auto_image_size(images.typical_shape(), backbone.input_size)
+
+    def _layer_candidates(self, backbone):
+        if self.layer == "auto":
+            return layer_candidates(len(backbone.blocks))
+        if self.layer is None:
+            return {"final": None}
+        layers = list(self.layer) if isinstance(self.layer, (list, tuple)) else [self.layer]
+        if not layers:
+            raise ValueError("layer is an empty list; pass None for the final features, 'auto', or a list of blocks.")
+        return {"given": sorted({backbone.block_index(layer) for layer in layers})}
+
+    def _probe(self, backbone, image_size, candidates, images, y_index, train_idx, classes, device, cv_seed):
+        """Features of the training images for each candidate; the best by CV; the probe fitted on it."""
+        start = time.perf_counter()
+        y_train = y_index[train_idx]
+        features = {}
+        try:
+            for name, layers in candidates.items():
+                encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
+                encoder.trunk.to(memory_format=torch.channels_last)
+                features[name] = self._encode(encoder, images, device, indices=train_idx)
+        finally:
+            backbone.trunk.to("cpu", memory_format=torch.contiguous_format)
+            release_cuda_memory(device)
+        name, scores = choose_layers(features, y_train, C=self.probe_C, random_state=cv_seed)
+        class_weight = self.class_weight  # keyed by label; the probe sees class indices
+        if isinstance(class_weight, dict):
+            class_weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(classes.tolist())}
+        scaler, linear = fit_probe(features[name], y_train, len(classes), C=self.probe_C, class_weight=class_weight)
+        with torch.no_grad():
+            logits = linear(scaler(torch.from_numpy(features[name])))
+            loss = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(y_train)))
+            acc = float((logits.argmax(1).numpy() == y_train).mean())
+        history = History()
+        history.new_epoch()
+        history.record("epoch", 1)
+        history.record("train_loss", loss)
+        history.record("train_acc", acc)
+        history.record("n_steps", 0)
+        history.record("dur", time.perf_counter() - start)
+        return dict(name=name, scores=scores, scaler=scaler, linear=linear, history=history)
 
     def _resolve_trainable(self, n_blocks, name):
         value = self.trainable_blocks
@@ -518,32 +706,37 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             return n_blocks, True
         if value > n_blocks:
             raise ValueError(
-                f"trainable_blocks={value} is out of range for {name}, which has {n_blocks} blocks: "
+                f"trainable_blocks={value} is out of range for {name}, whose head reads {n_blocks} blocks: "
                 f"use 0..{n_blocks} or 'all'."
             )
         return int(value), False
 
+    def _n_epochs(self, steps_per_epoch):
+        """``max_epochs``, raised so that small training sets still get ``min_steps`` optimizer steps."""
+        return max(int(self.max_epochs), math.ceil(int(self.min_steps) / max(steps_per_epoch, 1)))
+
     def _build_net(self, module, blocks, n_trainable, all_trunk, train_data, valid_data, weight, device, n_classes):
-        from skorch import NeuralNetClassifier
         from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler
         from skorch.helper import predefined_split
 
         steps_per_epoch = len(BatchIterator(train_data, self.batch_size, shuffle=True))
-        total_steps = steps_per_epoch * self.max_epochs
+        max_epochs = self._n_epochs(steps_per_epoch)
+        total_steps = steps_per_epoch * max_epochs
         warmup_steps = round(self.warmup_epochs * steps_per_epoch)
         callbacks = [("train_acc", EpochScoring("accuracy", lower_is_better=False, on_train=True, name="train_acc")),
                      ("record_lr", RecordLR())]
         if self.lr_schedule == "cosine":
             callbacks.append(("lr_scheduler", LRScheduler(
-                torch.optim.lr_scheduler.LambdaLR, lr_lambda=lr_lambda("cosine", total_steps, warmup_steps),
+                torch.optim.lr_scheduler.LambdaLR, lr_lambda=lr_lambda(total_steps, warmup_steps),
                 step_every="batch")))
         elif self.lr_schedule == "onecycle":
             pct = warmup_steps / total_steps if warmup_steps else 0.3
             callbacks.append(("lr_scheduler", LRScheduler(
                 one_cycle, total_steps=total_steps, pct_start=min(max(pct, 0.01), 0.99), step_every="batch")))
-        if self.early_stopping is not None:
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.early_stopping, load_best=True)))
+        patience = self._patience(valid_data is not None)
+        if patience is not None:
+            callbacks.append(("early_stopping", EarlyStopping(monitor="valid_loss", patience=patience,
+                                                              load_best=True)))
         if self.unfreeze_every:
             callbacks.append(("gradual_unfreeze", GradualUnfreeze(blocks, n_trainable, self.unfreeze_every, all_trunk)))
         callbacks += list(self.callbacks or [])
@@ -551,17 +744,24 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         nested = self._nested_params()
         kwargs = {
             "optimizer__weight_decay": self.weight_decay,
-            "optimizer__param_groups": param_groups(module, blocks, n_trainable, self.lr, self.lr_decay, all_trunk),
+            "optimizer__param_groups": param_groups(module, blocks, n_trainable, self.lr, self.lr_decay, all_trunk,
+                                                    trunk_weight_decay=0.0 if self.l2sp else None),
         }
         if weight is not None:
             kwargs["criterion__weight"] = weight
+        if self.label_smoothing:
+            kwargs["criterion__label_smoothing"] = float(self.label_smoothing)
+        if self.optimizer in (torch.optim.AdamW, torch.optim.Adam):
+            # One fused kernel for all parameters: measured 3x faster steps than the default on CPU.
+            kwargs["optimizer__fused"] = True
         kwargs.update(nested)
-        return NeuralNetClassifier(
+        return FineTuneNet(
             module,
+            l2sp=float(self.l2sp),
             criterion=torch.nn.CrossEntropyLoss,
             optimizer=MergedGroups(self.optimizer),
             lr=self.lr,
-            max_epochs=self.max_epochs,
+            max_epochs=max_epochs,
             batch_size=self.batch_size,
             iterator_train=BatchIterator,
             iterator_train__shuffle=True,
@@ -643,21 +843,58 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             )
         return super().score(X, y, sample_weight=sample_weight)
 
+    def decision_function(self, X):
+        """The network's logits (with ``tta``, averaged over the views).
+
+        Parameters
+        ----------
+        X : images
+            Same forms as in :meth:`fit`.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_images, n_classes), or (n_images,) for two classes
+            As in scikit-learn: for two classes, the score of ``classes_[1]``
+            (its logit minus that of ``classes_[0]``); positive means
+            ``classes_[1]``.
+        """
+        logits = self._logits(X)
+        if len(self.classes_) == 2:
+            return (logits[:, 1] - logits[:, 0]).astype(np.float64)
+        return logits.astype(np.float64)
+
     def _logits(self, X):
         check_is_fitted(self, "module_")
         check_n_features_in(self, X)
         images = as_image_set(X, input_shape=self.input_shape)
         device = resolve_device(self.device)
-        module = self.module_.to(device)
-        if device.type == "cuda":
-            module.to(memory_format=torch.channels_last)
+        module = self.module_.to(device, memory_format=torch.channels_last)
         try:
-            with progress_bar(len(images), self.verbose, "predict") as bar:
-                return encode_batches(module, images, batch_size=self.batch_size, device=device, progress=bar)
+            logits = self._encode_views(module, images, device)
         finally:
-            if device.type == "cuda":
-                self.module_.to("cpu", memory_format=torch.contiguous_format)
-                release_cuda_memory(device)
+            self.module_.to("cpu", memory_format=torch.contiguous_format)
+            release_cuda_memory(device)
+        return logits
+
+    def _encode_views(self, module, images, device):
+        """Logits of the images, averaged with those of ``tta`` randomly augmented views."""
+        # A probe-only model never saw augmented images: it stays the plain probe.
+        n_views = 1 + (int(self.tta) if self.n_steps_ else 0)
+        with progress_bar(len(images) * n_views, self.verbose, "predict") as bar:
+            total = encode_batches(module, images, batch_size=self.batch_size, device=device, progress=bar)
+            if n_views == 1:
+                return total
+            # Views are seeded from random_state, so predictions are reproducible.
+            seed = check_random_state(self.random_state).randint(2**31 - 1) if self.random_state is not None else None
+            augmented = _AugmentedView(module, BatchAugment(**PRESETS[TTA_PRESET]))
+            cuda_devices = [device.index or 0] if device.type == "cuda" else []
+            for view in range(1, n_views):
+                with torch.random.fork_rng(devices=cuda_devices, enabled=seed is not None):
+                    if seed is not None:
+                        torch.manual_seed(seed + view)
+                    total += encode_batches(augmented, images, batch_size=self.batch_size, device=device,
+                                            progress=bar)
+        return total / n_views
 
     # ------------------------------------------------------------------ sklearn plumbing
 
@@ -676,8 +913,13 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             return
         arch = self._arch
         backbone = build_backbone(arch["backbone"], None)  # structure only: the weights come next
-        encoder = ImageEncoder(backbone, arch["image_size"], None, arch["pooling"])
-        head = make_head(arch["n_features"], arch["n_classes"], arch["hidden_units"], arch["dropout"])
+        encoder = ImageEncoder(backbone, arch["image_size"], arch["layers"], arch["pooling"])
+        n_features, n_classes = arch["n_features"], arch["n_classes"]
+        if arch["probe_head"]:  # buffers and weights come from the state dict
+            head = torch.nn.Sequential(FeatureScaler(np.zeros(n_features), np.ones(n_features)),
+                                       torch.nn.Linear(n_features, n_classes))
+        else:
+            head = make_head(n_features, n_classes, arch["hidden_units"], arch["dropout"])
         module = FineTuneModule(encoder, head)
         module.load_state_dict(module_state)
         self.module_ = module.train(False)
@@ -688,6 +930,26 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.positive_only = True  # pixels are never negative
         tags.classifier_tags.poor_score = True  # a few epochs on a few random images
         return tags
+
+
+class _AugmentedView(torch.nn.Module):
+    """A fitted module that sees a random augmentation of each image, at inference (``tta``)."""
+
+    def __init__(self, module, augment):
+        super().__init__()
+        self.module = module
+        self.augment = augment
+
+    @property
+    def image_size(self):
+        return self.module.image_size
+
+    @property
+    def in_chans(self):
+        return self.module.in_chans
+
+    def forward(self, x):
+        return self.module(self.augment(self.module.encoder.to_unit_range(x)))
 
 
 def _top_params(blocks, n):
@@ -702,11 +964,27 @@ def _same(a, b):
     return a is b
 
 
-def _n_features(encoder, backbone, pooling):
-    """Width of the pooled features: known from the backbone, except for unpooled maps."""
-    if pooling != "none":
-        return backbone.feature_dim * (2 if pooling == "avgmax" else 1)
+def _n_features(encoder):
+    """Width of the head's input: one forward pass of a blank image through the encoder."""
     encoder.eval()
     with torch.inference_mode():
         probe = torch.zeros(1, encoder.in_chans, *encoder.image_size, dtype=torch.uint8)
         return int(encoder(probe).shape[1])
+
+
+def auto_image_size(image_shape, largest=(224, 224)):
+    """``image_size="auto"``: the larger image side rounded up to a multiple of 32, within [32, the backbone's].
+
+    Small images are not blown up to the backbone's 224 px: a 28x28 digit
+    at 32 px trains about 40x faster than at 224 px (see docs/finetuning.md
+    for what each size buys).
+
+    Examples
+    --------
+    >>> from sktransfer._finetune import auto_image_size
+    >>> auto_image_size((8, 8)), auto_image_size((28, 28)), auto_image_size((100, 60)), auto_image_size((480, 640))
+    ((32, 32), (32, 32), (128, 128), (224, 224))
+    """
+    side = max(image_shape) if image_shape else max(largest)
+    side = int(min(max(largest), max(32, math.ceil(side / 32) * 32)))
+    return (side, side)

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 import torch
+from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 from torch import nn
 
@@ -243,7 +244,7 @@ class BatchIterator:
 # --------------------------------------------------------------------------- optimisation
 
 
-def param_groups(module, blocks, n_trainable, lr, lr_decay, all_trunk):
+def param_groups(module, blocks, n_trainable, lr, lr_decay, all_trunk, trunk_weight_decay=None):
     """skorch ``optimizer__param_groups``: layer-wise learning rates, frozen parameters at 0.
 
     The head trains at ``lr``; the k-th trainable block from the top at
@@ -251,6 +252,9 @@ def param_groups(module, blocks, n_trainable, lr, lr_decay, all_trunk):
     belong to no block (only trained with ``trainable_blocks="all"``) get
     the lowest rate. Frozen parameters are put in a group with ``lr=0`` and
     no weight decay: they never receive gradients, so they never move.
+    ``trunk_weight_decay`` (when not None) overrides the optimizer's weight
+    decay for trunk parameters: L2-SP pulls them toward their pretrained
+    values instead of toward zero.
 
     Examples
     --------
@@ -264,17 +268,18 @@ def param_groups(module, blocks, n_trainable, lr, lr_decay, all_trunk):
     [0.0, 0.00025, 0.0005]
     """
     prefix = "encoder.trunk."
+    extra = {} if trunk_weight_decay is None else {"weight_decay": trunk_weight_decay}
     groups = []
     seen = set()
     for k, block in enumerate(reversed(blocks[len(blocks) - n_trainable :] if n_trainable else []), start=1):
         for name in block.params:
-            groups.append((prefix + name, {"lr": lr * lr_decay**k}))
+            groups.append((prefix + name, {"lr": lr * lr_decay**k, **extra}))
             seen.add(name)
     if all_trunk:
         lowest = lr * lr_decay ** max(len(blocks), 1)
         for name, _ in module.encoder.trunk.named_parameters():
             if name not in seen:
-                groups.append((prefix + name, {"lr": lowest}))
+                groups.append((prefix + name, {"lr": lowest, **extra}))
     groups.append((prefix + "*", {"lr": 0.0, "weight_decay": 0.0}))
     return groups
 
@@ -326,16 +331,16 @@ def one_cycle(optimizer, total_steps, pct_start, last_epoch=-1):
                                                pct_start=pct_start, last_epoch=last_epoch)
 
 
-def lr_lambda(schedule, total_steps, warmup_steps):
+def lr_lambda(total_steps, warmup_steps):
     """Multiplier of each group's learning rate at optimizer step ``t``.
 
-    ``"cosine"``: linear warm-up over ``warmup_steps``, then a cosine decay to
-    zero at ``total_steps``.
+    A linear warm-up over ``warmup_steps``, then a cosine decay to zero at
+    ``total_steps``.
 
     Examples
     --------
     >>> from sktransfer._training import lr_lambda
-    >>> factor = lr_lambda("cosine", total_steps=10, warmup_steps=2)
+    >>> factor = lr_lambda(total_steps=10, warmup_steps=2)
     >>> [round(factor(t), 2) for t in range(10)]
     [0.33, 0.67, 1.0, 0.96, 0.85, 0.69, 0.5, 0.31, 0.15, 0.04]
     """
@@ -376,7 +381,50 @@ class GradualUnfreeze(Callback):
 
 
 class RecordLR(Callback):
-    """Record the head's learning rate (the highest of all groups) as ``lr`` each epoch."""
+    """Record the head's learning rate (the highest of all groups) as ``lr``, and ``n_steps``, each epoch."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.steps_ = 0
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        self.steps_ += bool(training)
 
     def on_epoch_end(self, net, **kwargs):
         net.history.record("lr", max(group["lr"] for group in net.optimizer_.param_groups))
+        net.history.record("n_steps", self.steps_)
+
+
+class FineTuneNet(NeuralNetClassifier):
+    """skorch's ``NeuralNetClassifier`` with an optional L2-SP penalty in the training loss.
+
+    L2-SP (Li, Grandvalet & Davoine, ICML 2018) adds
+    ``l2sp / 2 * ||w - w0||^2`` over the trainable trunk parameters, where
+    ``w0`` are their values when training starts (the pretrained weights):
+    it regularises toward what the backbone already knows rather than
+    toward zero, as weight decay does.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``NeuralNetClassifier``.
+    l2sp : float, default=0.0
+        Strength of the penalty; 0 disables it.
+    """
+
+    def __init__(self, *args, l2sp=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.l2sp = l2sp
+
+    def initialize_module(self, *args, **kwargs):
+        super().initialize_module(*args, **kwargs)
+        trunk = self.module_.encoder.trunk
+        self.start_weights_ = {name: p.detach().clone() for name, p in trunk.named_parameters()} if self.l2sp else {}
+        return self
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if training and self.l2sp:
+            penalty = sum(((p - self.start_weights_[name]) ** 2).sum()
+                          for name, p in self.module_.encoder.trunk.named_parameters() if p.requires_grad)
+            loss = loss + 0.5 * self.l2sp * penalty
+        return loss

@@ -81,6 +81,17 @@ class ImageSet:
         """Load the images at ``indices`` (a sequence of ints) as uint8."""
         return self._loader(np.asarray(indices, dtype=np.int64))
 
+    def typical_shape(self):
+        """``(H, W)`` of the images, or of the first one when their sizes differ or are unknown.
+
+        What size-dependent defaults (``image_size="auto"``, ``layer="auto"``)
+        look at; reads one file at most.
+        """
+        if self.image_shape is not None:
+            return tuple(self.image_shape)
+        first = self.load([0])
+        return tuple((first[0] if isinstance(first, list) else first[0]).shape[-2:])
+
     def iter_batches(self, batch_size, indices=None, prefetch=None):
         """Yield batches of uint8 images in order.
 

@@ -43,12 +43,18 @@ def test_digits_mid_level_features_beat_raw_pixels(digits):
     transfer = probe.fit(X[train], y[train]).score(X[test], y[test])
     print(f"digits, 20 labels/class: pixels {pixels:.3f}, efficientnet_lite0 features {transfer:.3f}")
     assert transfer >= pixels + 0.015, (pixels, transfer)
+    # layer="auto" (the default) reads those blocks by itself for small images; the final layer would lose.
+    auto = make_pipeline(lite(image_size=64), clone(clf)).fit(X[train], y[train])
+    assert auto[0].layers_ == [3, 4, 5]
+    np.testing.assert_allclose(auto.score(X[test], y[test]), transfer)
+    final = make_pipeline(lite(image_size=64, layer=None), clone(clf)).fit(X[train], y[train])
+    assert final.score(X[test], y[test]) < pixels, "the reason layer='auto' exists"
 
 
 def test_output_shapes_for_layers_and_poolings(digits):
     X = digits[0][:6]
-    assert lite().fit_transform(X).shape == (6, 1280)
-    assert lite(pooling="avgmax").fit_transform(X).shape == (6, 2560)
+    assert lite(layer=None).fit_transform(X).shape == (6, 1280)
+    assert lite(layer=None, pooling="avgmax").fit_transform(X).shape == (6, 2560)
     assert lite(layer="blocks.2", pooling="none").fit(X).transform(X).shape == (6, 40 * 4 * 4)
     multi = lite(layer=[2, -1], pooling="gem").fit(X)
     out = multi.transform(X)
@@ -87,6 +93,7 @@ def test_all_input_forms_give_the_same_features(digits, image_files):
 def test_photos_of_different_sizes(photos):
     fx = PretrainedFeatureExtractor(verbose=0).fit(photos)
     out = fx.transform(photos)
+    assert fx.layers_ is None  # layer="auto": photographs get the final features
     assert out.shape == (2, 1280) and np.isfinite(out).all()
     assert not np.allclose(out[0], out[1])
 
