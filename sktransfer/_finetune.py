@@ -221,13 +221,23 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         The trained network (encoder and head), on CPU between calls.
     history_ : skorch.History
         Per-epoch ``train_loss``, ``train_acc``, ``valid_loss``, ``valid_acc``,
-        ``dur`` and ``lr`` (the head's). Index like ``history_[:, "valid_acc"]``.
+        ``dur``, ``lr`` (the head's) and ``n_steps``. Index like
+        ``history_[:, "valid_acc"]``. A probe-only fit has one row, the probe's.
     image_size_ : tuple of int
         The ``(H, W)`` images are resized to.
+    layers_ : list of int or None
+        Blocks whose pooled outputs the head reads (None: the final
+        features), as ``layer`` gave or the probe chose.
+    probe_scores_ : dict of str to float
+        Cross-validated accuracy of the probe for each candidate of
+        ``layer="auto"`` (NaN where a class had too few images to validate);
+        only when a probe ran.
     n_blocks_ : int
-        Number of blocks of the backbone.
+        Number of blocks the network runs: up to the highest one the head reads.
     trainable_blocks_ : int
         Blocks trained at the end of the last fit.
+    n_steps_ : int
+        Optimizer steps of the last fit (0 when the probe alone is the model).
     features_cached_ : bool
         Whether the last fit trained the head on features computed once.
     n_features_in_ : int
@@ -249,11 +259,17 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     >>> from sklearn.datasets import load_digits
     >>> from sktransfer import FineTunedClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = FineTunedClassifier("timm/resnet18", weights=None, image_size=32,
-    ...                           input_shape=(8, 8), max_epochs=1, verbose=0,
-    ...                           random_state=0)
-    >>> clf.fit(X[:200] / 16.0, y[:200]).predict(X[200:205] / 16.0).shape
+    >>> probe = FineTunedClassifier(trainable_blocks=0, input_shape=(8, 8), verbose=0, random_state=0)
+    >>> probe.fit(X[:200] / 16.0, y[:200]).layers_  # mid-level blocks suit 8x8 digits
+    [3, 4, 5]
+    >>> probe.predict(X[200:205] / 16.0).shape
     (5,)
+
+    The defaults fine-tune the whole network from that probe (about 10 s here):
+
+    >>> clf = FineTunedClassifier(input_shape=(8, 8), verbose=0, random_state=0)
+    >>> clf.fit(X[:200] / 16.0, y[:200]).n_steps_  # 29 epochs of 7 batches: min_steps=200
+    203
     """
 
     _parameter_constraints = {
@@ -422,7 +438,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     def fit(self, X, y):
-        """Fine-tune the backbone's top blocks and a new head on ``(X, y)``.
+        """Fit the linear probe on ``(X, y)``, then fine-tune the network from it (see the class docs).
 
         Parameters
         ----------

@@ -1,12 +1,15 @@
 """The ``sktransfer benchmark`` command: what does transfer learning buy on your images?
 
 Compares, on the same stratified splits and at several numbers of labelled
-images per class, four ways to classify images:
+images per class, five ways to classify images:
 
 - ``pixels``: resized raw pixels + RBF SVM;
 - ``hog``: HOG features + RBF SVM;
 - ``features``: a frozen pretrained backbone + logistic regression;
-- ``finetune``: a fine-tuned pretrained backbone.
+- ``finetune``: a fine-tuned pretrained backbone;
+- ``scratch``: the same network and recipe from random weights.
+
+Scores are accuracy and macro precision, recall and F1.
 
 Run it from the shell (``sktransfer benchmark``, ``python -m
 sktransfer.benchmark``) or from Python with :func:`run_benchmark`. See

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 
 from .runner import DEFAULTS, FINETUNE_GRID, METHODS
 
 DESCRIPTION = """\
 Compare classical baselines (pixels + SVM, HOG + SVM) with transfer learning
-(frozen pretrained features + logistic regression, fine-tuning) on the same
-splits, at several numbers of labelled images per class. Prints a table,
-writes per-run results (CSV, JSON) and a learning-curve plot (PNG).
+(frozen pretrained features + logistic regression, fine-tuning) and with the
+same network trained from scratch, on the same splits, at several numbers of
+labelled images per class. Prints a table (accuracy, macro F1, times),
+writes per-run results (CSV, JSON, with macro precision and recall) and a
+learning-curve plot (PNG).
 """
 
 EPILOG = """\
 examples:
   sktransfer benchmark                              # digits, all methods (a few minutes on CPU)
   sktransfer benchmark mnist --methods pixels hog features
+  sktransfer benchmark fashion-mnist --labels-per-class 10 100
+  sktransfer benchmark --finetune-param augment=light --finetune-param tta=0
   sktransfer benchmark path/to/folder --labels-per-class 5 20 all --image-size 128
   sktransfer benchmark data.npz --input-shape 28 28 --seeds 5
 """
@@ -56,12 +61,38 @@ def _fraction(text):
     return value
 
 
+def _finetune_param(text):
+    """``KEY=VALUE`` -> ``(key, value)``: the value as a Python literal when it is one, else the string.
+
+    Literals make ``max_epochs=10`` an int, ``layer=[3, 4]`` a list and
+    ``validation_fraction=None`` None, while ``augment=light`` needs no
+    quotes. Whether ``KEY`` is a parameter of FineTunedClassifier is checked
+    by :func:`~sktransfer.benchmark.run_benchmark`, before any work.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.__main__ import _finetune_param
+    >>> _finetune_param("max_epochs=10"), _finetune_param("augment=light"), _finetune_param("layer=[3, 4]")
+    (('max_epochs', 10), ('augment', 'light'), ('layer', [3, 4]))
+    """
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key.isidentifier() or not value:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not KEY=VALUE with a parameter name and a value, e.g. max_epochs=10 or augment=light"
+        )
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return key, value  # not a literal: a string such as light or cpu
+
+
 def add_arguments(parser):
     """Add the benchmark's options to an argparse parser."""
     parser.add_argument(
         "dataset", nargs="?", default="digits",
-        help="'digits' (default, built in), 'mnist' (needs sktransfer[data]), a folder with one "
-             "sub-folder of images per class, or an .npz file with arrays X and y",
+        help="'digits' (default, built in), 'mnist' (needs sktransfer[data]), 'fashion-mnist' (idx files, "
+             "see --data-dir), a folder with one sub-folder of images per class, or an .npz file with arrays X and y",
     )
     parser.add_argument(
         "--methods", nargs="+", choices=METHODS, default=list(DEFAULTS["methods"]), metavar="METHOD",
@@ -77,18 +108,23 @@ def add_arguments(parser):
     parser.add_argument("--test-size", type=_fraction, default=DEFAULTS["test_size"],
                         help=f"fraction of each class held out for testing (default: {DEFAULTS['test_size']})")
     parser.add_argument("--backbone", default=DEFAULTS["backbone"],
-                        help=f"backbone of 'features' and 'finetune' (default: {DEFAULTS['backbone']})")
+                        help=f"backbone of 'features', 'finetune' and 'scratch' (default: {DEFAULTS['backbone']})")
     parser.add_argument("--image-size", type=_positive, default=None,
-                        help="side images are resized to for the backbone (default: image side rounded up "
-                             "to a multiple of 32, between 32 and 224; 32 for digits)")
-    parser.add_argument("--epochs", type=_positive, default=DEFAULTS["max_epochs"],
-                        help=f"maximum fine-tuning epochs (default: {DEFAULTS['max_epochs']})")
-    parser.add_argument("--min-steps", type=int, default=DEFAULTS["min_steps"],
-                        help="fewest optimizer steps per fine-tuning run; small training sets get more epochs "
-                             f"(default: {DEFAULTS['min_steps']})")
+                        help="side images are resized to for the backbone (default: for 'features', the image "
+                             "side rounded up to a multiple of 32, between 32 and 224, 32 for digits; "
+                             "fine-tuning picks its own size unless this is given)")
+    parser.add_argument("--finetune-param", type=_finetune_param, action="append", default=[], metavar="KEY=VALUE",
+                        help="a FineTunedClassifier parameter for 'finetune' and 'scratch', e.g. "
+                             "--finetune-param max_epochs=10 --finetune-param augment=light (repeatable; "
+                             "values are Python literals, else strings; default: the estimator's defaults, "
+                             "which own the training budget)")
     parser.add_argument("--tune-finetune", action="store_true",
-                        help="choose fine-tuning's trainable_blocks (0 or 2) by inner cross-validation "
-                             "(costs cv x 2 + 1 fine-tuning runs instead of 1)")
+                        help="choose fine-tuning's trainable_blocks (0: the probe, or 'all') by inner "
+                             "cross-validation (costs cv x 2 + 1 fine-tuning runs instead of 1)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder of fashion-mnist's idx files (train-images-idx3-ubyte.gz, "
+                             "train-labels-idx1-ubyte.gz); default: $SKTRANSFER_FASHION_MNIST_DIR, then "
+                             "/usr/share/datasets/fashion-mnist (Debian package dataset-fashion-mnist)")
     parser.add_argument("--cv", type=int, default=DEFAULTS["cv"],
                         help=f"inner cross-validation folds for hyperparameters (default: {DEFAULTS['cv']})")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:N (default: auto)")
@@ -117,13 +153,13 @@ def run_from_args(args, parser):
             test_size=args.test_size,
             backbone=args.backbone,
             image_size=args.image_size,
-            max_epochs=args.epochs,
-            min_steps=args.min_steps,
+            finetune_params=dict(args.finetune_param),
             finetune_grid=FINETUNE_GRID if args.tune_finetune else None,
             cv=args.cv,
             device=args.device,
             n_jobs=args.n_jobs,
             input_shape=tuple(args.input_shape) if args.input_shape else None,
+            data_dir=args.data_dir,
             output_dir=args.output_dir,
             plot=not args.no_plot,
             verbose=0 if args.quiet else 1,

