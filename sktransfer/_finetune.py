@@ -99,8 +99,9 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         the final features, a block index or name or a list of them (as in
         :class:`~sktransfer.PretrainedFeatureExtractor`), or ``"auto"`` to
         let the probe's cross-validated accuracy choose between the final
-        features and pooled mid-level blocks. Blocks above the highest one
-        read are never run.
+        features and pooled mid-level blocks (below 128 px only mid-level
+        blocks: a 1x1 or 2x2 final map fine-tunes unstably). Blocks above the
+        highest one read are never run.
     schedule : {"lp-ft", "ft"}, default="lp-ft"
         ``"lp-ft"``: the head starts from the converged linear probe.
         ``"ft"``: the head starts random and trains with the blocks (with
@@ -644,7 +645,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"hidden_units must be a tuple of positive ints, e.g. (256,); got {self.hidden_units!r}.")
         backbone = build_backbone(self.backbone, self.weights)
         image_size = self._resolve_image_size(images, backbone)
-        candidates = self._layer_candidates(backbone)
+        candidates = self._layer_candidates(backbone, image_size)
         # The probe initialises linear heads (LP-FT) and is the whole model with a frozen backbone.
         use_probe = not hidden and self.schedule == "lp-ft"
         probe = None
@@ -675,9 +676,9 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             return resolve_image_size(self.image_size, backbone)
         return auto_image_size(images.typical_shape(), backbone.input_size)
 
-    def _layer_candidates(self, backbone):
+    def _layer_candidates(self, backbone, image_size):
         if self.layer == "auto":
-            return layer_candidates(len(backbone.blocks))
+            return layer_candidates(len(backbone.blocks), image_size)
         if self.layer is None:
             return {"final": None}
         layers = list(self.layer) if isinstance(self.layer, (list, tuple)) else [self.layer]
