@@ -59,7 +59,8 @@ def throughput(args):
 
     X = load_mnist_uint8(args.n)
     size = (args.image_size, args.image_size)
-    fx = PretrainedFeatureExtractor(image_size=args.image_size, batch_size=args.batch_size, device="cpu", verbose=0)
+    fx = PretrainedFeatureExtractor(layer=None, image_size=args.image_size, batch_size=args.batch_size, device="cpu",
+                                    verbose=0)  # the final features, as the hand loop
     fx.fit(X[:1])
     model = get_backbone("efficientnet_lite0").trunk.model.eval()  # the same weights, fresh copy
     mean = torch.tensor(fx.backbone_.mean).view(1, 3, 1, 1)
@@ -97,7 +98,7 @@ def status_kb(field):  # VmRSS (now) or VmHWM (peak since the last reset), in Ki
 
 folder, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 paths = sorted(glob.glob(os.path.join(folder, "*.png")))[:n]
-fx = PretrainedFeatureExtractor(image_size=size, batch_size=64, device="cpu", verbose=0).fit(paths[:1])
+fx = PretrainedFeatureExtractor(layer=None, image_size=size, batch_size=64, device="cpu", verbose=0).fit(paths[:1])
 fx.transform(paths[:64])  # warm-up: allocator and oneDNN caches belong to neither N
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # reset the peak (VmHWM) to the current RSS, so the peak is transform's own

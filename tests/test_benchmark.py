@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from sktransfer.__main__ import main as sktransfer_main
@@ -608,3 +609,20 @@ def test_missing_optional_dependencies_name_the_install(monkeypatch, digits_npz)
     for method in ("finetune", "scratch"):
         with pytest.raises(ValueError, match="Leave them out with --methods pixels hog features"):
             run_benchmark(digits_npz, methods=[method], output_dir=None, verbose=0)
+
+
+def test_sweep_script_prints_hog_and_each_configuration(capsys):
+    """benchmarks/sweep_finetune.py (the docs' sweep table) runs end to end on a tiny probe-only sweep."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "sweep_finetune.py"
+    namespace = {"__name__": "sweep"}
+    exec(compile(script.read_text(), str(script), "exec"), namespace)
+    threads = torch.get_num_threads()
+    try:
+        namespace["main"](["digits", '{"trainable_blocks": 0}', "--sizes", "3", "--seeds", "1", "--threads", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("digits n=3/class hog+svm: acc ")
+    assert lines[1].startswith('digits n=3/class {"trainable_blocks": 0}: acc ')
+    assert "steps 0 layers [3, 4, 5] size 32px" in lines[1]  # the probe alone, on mid-level blocks
+    assert float(lines[1].split("acc ")[1].split()[0]) > 0.5  # 30 labels of 10 digits: far above chance
