@@ -874,6 +874,18 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             As in scikit-learn: for two classes, the score of ``classes_[1]``
             (its logit minus that of ``classes_[0]``); positive means
             ``classes_[1]``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sktransfer import FineTunedClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> clf = FineTunedClassifier(trainable_blocks=0, input_shape=(8, 8), verbose=0, random_state=0)
+        >>> clf.fit(X[:100] / 16.0, y[:100]).decision_function(X[100:103] / 16.0).shape
+        (3, 10)
+        >>> binary = clf.fit(X[:100] / 16.0, y[:100] >= 5)  # one score per image: positive means True
+        >>> binary.decision_function(X[100:103] / 16.0).shape
+        (3,)
         """
         logits = self._logits(X)
         if len(self.classes_) == 2:
