@@ -827,6 +827,10 @@ def test_test_time_augmentation(small):
     np.testing.assert_array_equal(views, clf.decision_function(Xt))  # seeded by random_state
     np.testing.assert_allclose(clf.predict_proba(Xt), softmax(views, axis=1), rtol=1e-6)
     np.testing.assert_array_equal(clf.classes_[views.argmax(1)], clf.predict(Xt))
+    # A probe-only model never saw augmented images: tta leaves it the plain probe.
+    probe = FineTunedClassifier(**{**FAST, "trainable_blocks": 0, "tta": 3}).fit(X, y)
+    assert probe.n_steps_ == 0
+    np.testing.assert_array_equal(probe.decision_function(Xt), probe.set_params(tta=0).decision_function(Xt))
 
 
 def test_image_size_auto_follows_the_images(small, photos):
