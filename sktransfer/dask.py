@@ -22,13 +22,14 @@ on every worker). Needs the ``dask`` extra: ``pip install "sktransfer[dask]"``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 from collections import Counter
 
 import numpy as np
 
-__all__ = ["configure_workers", "extract_features"]
+__all__ = ["configure_workers", "dask_backend", "extract_features"]
 
 EXTRA_HINT = 'pip install "sktransfer[dask]"'
 
@@ -142,6 +143,70 @@ def _read_settings():
 
     gpu = torch.cuda.current_device() if torch.cuda.is_available() else None
     return {"torch_threads": torch.get_num_threads(), "gpu": gpu}
+
+
+@contextlib.contextmanager
+def dask_backend(scheduler, log=None):
+    """Connect to a Dask cluster, configure its workers and make it joblib's backend, for a ``with`` block.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        A scheduler address (``"tcp://host:8786"``), ``"local"`` to start a
+        ``LocalCluster`` of one single-threaded worker process per core for
+        the block, or None to change nothing.
+    log : callable or None, default=None
+        Called with one line saying where the work goes.
+
+    Yields
+    ------
+    client : distributed.Client or None
+        The client (None when ``scheduler`` is None). Inside the block,
+        scikit-learn's ``n_jobs`` fits (``GridSearchCV(..., n_jobs=-1)``) run
+        on the workers, each configured by :func:`configure_workers`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.svm import SVC
+    >>> from sktransfer.dask import dask_backend
+    >>> X, y = load_digits(return_X_y=True)
+    >>> with dask_backend("local") as client:
+    ...     search = GridSearchCV(SVC(), {"C": [1, 10]}, cv=2, n_jobs=-1).fit(X[:200], y[:200])
+    >>> sorted(search.best_params_)
+    ['C']
+    """
+    if scheduler is None:
+        yield None
+        return
+    if not isinstance(scheduler, str) or not scheduler:
+        raise ValueError(f"scheduler must be a Dask scheduler address such as 'tcp://host:8786', or 'local'; "
+                         f"got {scheduler!r}.")
+    _import_dask()
+    import joblib
+    from distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if scheduler == "local":
+            cluster = stack.enter_context(LocalCluster(n_workers=_usable_cores(), threads_per_worker=1,
+                                                       processes=True, dashboard_address=None))
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="10s"))
+            except (OSError, TimeoutError) as exc:
+                raise ValueError(f"Could not reach a Dask scheduler at {scheduler!r} ({exc}); start one "
+                                 "(`dask scheduler`, then `dask worker ADDRESS` on each machine) or pass "
+                                 "'local'.") from exc
+        client.wait_for_workers(1, timeout=60)
+        settings = configure_workers(client)
+        if log is not None:
+            threads = sorted({s["torch_threads"] for s in settings.values()})
+            log(f"dask: {len(settings)} workers at {client.scheduler.address}, torch threads per worker "
+                f"{'/'.join(map(str, threads))}")
+        stack.enter_context(joblib.parallel_backend("dask"))
+        yield client
 
 
 # --------------------------------------------------------------------------- features

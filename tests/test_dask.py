@@ -1,5 +1,6 @@
 """sktransfer on a Dask cluster: grid search equal to local, extraction equal to in-memory, worker setup."""
 
+import json
 import os
 import sys
 
@@ -164,3 +165,23 @@ def test_missing_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     with pytest.raises(ImportError, match=r'pip install "sktransfer\[dask\]"'):
         skdask.extract_features(None, [])
+
+
+def test_benchmark_runs_its_searches_on_the_cluster(client, tmp_path, capsys):
+    """--dask ADDRESS: same table as the local run, the cluster named in the log and results."""
+    from sktransfer.benchmark import run_benchmark
+    from sktransfer.benchmark.__main__ import main as benchmark_main
+
+    args = ["digits", "--methods", "pixels", "hog", "--labels-per-class", "5", "--seeds", "1", "--no-plot"]
+    assert benchmark_main(args + ["--output-dir", str(tmp_path / "local")]) == 0
+    local = json.loads((tmp_path / "local" / "digits_results.json").read_text())
+    address = client.scheduler.address
+    assert benchmark_main(args + ["--output-dir", str(tmp_path / "dask"), "--dask", address]) == 0
+    remote = json.loads((tmp_path / "dask" / "digits_results.json").read_text())
+    assert f"dask: 2 workers at {address}" in capsys.readouterr().err
+    assert remote["config"]["scheduler"] == address and remote["config"]["n_jobs"] == -1
+    assert [r["accuracy"] for r in remote["runs"]] == [r["accuracy"] for r in local["runs"]]
+    assert [r["chosen"] for r in remote["runs"]] == [r["chosen"] for r in local["runs"]]
+    with pytest.raises(ValueError, match="Could not reach a Dask scheduler at 'tcp://127.0.0.1:9'"):
+        run_benchmark("digits", methods=["pixels"], labels_per_class=[5], n_seeds=1, output_dir=None,
+                      verbose=0, scheduler="tcp://127.0.0.1:9")

@@ -129,6 +129,10 @@ def add_arguments(parser):
                         help=f"inner cross-validation folds for hyperparameters (default: {DEFAULTS['cv']})")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:N (default: auto)")
     parser.add_argument("--n-jobs", type=int, default=1, help="parallel jobs for HOG and grid searches (default: 1)")
+    parser.add_argument("--dask", default=None, metavar="SCHEDULER",
+                        help="run the grid searches and HOG on a Dask cluster: a scheduler address "
+                             "(tcp://host:8786) or 'local' for one worker process per core; needs "
+                             'pip install "sktransfer[dask]" (see docs/scaling.md)')
     parser.add_argument("--input-shape", type=_positive, nargs="+", default=None, metavar="DIM",
                         help="H W [C] of flattened images in an .npz file")
     parser.add_argument("--output-dir", default="benchmark_results",
@@ -163,8 +167,11 @@ def run_from_args(args, parser):
             output_dir=args.output_dir,
             plot=not args.no_plot,
             verbose=0 if args.quiet else 1,
+            scheduler=args.dask,
         )
     except ValueError as exc:
+        parser.error(str(exc))
+    except ImportError as exc:  # an optional extra the options need (dask, mlxtend)
         parser.error(str(exc))
     print(result)
     for kind, path in result.files.items():

@@ -58,6 +58,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from ..dask import dask_backend
 from .datasets import load_dataset
 from .report import format_table, plot_learning_curve, summarize, write_csv, write_json
 
@@ -149,6 +150,7 @@ def run_benchmark(
     plot=True,
     verbose=1,
     stream=None,
+    scheduler=None,
 ):
     """Compare classical baselines with transfer learning on one dataset.
 
@@ -206,6 +208,13 @@ def run_benchmark(
         1 prints progress (method, seed, size, elapsed time) to ``stream``.
     stream : file-like, default=None
         Where progress goes; ``sys.stderr`` when None.
+    scheduler : str or None, default=None
+        Run the inner grid searches (and HOG) on a Dask cluster: a scheduler
+        address (``"tcp://host:8786"``) or ``"local"`` for a
+        ``LocalCluster`` of one single-threaded worker process per core. The
+        searches then use every worker (``n_jobs=-1``); the runs without a
+        search (``finetune``, ``scratch`` without ``finetune_grid``) stay in
+        this process. Needs ``sktransfer[dask]``; see docs/scaling.md.
 
     Returns
     -------
@@ -244,79 +253,83 @@ def run_benchmark(
     if finetuned_cls is not None:
         _check_finetune_params(finetuned_cls, finetune_params)
 
-    ds = load_dataset(dataset, input_shape=input_shape, data_dir=data_dir)
-    classes = np.unique(ds.y)
-    backbone_size = image_size
-    if backbone_size is None:
-        from .._finetune import auto_image_size  # the estimator's own rule, for features too
+    # With a Dask scheduler, joblib sends the inner searches' fits (and HOG's batches) to its workers.
+    with dask_backend(scheduler, log) as on_cluster:
+        if on_cluster:
+            n_jobs = -1
+        ds = load_dataset(dataset, input_shape=input_shape, data_dir=data_dir)
+        classes = np.unique(ds.y)
+        backbone_size = image_size
+        if backbone_size is None:
+            from .._finetune import auto_image_size  # the estimator's own rule, for features too
 
-        backbone_size = auto_image_size(ds.image_shape)[0]
-    config = dict(
-        dataset=ds.name, description=ds.description, n_images=len(ds), n_classes=len(classes),
-        methods=list(methods), labels_per_class=list(sizes), n_seeds=n_seeds, test_size=test_size,
-        backbone=backbone, image_size=backbone_size, finetune_params=finetune_params,
-        finetune_grid=finetune_grid, cv=cv, device=device,
-        n_jobs=n_jobs, environment=_environment(),
-    )
-    log(f"dataset: {ds.description}")
-    log(f"methods: {', '.join(methods)} | labels/class: {', '.join(map(str, sizes))} | seeds: {n_seeds} | "
-        f"backbone: {backbone} @ {backbone_size}px (features)")
+            backbone_size = auto_image_size(ds.image_shape)[0]
+        config = dict(
+            dataset=ds.name, description=ds.description, n_images=len(ds), n_classes=len(classes),
+            methods=list(methods), labels_per_class=list(sizes), n_seeds=n_seeds, test_size=test_size,
+            backbone=backbone, image_size=backbone_size, finetune_params=finetune_params,
+            finetune_grid=finetune_grid, cv=cv, device=device,
+            n_jobs=n_jobs, scheduler=scheduler, environment=_environment(),
+        )
+        log(f"dataset: {ds.description}")
+        log(f"methods: {', '.join(methods)} | labels/class: {', '.join(map(str, sizes))} | seeds: {n_seeds} | "
+            f"backbone: {backbone} @ {backbone_size}px (features)")
 
-    # Label-free features, once per dataset and variant.
-    features = {}
-    for method in methods:
-        if method in NETWORK_METHODS:
-            continue
-        features[method] = {}
-        for label, transformer in _variants(method, ds, backbone, backbone_size, device, n_jobs, log).items():
-            log(f"computing {method} ({label}) for {len(ds)} images ...")
-            t0 = time.perf_counter()
-            F = transformer.fit(ds.X).transform(ds.X)
-            elapsed = time.perf_counter() - t0
-            features[method][label] = (F, elapsed / len(ds))
-            log(f"  {method} ({label}): {F.shape[1]} features in {elapsed:.1f}s")
+        # Label-free features, once per dataset and variant.
+        features = {}
+        for method in methods:
+            if method in NETWORK_METHODS:
+                continue
+            features[method] = {}
+            for label, transformer in _variants(method, ds, backbone, backbone_size, device, n_jobs, log).items():
+                log(f"computing {method} ({label}) for {len(ds)} images ...")
+                t0 = time.perf_counter()
+                F = transformer.fit(ds.X).transform(ds.X)
+                elapsed = time.perf_counter() - t0
+                features[method][label] = (F, elapsed / len(ds))
+                log(f"  {method} ({label}): {F.shape[1]} features in {elapsed:.1f}s")
 
-    files = _output_files(output_dir, ds.name, plot)
-    runs = []
-    for seed in range(n_seeds):
-        test, per_class = make_split(ds.y, test_size, seed)
-        for size in _resolve_sizes(sizes, per_class):
-            train = training_subset(per_class, size)
-            for method in methods:
-                where = f"seed {seed + 1}/{n_seeds} | {size} labels/class (n={len(train)}) | {method}"
-                log(f"{where} ...")
-                if method in NETWORK_METHODS:
-                    params = dict(finetune_params)
-                    if image_size is not None:  # else the estimator's own "auto" size
-                        params.setdefault("image_size", image_size)
-                    if method == "scratch":  # the same network and recipe, random weights
-                        params["weights"] = None
-                    row = _run_finetune(finetuned_cls, ds, train, test, seed, backbone, params, device,
-                                        finetune_grid, cv, n_jobs)
-                else:
-                    row = _run_features(method, features[method], ds.y, train, test, seed, cv, n_jobs)
-                row = dict(dataset=ds.name, method=method, seed=seed, labels_per_class=size,
-                           n_train=len(train), n_test=len(test), **row)
-                runs.append(row)
-                log(f"{where}: accuracy {row['accuracy']:.3f}, macro F1 {row['f1_macro']:.3f}, "
-                    f"fit {row['fit_time_s']:.2f}s, "
-                    f"predict {row['predict_time_s']:.2f}s [{row['chosen']}]")
-                if files:
-                    write_csv(runs, files["runs_csv"])  # partial results survive an interrupt
+        files = _output_files(output_dir, ds.name, plot)
+        runs = []
+        for seed in range(n_seeds):
+            test, per_class = make_split(ds.y, test_size, seed)
+            for size in _resolve_sizes(sizes, per_class):
+                train = training_subset(per_class, size)
+                for method in methods:
+                    where = f"seed {seed + 1}/{n_seeds} | {size} labels/class (n={len(train)}) | {method}"
+                    log(f"{where} ...")
+                    if method in NETWORK_METHODS:
+                        params = dict(finetune_params)
+                        if image_size is not None:  # else the estimator's own "auto" size
+                            params.setdefault("image_size", image_size)
+                        if method == "scratch":  # the same network and recipe, random weights
+                            params["weights"] = None
+                        row = _run_finetune(finetuned_cls, ds, train, test, seed, backbone, params, device,
+                                            finetune_grid, cv, n_jobs)
+                    else:
+                        row = _run_features(method, features[method], ds.y, train, test, seed, cv, n_jobs)
+                    row = dict(dataset=ds.name, method=method, seed=seed, labels_per_class=size,
+                               n_train=len(train), n_test=len(test), **row)
+                    runs.append(row)
+                    log(f"{where}: accuracy {row['accuracy']:.3f}, macro F1 {row['f1_macro']:.3f}, "
+                        f"fit {row['fit_time_s']:.2f}s, "
+                        f"predict {row['predict_time_s']:.2f}s [{row['chosen']}]")
+                    if files:
+                        write_csv(runs, files["runs_csv"])  # partial results survive an interrupt
 
-    summary = summarize(runs, methods, len(classes))
-    if files:
-        write_csv(summary, files["summary_csv"])
-        if "plot" in files and plot_learning_curve(summary, files["plot"], config) is None:
-            log('matplotlib is not installed: no plot written (pip install "sktransfer[plot]")')
-            del files["plot"]
-    wall = time.perf_counter() - start
-    config["wall_time_s"] = round(wall, 2)
-    result = BenchmarkResult(runs, summary, config, wall, files)
-    if files:
-        write_json(result, files["json"])
-    log(f"done in {wall:.1f}s")
-    return result
+        summary = summarize(runs, methods, len(classes))
+        if files:
+            write_csv(summary, files["summary_csv"])
+            if "plot" in files and plot_learning_curve(summary, files["plot"], config) is None:
+                log('matplotlib is not installed: no plot written (pip install "sktransfer[plot]")')
+                del files["plot"]
+        wall = time.perf_counter() - start
+        config["wall_time_s"] = round(wall, 2)
+        result = BenchmarkResult(runs, summary, config, wall, files)
+        if files:
+            write_json(result, files["json"])
+        log(f"done in {wall:.1f}s")
+        return result
 
 
 # --------------------------------------------------------------------------- methods
