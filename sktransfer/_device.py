@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
+
+#: Set in a worker process by ``sktransfer.dask.configure_workers``: torch
+#: threads and CUDA device for the estimators' work there. Environment
+#: variables, because torch's thread count and CUDA's current device belong
+#: to the calling thread, and Dask runs tasks in threads of its own.
+TORCH_THREADS_ENV = "SKTRANSFER_TORCH_THREADS"
+CUDA_DEVICE_ENV = "SKTRANSFER_CUDA_DEVICE"
 
 
 def resolve_device(device):
@@ -13,9 +21,17 @@ def resolve_device(device):
     ``"auto"`` picks CUDA when available. Asking for CUDA on a machine without
     it is an error that says what to pass instead (never a silent fall-back
     that would make a run 50x slower than the user planned for).
+
+    On a worker configured by ``sktransfer.dask.configure_workers``, it also
+    applies the worker's torch thread count to the calling thread, and
+    ``"auto"`` picks the worker's GPU.
     """
+    _apply_worker_threads()
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        index = os.environ.get(CUDA_DEVICE_ENV)
+        return torch.device("cuda" if index is None else f"cuda:{int(index) % torch.cuda.device_count()}")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
@@ -26,6 +42,12 @@ def resolve_device(device):
             "use device='auto' or device='cpu' (set_params(device='cpu') on a fitted model)."
         )
     return resolved
+
+
+def _apply_worker_threads():
+    threads = os.environ.get(TORCH_THREADS_ENV)
+    if threads and torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))
 
 
 def autocast(device, enabled=True):

@@ -118,7 +118,10 @@ def configure_workers(client, n_threads=None, gpus="auto"):
         for rank, address in enumerate(addresses):
             threads = int(n_threads) if n_threads else max(1, cores[address] // max(slots, 1))
             client.run(_apply_settings, threads, rank if gpus == "auto" else None, workers=[address])
-    return client.run(_read_settings)
+    # Read back from a task on each worker: what the estimators' work there will see.
+    futures = {address: client.submit(_read_settings, workers=[address], allow_other_workers=False, pure=False)
+               for address in workers}
+    return {address: future.result() for address, future in futures.items()}
 
 
 def _usable_cores():
@@ -132,16 +135,28 @@ def _apply_settings(n_threads, gpu_rank):
     import torch
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(int(n_threads))
-    threadpool_limits(int(n_threads))  # BLAS/OpenMP of numpy and scikit-learn, process-wide
+    from ._device import CUDA_DEVICE_ENV, TORCH_THREADS_ENV
+
+    # Torch's thread count and CUDA's device are per thread, and tasks run in the
+    # worker's executor threads: the estimators apply these at each fit/transform.
+    os.environ[TORCH_THREADS_ENV] = str(int(n_threads))
+    threadpool_limits(int(n_threads))  # BLAS of numpy and scikit-learn
     if gpu_rank is not None and torch.cuda.is_available() and torch.cuda.device_count() > 1:
-        torch.cuda.set_device(gpu_rank % torch.cuda.device_count())
+        os.environ[CUDA_DEVICE_ENV] = str(gpu_rank % torch.cuda.device_count())
+    else:
+        os.environ.pop(CUDA_DEVICE_ENV, None)
 
 
 def _read_settings():
+    """What a task on this worker gets (run as a task, in an executor thread)."""
     import torch
 
-    gpu = torch.cuda.current_device() if torch.cuda.is_available() else None
+    from ._device import resolve_device
+
+    device = resolve_device("auto")  # applies the thread setting, as the estimators do
+    gpu = None
+    if device.type == "cuda":
+        gpu = device.index if device.index is not None else torch.cuda.current_device()
     return {"torch_threads": torch.get_num_threads(), "gpu": gpu}
 
 

@@ -185,3 +185,28 @@ def test_benchmark_runs_its_searches_on_the_cluster(client, tmp_path, capsys):
     with pytest.raises(ValueError, match="Could not reach a Dask scheduler at 'tcp://127.0.0.1:9'"):
         run_benchmark("digits", methods=["pixels"], labels_per_class=[5], n_seeds=1, output_dir=None,
                       verbose=0, scheduler="tcp://127.0.0.1:9")
+
+
+def test_worker_thread_setting_applies_in_the_calling_thread(monkeypatch):
+    """configure_workers' setting reaches the estimators through resolve_device, in whatever thread runs them."""
+    import threading
+
+    from sktransfer._device import TORCH_THREADS_ENV, resolve_device
+
+    threads = torch.get_num_threads()
+    seen = []
+
+    def task():
+        resolve_device("cpu")
+        seen.append(torch.get_num_threads())
+
+    target = 2 if threads == 1 else 1  # differs from the current setting, so the test can fail
+    monkeypatch.setenv(TORCH_THREADS_ENV, str(target))
+    try:
+        worker = threading.Thread(target=task)
+        worker.start()
+        worker.join()
+        resolve_device("auto")
+        assert seen == [target] and torch.get_num_threads() == target
+    finally:
+        torch.set_num_threads(threads)
