@@ -210,3 +210,10 @@ def test_worker_thread_setting_applies_in_the_calling_thread(monkeypatch):
         assert seen == [target] and torch.get_num_threads() == target
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_workers_get_relaxed_malloc_thresholds(client):
+    """The nanny's MALLOC_TRIM_THRESHOLD_ is set on the workers; configure_workers relaxes it through mallopt."""
+    assert set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {"65536"}
+    assert all(client.run(skdask._relax_malloc).values())
