@@ -122,7 +122,7 @@ def configure_workers(client, n_threads=None, gpus="auto", relax_malloc=True):
     by_host = {}
     for address in sorted(workers):
         by_host.setdefault(workers[address]["host"], []).append(address)
-    for host, addresses in by_host.items():
+    for addresses in by_host.values():
         slots = sum(workers[a]["nthreads"] for a in addresses)
         for rank, address in enumerate(addresses):
             threads = int(n_threads) if n_threads else max(1, cores[address] // max(slots, 1))

@@ -217,3 +217,15 @@ def test_workers_get_relaxed_malloc_thresholds(client):
     """The nanny's MALLOC_TRIM_THRESHOLD_ is set on the workers; configure_workers relaxes it through mallopt."""
     assert set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {"65536"}
     assert all(client.run(skdask._relax_malloc).values())
+
+
+def test_auto_device_follows_the_workers_gpu(monkeypatch):
+    """configure_workers' GPU choice: device='auto' resolves to that worker's cuda:k (CUDA faked here)."""
+    from sktransfer._device import CUDA_DEVICE_ENV, resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert resolve_device("auto") == torch.device("cuda")
+    monkeypatch.setenv(CUDA_DEVICE_ENV, "5")
+    assert resolve_device("auto") == torch.device("cuda:1")  # rank 5 on a 4-GPU machine
+    assert resolve_device("cpu") == torch.device("cpu")  # an explicit device is left as given
