@@ -471,9 +471,9 @@ def _describe_fit(model, chosen):
     """The ``chosen`` cell of a fine-tuning run: input size, blocks read, budget actually trained.
 
     The estimator picks these itself, so the row shows what it picked. Every
-    fitted attribute is read with a fallback: FineTunedClassifier's fitted
-    attributes are still growing, and a missing one should cost a word of
-    the table, not the benchmark.
+    fitted attribute is read with a fallback, so a model without one (a
+    stand-in in the tests, a classifier from before these attributes) costs
+    a word of the table, not the benchmark.
     """
     parts = []
     size = getattr(model, "image_size_", None)
