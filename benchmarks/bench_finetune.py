@@ -33,10 +33,12 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from sktransfer._encoder import ImageEncoder
-from sktransfer._finetune import FineTunedClassifier
-from sktransfer._training import FineTuneModule, lr_lambda, make_head
+from sktransfer import FineTunedClassifier
 from sktransfer.backbones import get_backbone
+from sktransfer.nn._encoder import ImageEncoder
+from sktransfer.nn._heads import make_head
+from sktransfer.nn._network import BackboneNetwork
+from sktransfer.training._optim import warmup_cosine
 
 
 def load_mnist(n):
@@ -67,7 +69,7 @@ def fit_by_hand(X, y, args):
     labels = torch.from_numpy(np.unique(y, return_inverse=True)[1])
     backbone = get_backbone(args.backbone)
     encoder = ImageEncoder(backbone, (args.image_size, args.image_size))
-    model = FineTuneModule(encoder, make_head(backbone.feature_dim, 10))
+    model = BackboneNetwork(encoder, make_head(backbone.feature_dim, 10))
     k = args.trainable_blocks
     model.set_trainable(backbone.trainable_parameters(k))
     trunk = dict(model.encoder.trunk.named_parameters())
@@ -76,7 +78,7 @@ def fit_by_hand(X, y, args):
     groups.append({"params": list(model.head.parameters()), "lr": 1e-3})
     optimizer = torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.01)
     steps = -(-len(images) // args.batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(steps, round(0.2 * steps)))
+    schedule = warmup_cosine(optimizer, steps, round(0.2 * steps))
     model.train()
     order = torch.randperm(len(images))
     total = 0.0

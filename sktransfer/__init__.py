@@ -3,11 +3,13 @@
 from ._baselines import HOGTransformer, PixelTransformer
 from ._features import PretrainedFeatureExtractor
 from ._finetune import FineTunedClassifier
+from ._regressor import FineTunedRegressor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FineTunedClassifier",
+    "FineTunedRegressor",
     "HOGTransformer",
     "PixelTransformer",
     "PretrainedFeatureExtractor",

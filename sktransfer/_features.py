@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from numbers import Integral
 
@@ -12,11 +11,12 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory
 
-from ._device import release_cuda_memory, resolve_device
-from ._encoder import POOLINGS, ImageEncoder, encode_batches
-from ._probe import mid_blocks
+from ._device import on_device, resolve_device
 from ._progress import progress_bar
-from .backbones import Backbone, get_backbone
+from ._validation import resolve_image_size
+from .backbones import Backbone, build_backbone
+from .backbones._contract import mid_blocks
+from .nn._encoder import POOLINGS, ImageEncoder, encode_batches, feature_width
 from .images import as_image_set, check_n_features_in, record_n_features_in
 
 
@@ -24,28 +24,9 @@ from .images import as_image_set, check_n_features_in, record_n_features_in
 AUTO_SMALL_IMAGE = 64
 
 
-def resolve_image_size(image_size, backbone):
-    """``None`` -> the backbone's default; an int -> square; a pair -> itself."""
-    if image_size is None:
-        return tuple(backbone.input_size)
-    size = (image_size, image_size) if isinstance(image_size, Integral) else tuple(image_size)
-    if len(size) != 2 or not all(isinstance(s, Integral) and s >= 1 for s in size):
-        raise ValueError(f"image_size must be a positive int or an (H, W) pair; got {image_size!r}.")
-    if backbone.extra.get("fixed_input_size") and size != tuple(backbone.input_size):
-        raise ValueError(f"{backbone.name} only takes {backbone.input_size} images; got image_size={image_size!r}.")
-    return size
-
-
 def reproducible_weights(backbone_param, weights):
     """True when the fitted weights can be rebuilt from the name alone (public weights)."""
     return isinstance(backbone_param, str) and weights is not None
-
-
-def build_backbone(backbone_param, weights):
-    """A fresh backbone; a user's module is deep-copied so theirs is never moved or changed."""
-    if isinstance(backbone_param, (Backbone, torch.nn.Module)):
-        backbone_param = copy.deepcopy(backbone_param)
-    return get_backbone(backbone_param, weights)
 
 
 class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -189,7 +170,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         layers = self._resolve_layers(backbone, images)
         image_size = resolve_image_size(self.image_size, backbone)
         encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
-        n_out = self._probe_n_features(encoder, backbone)
+        n_out = feature_width(encoder)
         # Assign fitted state only once everything succeeded, so a failed
         # re-fit never leaves a half-updated model behind.
         self.backbone_, self.layers_, self.image_size_ = backbone, layers, image_size
@@ -232,15 +213,8 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     def _extract(self, images):
         device = resolve_device(self.device)
-        encoder = self.encoder_.to(device, memory_format=torch.channels_last)
-        try:
-            with progress_bar(len(images), self.verbose, "features") as bar:
-                return encode_batches(encoder, images, batch_size=self.batch_size, device=device, progress=bar)
-        finally:
-            # Keep GPU memory free between calls and grid-search candidates.
-            if device.type == "cuda":
-                self.encoder_.to("cpu")
-                release_cuda_memory(device)
+        with on_device(self.encoder_, device) as encoder, progress_bar(len(images), self.verbose, "features") as bar:
+            return encode_batches(encoder, images, batch_size=self.batch_size, device=device, progress=bar)
 
     def _resolve_layers(self, backbone, images):
         if self.layer == "auto":
@@ -251,12 +225,6 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         if not layers:
             raise ValueError("layer is an empty list; pass None for the final features or a list of blocks.")
         return [backbone.block_index(layer) for layer in layers]
-
-    def _probe_n_features(self, encoder, backbone):
-        encoder.eval()
-        with torch.inference_mode():
-            probe = torch.zeros(1, backbone.in_chans, *encoder.image_size, dtype=torch.uint8)
-            return int(encoder(probe).shape[1])
 
     def _cache_key(self, X):
         fitted = self._fitted_with

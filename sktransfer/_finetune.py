@@ -1,66 +1,46 @@
-"""FineTunedClassifier: a pretrained backbone fine-tuned as a scikit-learn classifier.
+"""FineTunedClassifier: a pretrained backbone fine-tuned as a scikit-learn classifier (single- or multi-label).
 
-The estimator *has* a skorch ``NeuralNetClassifier`` (built anew in every
-``fit``) rather than *being* one: scikit-learn sees only the parameters
-documented below, ``clone`` never touches weights, and every fit starts from
-the pretrained backbone. skorch runs the training loop, the callbacks
-(per-epoch table, early stopping, schedules) and the history, and routes
-nested parameters such as ``optimizer__weight_decay``. See docs/design.md.
+The shared machinery (probe, freezing, training through skorch, test-time
+views, pickling) is :class:`~sktransfer._base.BackboneNetworkEstimator`'s;
+this module says how labels are encoded, probed, lost and predicted.
 """
 
 from __future__ import annotations
 
-import copy
-import difflib
-import gc
-import math
-import time
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
-from scipy.special import log_softmax, softmax
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from scipy.special import expit, log_expit, log_softmax, softmax
+from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
-from skorch.history import History
+from skorch.callbacks import EpochScoring
 
-from ._augment import PRESETS, BatchAugment, resolve_augment
-from ._device import release_cuda_memory, resolve_device
-from ._encoder import POOLINGS, ImageEncoder, encode_batches
-from ._features import build_backbone, resolve_image_size
-from ._probe import FeatureScaler, choose_layers, fit_probe, layer_candidates
-from ._progress import progress_bar
-from ._training import (BatchData, BatchIterator, FineTuneModule, FineTuneNet, GradualUnfreeze, MergedGroups,
-                        RecordLR, lr_lambda, make_head, one_cycle, param_groups)
-from .backbones import Backbone
-from .images import as_image_set, check_n_features_in, record_n_features_in
+from ._base import BackboneNetworkEstimator
+from .training._nets import ClassifierNet, MultiLabelLoss, MultiLabelNet
+from .training._probe import fit_multilabel_probe, fit_probe, logistic_probe, multilabel_probe
 
 __all__ = ["FineTunedClassifier"]
 
-#: Prefixes of the skorch parameters that may be passed as extra keywords.
-SKORCH_PREFIXES = ("optimizer", "criterion", "callbacks")
-
-#: ``early_stopping="auto"``: a stratified tenth is held out, and training
-#: stops after this many epochs without a lower validation loss...
-AUTO_VALIDATION_FRACTION = 0.1
-AUTO_PATIENCE = 5
-#: ...but only when the smallest class has at least this many images: below
-#: that, a tenth of the labels is worth more as training data than as a
-#: noisy stopping signal (the LP-FT start and the cosine schedule already
-#: keep small fits from drifting).
+#: ``early_stopping="auto"`` holds a tenth out only when the smallest class (for
+#: multi-label: the rarer value of the rarest label) has at least this many
+#: images: below that, a tenth of the labels is worth more as training data
+#: than as a noisy stopping signal (the LP-FT start and the cosine schedule
+#: already keep small fits from drifting).
 AUTO_MIN_PER_CLASS = 100
 
-#: The augmentation of test-time views (``tta``): mild, never flipping.
-TTA_PRESET = "light"
 
-
-class FineTunedClassifier(ClassifierMixin, BaseEstimator):
+class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     """Fine-tune a pretrained image backbone plus a new head, as a scikit-learn classifier.
+
+    One label per image (``y`` of shape ``(n_images,)``, softmax outputs and
+    cross-entropy) or several (``y`` a 0/1 indicator matrix of shape
+    ``(n_images, n_labels)``, scikit-learn's multi-label convention: one
+    sigmoid output per label and binary cross-entropy; :meth:`predict`
+    thresholds each probability at 0.5).
 
     The default recipe is LP-FT (Kumar et al., ICLR 2022): a linear probe
     first, then fine-tuning from it.
@@ -70,7 +50,8 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
        penalty ``probe_C``, on standardised features) is fitted to
        convergence. With ``layer="auto"`` the blocks the head reads (the
        final features, or pooled mid-level blocks) are chosen by the probe's
-       cross-validated accuracy. With ``trainable_blocks=0`` the probe *is*
+       cross-validated accuracy (multi-label: one logistic regression per
+       label). With ``trainable_blocks=0`` the probe *is*
        the model, whatever ``max_epochs`` says.
     2. **Fine-tune.** The probe's weights become the head, and the top
        ``trainable_blocks`` blocks and the head train with AdamW, layer-wise
@@ -166,8 +147,10 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         transforms draw one set of random parameters per batch. Not used with
         ``trainable_blocks=0`` under LP-FT (the probe is the model).
     label_smoothing : float, default=0.1
-        Label smoothing of the fine-tuning loss (``CrossEntropyLoss``'s);
-        ``criterion__label_smoothing`` overrides it. The probe is unaffected.
+        Label smoothing of the fine-tuning loss (``CrossEntropyLoss``'s; for
+        multi-label targets, each 0/1 target ``t`` becomes
+        ``t * (1 - s) + s / 2``); ``criterion__label_smoothing`` overrides it.
+        The probe is unaffected.
     tta : int, default=4
         Test-time augmentation: :meth:`predict`, :meth:`predict_proba` and
         :meth:`decision_function` average the logits of each image and of
@@ -185,7 +168,8 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         that many epochs and restore the weights of the best epoch. Needs a
         validation split. "auto": patience 5 when there is a split.
     class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss, as in scikit-learn.
+        Weights of the classes in the loss, as in scikit-learn (single-label
+        ``y`` only).
     warm_start : bool, default=False
         When True, ``fit`` on a fitted model continues training its current
         weights (optimizer and schedule start afresh); when False every fit
@@ -217,7 +201,8 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The class labels, as given in ``y``.
+        The class labels, as given in ``y``; for multi-label ``y``, the label
+        indices ``0..n_labels-1`` (the columns of ``y``).
     module_ : torch.nn.Module
         The trained network (encoder and head), on CPU between calls.
     history_ : skorch.History
@@ -247,6 +232,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
 
     See Also
     --------
+    FineTunedRegressor : the same recipe for continuous targets.
     PretrainedFeatureExtractor : frozen features for any scikit-learn model.
 
     Notes
@@ -271,530 +257,36 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     >>> clf = FineTunedClassifier(input_shape=(8, 8), verbose=0, random_state=0)
     >>> clf.fit(X[:200] / 16.0, y[:200]).n_steps_  # 29 epochs of 7 batches: min_steps=200
     203
+
+    Multi-label: one column per label, several may be 1.
+
+    >>> import numpy as np
+    >>> Y = np.column_stack([y >= 5, y % 2 == 0]).astype(int)  # "is 5 or more", "is even"
+    >>> multi = FineTunedClassifier(trainable_blocks=0, input_shape=(8, 8), verbose=0, random_state=0)
+    >>> multi.fit(X[:200] / 16.0, Y[:200]).predict(X[200:203] / 16.0).shape
+    (3, 2)
     """
 
     _parameter_constraints = {
-        "backbone": [str, Backbone, torch.nn.Module],
-        "weights": [str, None],
-        "trainable_blocks": [Interval(Integral, 0, None, closed="left"), StrOptions({"all"})],
-        "layer": [StrOptions({"auto"}), Integral, str, list, tuple, None],
-        "schedule": [StrOptions({"lp-ft", "ft"})],
+        **BackboneNetworkEstimator._parameter_constraints,
         "probe_C": [Interval(Real, 0, None, closed="neither")],
-        "l2sp": [Interval(Real, 0, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "lr_decay": [Interval(Real, 0, 1, closed="right")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "optimizer": [callable],
-        "lr_schedule": [StrOptions({"cosine", "onecycle"}), None],
-        "warmup_epochs": [Interval(Real, 0, None, closed="left")],
-        "unfreeze_every": [Interval(Integral, 1, None, closed="left"), None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "min_steps": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "hidden_units": [tuple, list],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "image_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), tuple, list, None],
-        "pooling": [StrOptions(set(POOLINGS))],
-        "augment": [StrOptions(set(PRESETS)), callable, None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
-        "tta": [Interval(Integral, 0, None, closed="left")],
-        "validation_fraction": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left"), None],
-        "early_stopping": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "class_weight": [StrOptions({"balanced"}), dict, None],
-        "warm_start": ["boolean"],
-        "random_state": ["random_state"],
-        "device": [str, torch.device],
-        "input_shape": [tuple, list, None],
-        "callbacks": [list, None],
-        "verbose": ["verbose"],
     }
 
-    def __init__(
-        self,
-        backbone="efficientnet_lite0",
-        *,
-        weights="default",
-        trainable_blocks="all",
-        layer="auto",
-        schedule="lp-ft",
-        probe_C=1.0,
-        lr=1e-2,
-        lr_decay=0.7,
-        weight_decay=0.01,
-        l2sp=0.0,
-        optimizer=torch.optim.AdamW,
-        lr_schedule="cosine",
-        warmup_epochs=1,
-        unfreeze_every=None,
-        max_epochs=5,
-        min_steps=200,
-        batch_size=32,
-        hidden_units=(),
-        dropout=0.0,
-        image_size="auto",
-        pooling="avg",
-        augment="strong",
-        label_smoothing=0.1,
-        tta=4,
-        validation_fraction="auto",
-        early_stopping="auto",
-        class_weight=None,
-        warm_start=False,
-        random_state=None,
-        device="auto",
-        input_shape=None,
-        callbacks=None,
-        verbose=1,
-        **kwargs,
-    ):
-        self.backbone = backbone
-        self.weights = weights
-        self.trainable_blocks = trainable_blocks
-        self.layer = layer
-        self.schedule = schedule
-        self.probe_C = probe_C
-        self.lr = lr
-        self.lr_decay = lr_decay
-        self.weight_decay = weight_decay
-        self.l2sp = l2sp
-        self.optimizer = optimizer
-        self.lr_schedule = lr_schedule
-        self.warmup_epochs = warmup_epochs
-        self.unfreeze_every = unfreeze_every
-        self.max_epochs = max_epochs
-        self.min_steps = min_steps
-        self.batch_size = batch_size
-        self.hidden_units = hidden_units
-        self.dropout = dropout
-        self.image_size = image_size
-        self.pooling = pooling
-        self.augment = augment
-        self.label_smoothing = label_smoothing
-        self.tta = tta
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.class_weight = class_weight
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.device = device
-        self.input_shape = input_shape
-        self.callbacks = callbacks
-        self.verbose = verbose
-        vars(self).update(kwargs)  # nested skorch parameters, validated in fit
-
-    # ------------------------------------------------------------------ parameters
-
-    def get_params(self, deep=True):
-        """Get parameters, including nested skorch ones such as ``optimizer__betas``.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also return the parameters of contained estimators.
-
-        Returns
-        -------
-        params : dict
-        """
-        params = super().get_params(deep=deep)
-        params.update(self._nested_params())
-        return params
-
-    def set_params(self, **params):
-        """Set parameters; keys like ``optimizer__weight_decay`` go to skorch.
-
-        Parameters
-        ----------
-        **params : dict
-
-        Returns
-        -------
-        self : FineTunedClassifier
-        """
-        # Like __init__'s **kwargs, keys that are not parameters of the signature
-        # are stored as they are and checked in fit (skorch does the same).
-        names = set(self._get_param_names())
-        extra = {k: params.pop(k) for k in list(params)
-                 if k.split("__", 1)[0] not in names or ("__" in k and k.split("__", 1)[0] in SKORCH_PREFIXES)}
-        super().set_params(**params)
-        vars(self).update(extra)
-        return self
-
-    def _nested_params(self):
-        names = set(self._get_param_names())
-        return {k: v for k, v in vars(self).items()
-                if k not in names and not k.startswith("_") and not k.endswith("_")}
-
-    def _check_nested_params(self):
-        valid = list(self._get_param_names())
-        for key in self._nested_params():
-            if key.split("__", 1)[0] not in SKORCH_PREFIXES or "__" not in key or key.endswith("__"):
-                close = difflib.get_close_matches(key, valid, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise TypeError(
-                    f"FineTunedClassifier got an unexpected parameter {key!r}.{hint} Extra keywords "
-                    f"must be nested skorch parameters starting with {', '.join(p + '__' for p in SKORCH_PREFIXES)}."
-                )
-
-    # ------------------------------------------------------------------ fit
-
-    def fit(self, X, y):
-        """Fit the linear probe on ``(X, y)``, then fine-tune the network from it (see the class docs).
-
-        Parameters
-        ----------
-        X : images
-            See :func:`sktransfer.images.as_image_set` for accepted forms.
-        y : array-like of shape (n_images,)
-            Class labels (any hashable: strings, non-contiguous ints...).
-
-        Returns
-        -------
-        self : FineTunedClassifier
-        """
-        self._validate_params()
-        self._check_nested_params()
-        # Cheap checks of y first, then the images, then that they match.
-        y = self._check_y(y)
-        classes, y_index = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"FineTunedClassifier needs samples of at least 2 classes in y; got {len(classes)} "
-                f"class(es): {classes.tolist()}. A classifier can't train when only one class is present."
-            )
-        images = as_image_set(X, input_shape=self.input_shape)
-        if len(y) != len(images):
-            raise ValueError(
-                f"X has {len(images)} images but y has {len(y)} labels; pass one label per image "
-                f"(found input variables with inconsistent numbers of samples: [{len(images)}, {len(y)}])."
-            )
-        device = resolve_device(self.device)
-        augment = resolve_augment(self.augment)
-        if self.early_stopping not in (None, "auto") and not self._validation_fraction(y_index):
-            raise ValueError(
-                f"early_stopping={self.early_stopping} needs a validation split; set "
-                "validation_fraction (e.g. 0.1) or early_stopping=None."
-            )
-        warm = bool(self.warm_start) and hasattr(self, "module_")
-        if warm and not np.array_equal(classes, self.classes_):
-            raise ValueError(
-                f"warm_start=True needs y with the classes of the previous fit {self.classes_.tolist()}; "
-                f"got {classes.tolist()}. Set warm_start=False to start afresh."
-            )
-        rng = check_random_state(self.random_state)
-        torch_seed = int(rng.randint(2**31 - 1))
-        train_idx, valid_idx = self._split(y_index, rng)
-        weight = self._class_weights(classes, y)
-        data_rng = np.random.default_rng(int(rng.randint(2**31 - 1)))
-        cv_seed = int(rng.randint(2**31 - 1))
-
-        # Seed torch for this fit only: head init, dropout, augmentation.
-        seeded = self.random_state is not None
-        cuda_devices = [torch.cuda.current_device() if device.index is None else device.index] \
-            if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices, enabled=seeded):
-            if seeded:
-                torch.manual_seed(torch_seed)
-            if warm:
-                module, arch = self._warm_module(), self._arch
-                probe = None
-            else:
-                module, arch, probe = self._build_module(images, y_index, train_idx, classes, device, cv_seed)
-            blocks = arch["blocks"]
-            n_trainable, all_trunk = self._resolve_trainable(len(blocks), arch["name"])
-            # With the backbone frozen, the converged probe is the model: more
-            # epochs of the head (augmented or not) could only move it off the optimum.
-            probe_only = probe is not None and probe["history"] is not None and n_trainable == 0 and not all_trunk
-            cached = n_trainable == 0 and not all_trunk and augment is None
-            first = 0 if self.unfreeze_every else n_trainable  # gradual unfreezing starts with the head
-            module.set_trainable(_top_params(blocks, first), all_trunk=all_trunk and first == n_trainable)
-            if probe_only:
-                history = probe["history"]
-            else:
-                history = self._train(module, images, y_index, train_idx, valid_idx, augment=augment,
-                                      cached=cached, blocks=blocks, n_trainable=n_trainable, all_trunk=all_trunk,
-                                      weight=weight, device=device, data_rng=data_rng, n_classes=len(classes))
-
-        # Assign fitted state only now, so a failed (re)fit leaves the model as it was.
-        self.module_ = module.train(False)
-        self.classes_ = classes
-        self.history_ = history
-        self.image_size_ = module.image_size
-        self.layers_ = arch["layers"]
-        self.n_blocks_ = len(blocks)
-        self.trainable_blocks_ = n_trainable
-        self.features_cached_ = cached
-        self.n_steps_ = int(sum(history[:, "n_steps"])) if "n_steps" in history[-1] else 0
-        if probe is not None:
-            self.probe_scores_ = probe["scores"]
-        self._arch = arch
-        record_n_features_in(self, X)
-        return self
-
-    def _train(self, module, images, y_index, train_idx, valid_idx, *, augment, cached, blocks, n_trainable,
-               all_trunk, weight, device, data_rng, n_classes):
-        """Run the skorch net on the device; return its history. The module ends on CPU."""
-        cuda = device.type == "cuda"
-        # channels-last on every device: measured 2x faster per training step on CPU too.
-        module.to(device, memory_format=torch.channels_last)
-        module.augment = augment
-        net = source = y_device = None
-        try:
-            source = images
-            if cached:  # the frozen backbone runs once, over all images, train and validation
-                source = torch.from_numpy(self._encode(module.encoder, images, device)).to(device)
-            y_device = torch.as_tensor(y_index, dtype=torch.long).to(device)
-
-            def data(idx):
-                return BatchData(source, idx, y_device, device=device, image_size=module.image_size,
-                                 channels=module.in_chans, rng=data_rng)
-
-            train_data = data(train_idx)
-            valid_data = None if valid_idx is None else data(valid_idx)
-            net = self._build_net(module, blocks, n_trainable, all_trunk, train_data, valid_data, weight, device,
-                                  n_classes)
-            net.fit(train_data, None)
-            return net.history  # the net itself (optimizer state, device buffers) is dropped
-        finally:
-            module.augment = None
-            module.to("cpu", memory_format=torch.contiguous_format)
-            if cuda:
-                net = source = y_device = None  # noqa: F841  (free device memory now, not at the next gc)
-                gc.collect()
-                release_cuda_memory(device)
-
-    def _encode(self, encoder, images, device, indices=None):
-        """Frozen-backbone features of ``images`` (rows ``indices``), as float32 numpy."""
-        encoder.to(device)
-        n = len(images) if indices is None else len(indices)
-        with progress_bar(n, self.verbose, "features") as bar:
-            return encode_batches(encoder, images, batch_size=self.batch_size, device=device, indices=indices,
-                                  progress=bar)
-
-    def _check_y(self, y):
-        if y is None:
-            raise ValueError("FineTunedClassifier requires y to be passed, but the target y is None.")
-        y = column_or_1d(np.asarray(y) if not hasattr(y, "shape") else y, warn=True)
-        check_classification_targets(y)
-        return y
-
-    def _split(self, y_index, rng):
-        n = len(y_index)
-        fraction = self._validation_fraction(y_index)
-        if not fraction:
-            return np.arange(n), None
-        try:
-            train_idx, valid_idx = train_test_split(np.arange(n), test_size=fraction, stratify=y_index,
-                                                    random_state=int(rng.randint(2**31 - 1)))
-        except ValueError as exc:
-            raise ValueError(
-                f"validation_fraction={fraction} cannot make a stratified split of {n} images with "
-                f"{len(np.unique(y_index))} classes ({exc}). Use a larger fraction or "
-                "validation_fraction=None."
-            ) from exc
-        return np.sort(train_idx), np.sort(valid_idx)
-
-    def _validation_fraction(self, y_index):
-        if self.validation_fraction != "auto":
-            return self.validation_fraction
-        if self.early_stopping is None:
-            return None
-        if self.early_stopping != "auto":
-            return AUTO_VALIDATION_FRACTION
-        # Hold data out only when every class can spare it (see AUTO_MIN_PER_CLASS).
-        smallest = int(np.bincount(y_index).min())
-        return AUTO_VALIDATION_FRACTION if smallest >= AUTO_MIN_PER_CLASS else None
-
-    def _patience(self, has_validation):
-        if self.early_stopping == "auto":
-            return AUTO_PATIENCE if has_validation else None
-        return self.early_stopping
-
-    def _class_weights(self, classes, y):
-        if self.class_weight is None:
-            return None
-        weight = compute_class_weight(self.class_weight, classes=classes, y=y)
-        return torch.as_tensor(weight, dtype=torch.float32)
-
-    def _warm_module(self):
-        """warm start: a copy of the fitted module, if the architecture parameters still match it."""
-        arch = self._arch
-        changed = [k for k in ("backbone", "weights", "pooling", "hidden_units", "layer")
-                   if not _same(arch[k], getattr(self, k))]
-        if arch["image_size_param"] != self.image_size:
-            changed.append("image_size")
-        if changed:
-            raise ValueError(
-                f"warm_start=True continues the fitted network, but {', '.join(changed)} changed since "
-                "it was fitted; set warm_start=False to start from the pretrained backbone."
-            )
-        module = copy.deepcopy(self.module_)
-        for layer in module.head.modules():
-            if isinstance(layer, torch.nn.Dropout):
-                layer.p = float(self.dropout)
-        return module
-
-    def _build_module(self, images, y_index, train_idx, classes, device, cv_seed):
-        """The pretrained backbone and a head: the probe's (LP-FT, frozen) or a new one ("ft").
-
-        Returns the module, the configuration it is rebuilt from, and what the
-        probe found (None when no probe ran).
-        """
-        hidden = tuple(self.hidden_units)
-        if not all(isinstance(u, Integral) and not isinstance(u, bool) and u >= 1 for u in hidden):
-            raise ValueError(f"hidden_units must be a tuple of positive ints, e.g. (256,); got {self.hidden_units!r}.")
-        backbone = build_backbone(self.backbone, self.weights)
-        image_size = self._resolve_image_size(images, backbone)
-        candidates = self._layer_candidates(backbone, image_size)
-        # The probe initialises linear heads (LP-FT) and is the whole model with a frozen backbone.
-        use_probe = not hidden and self.schedule == "lp-ft"
-        probe = None
-        if use_probe or len(candidates) > 1:
-            probe = self._probe(backbone, image_size, candidates, images, y_index, train_idx, classes, device,
-                                cv_seed)
-            layers = candidates[probe["name"]]
-        else:
-            layers = next(iter(candidates.values()))
-        encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
-        n_features = _n_features(encoder)
-        n_classes = len(classes)
-        if use_probe:
-            head = torch.nn.Sequential(probe["scaler"], probe["linear"])
-        else:
-            head = make_head(n_features, n_classes, hidden, float(self.dropout))
-            probe = None if probe is None else {**probe, "history": None}
-        # The network runs up to the highest block the head reads; the blocks above it never run.
-        n_used = len(backbone.blocks) if layers is None else max(layers) + 1
-        arch = dict(backbone=self.backbone, weights=self.weights, pooling=self.pooling, layer=self.layer,
-                    layers=layers, hidden_units=hidden, dropout=float(self.dropout), image_size=image_size,
-                    image_size_param=self.image_size, n_features=n_features, n_classes=n_classes,
-                    probe_head=use_probe, blocks=list(backbone.blocks[:n_used]), name=backbone.name)
-        return FineTuneModule(encoder, head), arch, probe
-
-    def _resolve_image_size(self, images, backbone):
-        if self.image_size != "auto":
-            return resolve_image_size(self.image_size, backbone)
-        return auto_image_size(images.typical_shape(), backbone.input_size)
-
-    def _layer_candidates(self, backbone, image_size):
-        if self.layer == "auto":
-            return layer_candidates(len(backbone.blocks), image_size)
-        if self.layer is None:
-            return {"final": None}
-        layers = list(self.layer) if isinstance(self.layer, (list, tuple)) else [self.layer]
-        if not layers:
-            raise ValueError("layer is an empty list; pass None for the final features, 'auto', or a list of blocks.")
-        return {"given": sorted({backbone.block_index(layer) for layer in layers})}
-
-    def _probe(self, backbone, image_size, candidates, images, y_index, train_idx, classes, device, cv_seed):
-        """Features of the training images for each candidate; the best by CV; the probe fitted on it."""
-        start = time.perf_counter()
-        y_train = y_index[train_idx]
-        features = {}
-        try:
-            for name, layers in candidates.items():
-                encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
-                encoder.trunk.to(memory_format=torch.channels_last)
-                features[name] = self._encode(encoder, images, device, indices=train_idx)
-        finally:
-            backbone.trunk.to("cpu", memory_format=torch.contiguous_format)
-            release_cuda_memory(device)
-        name, scores = choose_layers(features, y_train, C=self.probe_C, random_state=cv_seed)
-        class_weight = self.class_weight  # keyed by label; the probe sees class indices
-        if isinstance(class_weight, dict):
-            class_weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(classes.tolist())}
-        scaler, linear = fit_probe(features[name], y_train, len(classes), C=self.probe_C, class_weight=class_weight)
-        with torch.no_grad():
-            logits = linear(scaler(torch.from_numpy(features[name])))
-            loss = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(y_train)))
-            acc = float((logits.argmax(1).numpy() == y_train).mean())
-        history = History()
-        history.new_epoch()
-        history.record("epoch", 1)
-        history.record("train_loss", loss)
-        history.record("train_acc", acc)
-        history.record("n_steps", 0)
-        history.record("dur", time.perf_counter() - start)
-        return dict(name=name, scores=scores, scaler=scaler, linear=linear, history=history)
-
-    def _resolve_trainable(self, n_blocks, name):
-        value = self.trainable_blocks
-        if isinstance(value, str):
-            return n_blocks, True
-        if value > n_blocks:
-            raise ValueError(
-                f"trainable_blocks={value} is out of range for {name}, whose head reads {n_blocks} blocks: "
-                f"use 0..{n_blocks} or 'all'."
-            )
-        return int(value), False
-
-    def _n_epochs(self, steps_per_epoch):
-        """``max_epochs``, raised so that small training sets still get ``min_steps`` optimizer steps."""
-        return max(int(self.max_epochs), math.ceil(int(self.min_steps) / max(steps_per_epoch, 1)))
-
-    def _build_net(self, module, blocks, n_trainable, all_trunk, train_data, valid_data, weight, device, n_classes):
-        from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler
-        from skorch.helper import predefined_split
-
-        steps_per_epoch = len(BatchIterator(train_data, self.batch_size, shuffle=True))
-        max_epochs = self._n_epochs(steps_per_epoch)
-        total_steps = steps_per_epoch * max_epochs
-        warmup_steps = round(self.warmup_epochs * steps_per_epoch)
-        callbacks = [("train_acc", EpochScoring("accuracy", lower_is_better=False, on_train=True, name="train_acc")),
-                     ("record_lr", RecordLR())]
-        if self.lr_schedule == "cosine":
-            callbacks.append(("lr_scheduler", LRScheduler(
-                torch.optim.lr_scheduler.LambdaLR, lr_lambda=lr_lambda(total_steps, warmup_steps),
-                step_every="batch")))
-        elif self.lr_schedule == "onecycle":
-            pct = warmup_steps / total_steps if warmup_steps else 0.3
-            callbacks.append(("lr_scheduler", LRScheduler(
-                one_cycle, total_steps=total_steps, pct_start=min(max(pct, 0.01), 0.99), step_every="batch")))
-        patience = self._patience(valid_data is not None)
-        if patience is not None:
-            callbacks.append(("early_stopping", EarlyStopping(monitor="valid_loss", patience=patience,
-                                                              load_best=True)))
-        if self.unfreeze_every:
-            callbacks.append(("gradual_unfreeze", GradualUnfreeze(blocks, n_trainable, self.unfreeze_every, all_trunk)))
-        callbacks += list(self.callbacks or [])
-
-        nested = self._nested_params()
-        kwargs = {
-            "optimizer__weight_decay": self.weight_decay,
-            "optimizer__param_groups": param_groups(module, blocks, n_trainable, self.lr, self.lr_decay, all_trunk,
-                                                    trunk_weight_decay=0.0 if self.l2sp else None),
-        }
-        if weight is not None:
-            kwargs["criterion__weight"] = weight
-        if self.label_smoothing:
-            kwargs["criterion__label_smoothing"] = float(self.label_smoothing)
-        if self.optimizer in (torch.optim.AdamW, torch.optim.Adam):
-            # One fused kernel for all parameters: measured 3x faster steps than the default on CPU.
-            kwargs["optimizer__fused"] = True
-        kwargs.update(nested)
-        return FineTuneNet(
-            module,
-            l2sp=float(self.l2sp),
-            criterion=torch.nn.CrossEntropyLoss,
-            optimizer=MergedGroups(self.optimizer),
-            lr=self.lr,
-            max_epochs=max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=BatchIterator,
-            iterator_train__shuffle=True,
-            iterator_valid=BatchIterator,
-            train_split=None if valid_data is None else predefined_split(valid_data),
-            callbacks=callbacks,
-            classes=list(range(n_classes)),
-            device=str(device),
-            verbose=self.verbose,
-            **kwargs,
-        )
+    def __init__(self, backbone="efficientnet_lite0", *, weights="default", trainable_blocks="all", layer="auto",
+                 schedule="lp-ft", probe_C=1.0, lr=1e-2, lr_decay=0.7, weight_decay=0.01, l2sp=0.0,
+                 optimizer=torch.optim.AdamW, lr_schedule="cosine", warmup_epochs=1, unfreeze_every=None,
+                 max_epochs=5, min_steps=200, batch_size=32, hidden_units=(), dropout=0.0, image_size="auto",
+                 pooling="avg", augment="strong", label_smoothing=0.1, tta=4, validation_fraction="auto",
+                 early_stopping="auto", class_weight=None, warm_start=False, random_state=None, device="auto",
+                 input_shape=None, callbacks=None, verbose=1, **kwargs):
+        self._store_params(locals())
 
     # ------------------------------------------------------------------ predict
 
     def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_``.
+        """Class probabilities, columns in the order of ``classes_`` (multi-label: one per label).
 
         Parameters
         ----------
@@ -804,11 +296,14 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_images, n_classes)
+            Rows sum to 1; for multi-label ``y``, each entry is that label's
+            own probability.
         """
-        return softmax(self._logits(X).astype(np.float64), axis=1)
+        logits = self._outputs(X).astype(np.float64)
+        return expit(logits) if self._multilabel else softmax(logits, axis=1)
 
     def predict(self, X):
-        """Predicted labels, from ``classes_``.
+        """Predicted labels, from ``classes_`` (multi-label: a 0/1 indicator matrix).
 
         Parameters
         ----------
@@ -817,9 +312,11 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        y : ndarray of shape (n_images,)
+        y : ndarray of shape (n_images,) or (n_images, n_labels)
         """
-        logits = self._logits(X)
+        logits = self._outputs(X)
+        if self._multilabel:
+            return (logits > 0).astype(np.int64)
         return self.classes_[logits.argmax(axis=1)]
 
     def predict_log_proba(self, X):
@@ -834,15 +331,16 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_images, n_classes)
         """
-        return log_softmax(self._logits(X).astype(np.float64), axis=1)
+        logits = self._outputs(X).astype(np.float64)
+        return log_expit(logits) if self._multilabel else log_softmax(logits, axis=1)
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy of :meth:`predict` on ``(X, y)``.
+        """Accuracy of :meth:`predict` on ``(X, y)`` (multi-label: subset accuracy, every label right).
 
         Parameters
         ----------
         X : images
-        y : array-like of shape (n_images,)
+        y : array-like of shape (n_images,) or (n_images, n_labels)
             True labels; all must be among ``classes_``.
         sample_weight : array-like of shape (n_images,), default=None
 
@@ -851,13 +349,14 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         score : float
         """
         check_is_fitted(self, "module_")
-        y_arr = column_or_1d(np.asarray(y) if not hasattr(y, "shape") else y)
-        unseen = np.setdiff1d(np.unique(y_arr), self.classes_)
-        if len(unseen):
-            raise ValueError(
-                f"y contains labels never seen in fit: {unseen.tolist()[:10]}; the model only predicts "
-                f"classes_={self.classes_.tolist()[:20]}. Score on data with known labels, or refit with them."
-            )
+        if not self._multilabel:
+            y_arr = column_or_1d(np.asarray(y) if not hasattr(y, "shape") else y)
+            unseen = np.setdiff1d(np.unique(y_arr), self.classes_)
+            if len(unseen):
+                raise ValueError(
+                    f"y contains labels never seen in fit: {unseen.tolist()[:10]}; the model only predicts "
+                    f"classes_={self.classes_.tolist()[:20]}. Score on data with known labels, or refit with them."
+                )
         return super().score(X, y, sample_weight=sample_weight)
 
     def decision_function(self, X):
@@ -873,7 +372,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_images, n_classes), or (n_images,) for two classes
             As in scikit-learn: for two classes, the score of ``classes_[1]``
             (its logit minus that of ``classes_[0]``); positive means
-            ``classes_[1]``.
+            ``classes_[1]``. For multi-label ``y``, one logit per label.
 
         Examples
         --------
@@ -887,133 +386,111 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         >>> binary.decision_function(X[100:103] / 16.0).shape
         (3,)
         """
-        logits = self._logits(X)
-        if len(self.classes_) == 2:
-            return (logits[:, 1] - logits[:, 0]).astype(np.float64)
-        return logits.astype(np.float64)
-
-    def _logits(self, X):
-        check_is_fitted(self, "module_")
-        check_n_features_in(self, X)
-        images = as_image_set(X, input_shape=self.input_shape)
-        device = resolve_device(self.device)
-        module = self.module_.to(device, memory_format=torch.channels_last)
-        try:
-            logits = self._encode_views(module, images, device)
-        finally:
-            self.module_.to("cpu", memory_format=torch.contiguous_format)
-            release_cuda_memory(device)
+        logits = self._outputs(X).astype(np.float64)
+        if len(self.classes_) == 2 and not self._multilabel:
+            return logits[:, 1] - logits[:, 0]
         return logits
-
-    def _encode_views(self, module, images, device):
-        """Logits of the images, averaged with those of ``tta`` randomly augmented views."""
-        # A probe-only model never saw augmented images: it stays the plain probe.
-        n_views = 1 + (int(self.tta) if self.n_steps_ else 0)
-        with progress_bar(len(images) * n_views, self.verbose, "predict") as bar:
-            total = encode_batches(module, images, batch_size=self.batch_size, device=device, progress=bar)
-            if n_views == 1:
-                return total
-            # Views are seeded from random_state, so predictions are reproducible.
-            seed = check_random_state(self.random_state).randint(2**31 - 1) if self.random_state is not None else None
-            augmented = _AugmentedView(module, BatchAugment(**PRESETS[TTA_PRESET]))
-            cuda_devices = [device.index or 0] if device.type == "cuda" else []
-            for view in range(1, n_views):
-                with torch.random.fork_rng(devices=cuda_devices, enabled=seed is not None):
-                    if seed is not None:
-                        torch.manual_seed(seed + view)
-                    total += encode_batches(augmented, images, batch_size=self.batch_size, device=device,
-                                            progress=bar)
-        return total / n_views
-
-    # ------------------------------------------------------------------ sklearn plumbing
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: BaseEstimator may return __dict__ itself
-        module = state.pop("module_", None)
-        if module is not None:
-            # CPU tensors: a model trained on CUDA unpickles on a machine without it.
-            state["_module_state"] = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
-        return state
-
-    def __setstate__(self, state):
-        module_state = state.pop("_module_state", None)
-        super().__setstate__(state)
-        if module_state is None:
-            return
-        arch = self._arch
-        backbone = build_backbone(arch["backbone"], None)  # structure only: the weights come next
-        encoder = ImageEncoder(backbone, arch["image_size"], arch["layers"], arch["pooling"])
-        n_features, n_classes = arch["n_features"], arch["n_classes"]
-        if arch["probe_head"]:  # buffers and weights come from the state dict
-            head = torch.nn.Sequential(FeatureScaler(np.zeros(n_features), np.ones(n_features)),
-                                       torch.nn.Linear(n_features, n_classes))
-        else:
-            head = make_head(n_features, n_classes, arch["hidden_units"], arch["dropout"])
-        module = FineTuneModule(encoder, head)
-        module.load_state_dict(module_state)
-        self.module_ = module.train(False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.input_tags.positive_only = True  # pixels are never negative
+        tags.classifier_tags.multi_label = True
         tags.classifier_tags.poor_score = True  # a few epochs on a few random images
         return tags
 
+    # ------------------------------------------------------------------ task hooks
 
-class _AugmentedView(torch.nn.Module):
-    """A fitted module that sees a random augmentation of each image, at inference (``tta``)."""
+    _target_noun = "label"
 
-    def __init__(self, module, augment):
-        super().__init__()
-        self.module = module
-        self.augment = augment
+    def _check_targets(self, y):
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        y = np.asarray(y) if not hasattr(y, "shape") else y
+        if getattr(y, "ndim", 1) == 2 and y.shape[1] > 1:
+            if type_of_target(y) != "multilabel-indicator":
+                raise ValueError(
+                    f"{name} got a 2-D y of shape {tuple(y.shape)} that is not a 0/1 indicator matrix. Pass "
+                    "one label per image as a 1-D y, or several labels per image as a 0/1 matrix with one "
+                    "column per label (scikit-learn's multi-label convention); for continuous targets use "
+                    "FineTunedRegressor."
+                )
+            return np.asarray(y)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        return y
 
-    @property
-    def image_size(self):
-        return self.module.image_size
+    def _encode_targets(self, y):
+        if y.ndim == 2:
+            if self.class_weight is not None:
+                raise ValueError(
+                    f"class_weight={self.class_weight!r} is not supported with multi-label y; use "
+                    "class_weight=None (or criterion__pos_weight, a tensor of one weight per label)."
+                )
+            return y.astype(np.float32), {"classes_": np.arange(y.shape[1]), "_multilabel": True}
+        classes, y_index = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y; got {len(classes)} "
+                f"class(es): {classes.tolist()}. A classifier can't train when only one class is present."
+            )
+        return y_index.astype(np.int64), {"classes_": classes, "_multilabel": False}
 
-    @property
-    def in_chans(self):
-        return self.module.in_chans
+    def _check_warm_targets(self, fitted):
+        if fitted["_multilabel"] != self._multilabel or not np.array_equal(fitted["classes_"], self.classes_):
+            raise ValueError(
+                f"warm_start=True needs y with the classes of the previous fit {self.classes_.tolist()}; "
+                f"got {fitted['classes_'].tolist()}. Set warm_start=False to start afresh."
+            )
 
-    def forward(self, x):
-        return self.module(self.augment(self.module.encoder.to_unit_range(x)))
+    def _n_outputs(self, fitted):
+        return len(fitted["classes_"])
 
+    def _stratify(self, targets):
+        return None if targets.ndim == 2 else targets
 
-def _top_params(blocks, n):
-    return [p for block in (blocks[len(blocks) - n :] if n else []) for p in block.params]
+    def _can_spare_validation(self, targets):
+        if targets.ndim == 2:
+            positives = targets.sum(axis=0)
+            return int(min(positives.min(), (len(targets) - positives).min())) >= AUTO_MIN_PER_CLASS
+        return int(np.bincount(targets).min()) >= AUTO_MIN_PER_CLASS
 
+    def _make_probe(self, fitted):
+        return multilabel_probe(self.probe_C) if fitted["_multilabel"] else logistic_probe(self.probe_C)
 
-def _same(a, b):
-    if isinstance(a, str) or isinstance(b, str) or a is None or b is None:
-        return a == b
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return tuple(a) == tuple(b)
-    return a is b
+    def _fit_probe(self, features, targets, fitted):
+        if fitted["_multilabel"]:
+            scaler, linear = fit_multilabel_probe(features, targets, C=self.probe_C)
+        else:
+            class_weight = self.class_weight  # keyed by label; the probe sees class indices
+            if isinstance(class_weight, dict):
+                class_weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(fitted["classes_"].tolist())}
+            scaler, linear = fit_probe(features, targets, len(fitted["classes_"]), C=self.probe_C,
+                                       class_weight=class_weight)
+        with torch.no_grad():
+            logits = linear(scaler(torch.from_numpy(features)))
+            target = torch.as_tensor(targets)
+            if fitted["_multilabel"]:
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+                acc = float(((logits > 0).float() == target).all(dim=1).float().mean())
+            else:
+                loss = torch.nn.functional.cross_entropy(logits, target)
+                acc = float((logits.argmax(1) == target).float().mean())
+        return scaler, linear, {"train_loss": float(loss), "train_acc": acc}
 
+    def _scoring_callbacks(self, has_validation, fitted):
+        callbacks = [("train_acc", EpochScoring("accuracy", lower_is_better=False, on_train=True, name="train_acc"))]
+        if has_validation and fitted["_multilabel"]:  # NeuralNetClassifier adds its own valid_acc
+            callbacks.append(("valid_acc", EpochScoring("accuracy", lower_is_better=False, name="valid_acc")))
+        return callbacks
 
-def _n_features(encoder):
-    """Width of the head's input: one forward pass of a blank image through the encoder."""
-    encoder.eval()
-    with torch.inference_mode():
-        probe = torch.zeros(1, encoder.in_chans, *encoder.image_size, dtype=torch.uint8)
-        return int(encoder(probe).shape[1])
-
-
-def auto_image_size(image_shape, largest=(224, 224)):
-    """``image_size="auto"``: the larger image side rounded up to a multiple of 32, within [32, the backbone's].
-
-    Small images are not blown up to the backbone's 224 px: a 28x28 digit
-    at 32 px trains about 40x faster than at 224 px (see docs/finetuning.md
-    for what each size buys).
-
-    Examples
-    --------
-    >>> from sktransfer._finetune import auto_image_size
-    >>> auto_image_size((8, 8)), auto_image_size((28, 28)), auto_image_size((100, 60)), auto_image_size((480, 640))
-    ((32, 32), (32, 32), (128, 128), (224, 224))
-    """
-    side = max(image_shape) if image_shape else max(largest)
-    side = int(min(max(largest), max(32, math.ceil(side / 32) * 32)))
-    return (side, side)
+    def _net_spec(self, targets, fitted):
+        kwargs = {}
+        if self.label_smoothing:
+            kwargs["criterion__label_smoothing"] = float(self.label_smoothing)
+        if fitted["_multilabel"]:
+            return MultiLabelNet, MultiLabelLoss, kwargs
+        classes = fitted["classes_"]
+        if self.class_weight is not None:
+            weight = compute_class_weight(self.class_weight, classes=classes, y=classes[targets])
+            kwargs["criterion__weight"] = torch.as_tensor(weight, dtype=torch.float32)
+        return ClassifierNet, torch.nn.CrossEntropyLoss, {"classes": list(range(len(classes))), **kwargs}

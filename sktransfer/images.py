@@ -27,9 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-__all__ = ["ImageSet", "as_image_set", "check_n_features_in", "iter_arrays", "record_n_features_in", "resize_batch"]
+from ._tensors import to_float_images
+
+__all__ = ["ImageSet", "as_image_set", "check_n_features_in", "iter_arrays", "record_n_features_in"]
 
 _PATH_TYPES = (str, os.PathLike)
 
@@ -455,66 +456,6 @@ def _common_size(sizes):
     return sizes.pop() if len(sizes) == 1 else None
 
 
-# --------------------------------------------------------------------------- tensors
-
-
-def resize_batch(batch, size, *, device="cpu", channels=None, non_blocking=False):
-    """Move a uint8 batch to ``device`` and return float images in [0, 1].
-
-    The uint8 batch crosses to the device first (4x fewer bytes than float32);
-    conversion, channel fixing and the antialiased bilinear resize happen
-    there, on the whole batch at once.
-
-    Parameters
-    ----------
-    batch : torch.Tensor or list of torch.Tensor
-        ``uint8`` ``(B, C, H, W)``, or a list of ``(C, H, W)`` of any sizes
-        (float tensors are taken as already in [0, 1]).
-    size : tuple of int
-        Output ``(H, W)``.
-    device : str or torch.device, default="cpu"
-        Where to compute.
-    channels : int, default=None
-        Output channels: 1 averages RGB to gray, 3 repeats gray; None keeps.
-    non_blocking : bool, default=False
-        Asynchronous copy; use with pinned batches on CUDA.
-
-    Returns
-    -------
-    images : torch.Tensor
-        ``float32`` ``(B, channels, H, W)`` in [0, 1], on ``device``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sktransfer.images import resize_batch
-    >>> batch = torch.zeros(2, 1, 8, 8, dtype=torch.uint8)
-    >>> resize_batch(batch, (32, 32), channels=3).shape
-    torch.Size([2, 3, 32, 32])
-    """
-    size = tuple(int(s) for s in size)
-    if isinstance(batch, torch.Tensor):
-        parts = [batch]
-    else:
-        parts = [t[None] for t in batch]
-    out = []
-    for part in parts:
-        x = part.to(device, non_blocking=non_blocking)
-        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-        if channels == 3 and x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        elif channels == 1 and x.shape[1] == 3:
-            x = x.mean(dim=1, keepdim=True)
-        if tuple(x.shape[2:]) != size:
-            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-        out.append(x)
-    if len(out) == 1:
-        return out[0].contiguous()
-    # A list mixes gray and colour images only when channels is None.
-    widest = max(x.shape[1] for x in out)
-    return torch.cat([x.expand(-1, widest, -1, -1) for x in out]).contiguous()
-
-
 def iter_arrays(images: ImageSet, batch_size: int, size, channels) -> Iterator[np.ndarray]:
     """Yield float32 numpy batches ``(B, H, W, C)`` in [0, 1], resized on CPU.
 
@@ -529,7 +470,7 @@ def iter_arrays(images: ImageSet, batch_size: int, size, channels) -> Iterator[n
     (2, 16, 16, 1)
     """
     for batch in images.iter_batches(batch_size):
-        x = resize_batch(batch, size, channels=channels)
+        x = to_float_images(batch, size, channels=channels)
         yield x.permute(0, 2, 3, 1).numpy()
 
 

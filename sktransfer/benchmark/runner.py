@@ -261,7 +261,7 @@ def run_benchmark(
         classes = np.unique(ds.y)
         backbone_size = image_size
         if backbone_size is None:
-            from .._finetune import auto_image_size  # the estimator's own rule, for features too
+            from .._validation import auto_image_size  # the estimator's own rule, for features too
 
             backbone_size = auto_image_size(ds.image_shape)[0]
         config = dict(
@@ -375,7 +375,7 @@ def _variants(method, ds, backbone, backbone_size, device, n_jobs, log):
     if method == "features":
         from .._features import PretrainedFeatureExtractor
 
-        from .._probe import mid_blocks
+        from ..backbones._contract import mid_blocks
 
         final = PretrainedFeatureExtractor(backbone, layer=None, image_size=backbone_size, device=device, verbose=0)
         mid = mid_blocks(len(final.fit(ds.take([0])).backbone_.blocks))

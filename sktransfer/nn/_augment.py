@@ -1,4 +1,4 @@
-"""Batch augmentation on the device, for FineTunedClassifier's training batches.
+"""Batch augmentation on the device, for the training batches of the fine-tuned estimators.
 
 torchvision's v2 transforms, called on a batch tensor, draw *one* set of
 random parameters for the whole batch. :class:`BatchAugment` draws them per
@@ -62,7 +62,7 @@ class BatchAugment(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from sktransfer._augment import BatchAugment
+    >>> from sktransfer.nn._augment import BatchAugment
     >>> aug = BatchAugment(scale=(1.0, 1.2), translate=0.1, brightness=0.2)
     >>> out = aug(torch.rand(4, 3, 32, 32))
     >>> out.shape, bool(out.min() >= 0), bool(out.max() <= 1)
@@ -168,7 +168,7 @@ def resolve_augment(augment):
 
     Examples
     --------
-    >>> from sktransfer._augment import resolve_augment
+    >>> from sktransfer.nn._augment import resolve_augment
     >>> resolve_augment("light")
     BatchAugment(scale=(1.0, 1.15), translate=0.08, rotate=0.0, shear=0.0, brightness=0.15, contrast=0.15, erase_p=0.0)
     >>> resolve_augment(None) is None

@@ -1,8 +1,8 @@
 """The one inference path: uint8 images -> normalised tensors -> trunk -> pooled features.
 
 :class:`ImageEncoder` is shared by :class:`~sktransfer.PretrainedFeatureExtractor`
-and the frozen part of :class:`~sktransfer.FineTunedClassifier`, so the two
-can never disagree on resizing, normalisation or device handling.
+and every network the fine-tuned estimators train, so they can never disagree
+on resizing, normalisation or device handling.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._device import autocast, pin
-from .images import resize_batch
+from .._device import autocast
+from .._tensors import batch_to_device, to_float_images
 
 POOLINGS = ("avg", "max", "avgmax", "gem", "none")
 GEM_P = 3.0
@@ -63,7 +63,7 @@ class ImageEncoder(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from sktransfer._encoder import ImageEncoder
+    >>> from sktransfer.nn._encoder import ImageEncoder
     >>> from sktransfer.backbones import get_backbone
     >>> enc = ImageEncoder(get_backbone("timm/resnet18", weights=None), (32, 32)).eval()
     >>> enc(torch.zeros(2, 1, 8, 8, dtype=torch.uint8)).shape
@@ -86,7 +86,7 @@ class ImageEncoder(nn.Module):
     def to_unit_range(self, x):
         """uint8 (or float [0, 1]) images on the device -> float [0, 1] of the trunk's size and channels."""
         if x.dtype == torch.uint8 or tuple(x.shape[2:]) != self.image_size or x.shape[1] != self.in_chans:
-            x = resize_batch(x, self.image_size, device=x.device, channels=self.in_chans)
+            x = to_float_images(x, self.image_size, device=x.device, channels=self.in_chans)
         return x
 
     def preprocess(self, x):
@@ -128,21 +128,7 @@ class ImageEncoder(nn.Module):
         return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=1)
 
 
-def batch_to_device(batch, device, image_size, channels):
-    """Move a batch from :meth:`ImageSet.iter_batches` to ``device``, as uint8 when it can.
-
-    A stacked uint8 batch crosses as is (pinned, asynchronous on CUDA) and is
-    converted on the device by the encoder. A list of images of differing
-    sizes is resized there one by one and stacked, as float in [0, 1].
-    """
-    non_blocking = device.type == "cuda"
-    batch = pin(batch, device)
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=non_blocking)
-    return resize_batch(batch, image_size, device=device, channels=channels, non_blocking=non_blocking)
-
-
-def encode_batches(encoder, images, *, batch_size, device, indices=None, amp=True, progress=None):
+def encode_batches(encoder, images, *, batch_size, device, indices=None, progress=None):
     """Stream ``images`` through ``encoder`` under ``inference_mode``; return float32 numpy.
 
     Batches cross to the device as (pinned) uint8 and are converted there.
@@ -152,7 +138,7 @@ def encode_batches(encoder, images, *, batch_size, device, indices=None, amp=Tru
     out = None
     start = 0
     encoder.eval()
-    with torch.inference_mode(), autocast(device, amp):
+    with torch.inference_mode(), autocast(device):
         for batch in images.iter_batches(batch_size, indices=indices):
             x = batch_to_device(batch, device, encoder.image_size, encoder.in_chans)
             feats = encoder(x).float().cpu().numpy()
@@ -163,3 +149,19 @@ def encode_batches(encoder, images, *, batch_size, device, indices=None, amp=Tru
             if progress is not None:
                 progress.update(len(feats))
     return out
+
+
+def feature_width(encoder):
+    """Width of the encoder's pooled output: one forward pass of a blank image.
+
+    Examples
+    --------
+    >>> from sktransfer.backbones import get_backbone
+    >>> from sktransfer.nn._encoder import ImageEncoder, feature_width
+    >>> feature_width(ImageEncoder(get_backbone("timm/test_resnet", weights=None), (32, 32), layers=[1, 2]))
+    40
+    """
+    encoder.eval()
+    with torch.inference_mode():
+        blank = torch.zeros(1, encoder.in_chans, *encoder.image_size, dtype=torch.uint8)
+        return int(encoder(blank).shape[1])

@@ -1,0 +1,186 @@
+"""FineTunedRegressor: a pretrained backbone fine-tuned to predict one or several continuous targets.
+
+The shared machinery is :class:`~sktransfer._base.BackboneNetworkEstimator`'s;
+this module standardises the targets, probes them with ridge regression and
+trains with a squared-error or Huber loss.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array
+from skorch.callbacks import EpochScoring
+
+from ._base import BackboneNetworkEstimator
+from .training._nets import RegressorNet
+from .training._probe import fit_ridge_probe, ridge_probe
+
+__all__ = ["FineTunedRegressor"]
+
+#: ``early_stopping="auto"`` holds a tenth out only from this many training images up.
+AUTO_MIN_IMAGES = 1000
+
+LOSSES = {"squared_error": torch.nn.MSELoss, "huber": torch.nn.HuberLoss}
+
+
+class FineTunedRegressor(RegressorMixin, BackboneNetworkEstimator):
+    """Fine-tune a pretrained image backbone plus a new head to predict continuous targets.
+
+    The recipe of :class:`~sktransfer.FineTunedClassifier`, for regression:
+
+    1. **Targets** are standardised per column (zero mean, unit variance) for
+       training; :meth:`predict` returns them in their own units.
+    2. **Probe.** The frozen backbone computes features of the training
+       images once; a ridge regression on standardised features (its penalty
+       chosen by leave-one-out CV with ``probe_alpha="auto"``) is fitted, and
+       with ``layer="auto"`` the blocks the head reads are chosen by its
+       cross-validated R². With ``trainable_blocks=0`` the probe is the model.
+    3. **Fine-tune** from the probe's weights (LP-FT) with a squared-error or
+       Huber loss, AdamW, layer-wise rates, warm-up + cosine and augmentation,
+       for at least ``min_steps`` optimizer steps.
+
+    Parameters
+    ----------
+    backbone : str, Backbone or torch.nn.Module, default="efficientnet_lite0"
+        As in :class:`~sktransfer.FineTunedClassifier`.
+    loss : {"squared_error", "huber"}, default="squared_error"
+        Training loss on standardised targets: ``MSELoss``, or ``HuberLoss``
+        (``criterion__delta``, default 1.0 standard deviation, sets where it
+        turns linear: robust to outlying targets).
+    probe_alpha : "auto" or float, default="auto"
+        Ridge penalty of the probe on standardised features; "auto" chooses
+        among ``numpy.logspace(-2, 4, 13)`` by efficient leave-one-out CV.
+    augment : None, {"light", "strong"} or callable, default="light"
+        Augmentation of training batches. "light" (small crops, shifts and
+        brightness changes, no rotation) by default: a target may be
+        geometric (an angle, a position), and "strong"'s rotations and shears
+        would then change the answer without changing the target.
+    weights, trainable_blocks, layer, schedule, lr, lr_decay, weight_decay, l2sp, optimizer, lr_schedule, \
+warmup_epochs, unfreeze_every, max_epochs, min_steps, batch_size, hidden_units, dropout, image_size, pooling, tta, \
+validation_fraction, early_stopping, warm_start, random_state, device, input_shape, callbacks, verbose, **kwargs
+        As in :class:`~sktransfer.FineTunedClassifier`, except that the
+        validation split is not stratified and ``early_stopping="auto"``
+        holds a tenth out from ``AUTO_MIN_IMAGES`` (1,000) images up.
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        Number of targets (columns of ``y``; 1 for a 1-D ``y``).
+    module_, history_, image_size_, layers_, probe_scores_, n_blocks_, trainable_blocks_, n_steps_, \
+features_cached_, n_features_in_
+        As in :class:`~sktransfer.FineTunedClassifier`; ``history_`` records
+        ``train_r2``/``valid_r2`` instead of accuracies.
+
+    See Also
+    --------
+    FineTunedClassifier : the same recipe for labels.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sktransfer import FineTunedRegressor
+    >>> X, y = load_digits(return_X_y=True)
+    >>> ink = (X > 8).sum(axis=1)  # a continuous target: how many pixels are dark
+    >>> reg = FineTunedRegressor(trainable_blocks=0, input_shape=(8, 8), verbose=0, random_state=0)
+    >>> reg.fit(X[:200] / 16.0, ink[:200]).predict(X[200:203] / 16.0).shape
+    (3,)
+    >>> bool(reg.score(X[200:400] / 16.0, ink[200:400]) > 0.8)
+    True
+    """
+
+    _parameter_constraints = {
+        **BackboneNetworkEstimator._parameter_constraints,
+        "loss": [StrOptions(set(LOSSES))],
+        "probe_alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, backbone="efficientnet_lite0", *, loss="squared_error", probe_alpha="auto",
+                 weights="default", trainable_blocks="all", layer="auto", schedule="lp-ft", lr=1e-2,
+                 lr_decay=0.7, weight_decay=0.01, l2sp=0.0, optimizer=torch.optim.AdamW, lr_schedule="cosine",
+                 warmup_epochs=1, unfreeze_every=None, max_epochs=5, min_steps=200, batch_size=32,
+                 hidden_units=(), dropout=0.0, image_size="auto", pooling="avg", augment="light", tta=4,
+                 validation_fraction="auto", early_stopping="auto", warm_start=False, random_state=None,
+                 device="auto", input_shape=None, callbacks=None, verbose=1, **kwargs):
+        self._store_params(locals())
+
+    def predict(self, X):
+        """Predicted targets, in the units of ``y``.
+
+        Parameters
+        ----------
+        X : images
+            Same forms as in :meth:`fit`.
+
+        Returns
+        -------
+        y : ndarray of shape (n_images,) or (n_images, n_outputs)
+            1-D when ``y`` in :meth:`fit` was 1-D.
+        """
+        out = self._outputs(X).astype(np.float64) * self._y_scale + self._y_mean
+        return out.ravel() if self._y_1d else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.regressor_tags.poor_score = True  # a few epochs on a few random images
+        return tags
+
+    # ------------------------------------------------------------------ task hooks
+
+    def _check_targets(self, y):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        y_arr = np.asarray(y) if not hasattr(y, "shape") else y
+        if getattr(y_arr, "ndim", 1) not in (1, 2):
+            raise ValueError(f"y must be 1-D (one target) or 2-D (one column per target); got shape "
+                             f"{tuple(y_arr.shape)}.")
+        try:
+            return check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        except ValueError as exc:
+            raise ValueError(f"{exc} FineTunedRegressor needs numeric targets; for labels use "
+                             "FineTunedClassifier.") from exc
+
+    def _encode_targets(self, y):
+        y2 = y.reshape(len(y), -1)
+        mean, scale = y2.mean(axis=0), y2.std(axis=0)
+        scale[scale == 0] = 1.0  # a constant target stays constant
+        fitted = {"n_outputs_": y2.shape[1], "_y_mean": mean, "_y_scale": scale, "_y_1d": y.ndim == 1}
+        return ((y2 - mean) / scale).astype(np.float32), fitted
+
+    def _check_warm_targets(self, fitted):
+        if fitted["n_outputs_"] != self.n_outputs_:
+            raise ValueError(
+                f"warm_start=True needs y with the {self.n_outputs_} target(s) of the previous fit; got "
+                f"{fitted['n_outputs_']}. Set warm_start=False to start afresh."
+            )
+
+    def _n_outputs(self, fitted):
+        return fitted["n_outputs_"]
+
+    def _can_spare_validation(self, targets):
+        return len(targets) >= AUTO_MIN_IMAGES
+
+    def _make_probe(self, fitted):
+        return ridge_probe(self.probe_alpha)
+
+    def _fit_probe(self, features, targets, fitted):
+        scaler, linear, _ = fit_ridge_probe(features, targets, alpha=self.probe_alpha)
+        with torch.no_grad():
+            out = linear(scaler(torch.from_numpy(features)))
+            loss = float(LOSSES[self.loss]()(out, torch.from_numpy(targets)))
+        return scaler, linear, {"train_loss": loss, "train_r2": float(r2_score(targets, out.numpy()))}
+
+    def _scoring_callbacks(self, has_validation, fitted):
+        callbacks = [("train_r2", EpochScoring("r2", lower_is_better=False, on_train=True, name="train_r2"))]
+        if has_validation:
+            callbacks.append(("valid_r2", EpochScoring("r2", lower_is_better=False, name="valid_r2")))
+        return callbacks
+
+    def _net_spec(self, targets, fitted):
+        return RegressorNet, LOSSES[self.loss], {}

@@ -1,0 +1,96 @@
+"""skorch nets: the loop is skorch's; the L2-SP penalty joins the loss through ``get_loss``.
+
+Each task picks the skorch class that already speaks its outputs (a
+classifier's accuracy, a regressor's R², thresholded multi-label logits) and
+mixes in :class:`L2SPMixin`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
+from torch import nn
+
+__all__ = ["ClassifierNet", "L2SPMixin", "MultiLabelLoss", "MultiLabelNet", "RegressorNet"]
+
+
+class L2SPMixin:
+    """An optional L2-SP penalty in the training loss of a skorch net.
+
+    L2-SP (Li, Grandvalet & Davoine, ICML 2018) adds
+    ``l2sp / 2 * ||w - w0||^2`` over the trainable trunk parameters, where
+    ``w0`` are their values when training starts (the pretrained weights):
+    it regularises toward what the backbone already knows rather than
+    toward zero, as weight decay does.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for the skorch net it is mixed into.
+    l2sp : float, default=0.0
+        Strength of the penalty; 0 disables it.
+    """
+
+    def __init__(self, *args, l2sp=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.l2sp = l2sp
+
+    def initialize_module(self, *args, **kwargs):
+        super().initialize_module(*args, **kwargs)
+        trunk = self.module_.encoder.trunk
+        self.start_weights_ = {name: p.detach().clone() for name, p in trunk.named_parameters()} if self.l2sp else {}
+        return self
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if training and self.l2sp:
+            penalty = sum(((p - self.start_weights_[name]) ** 2).sum()
+                          for name, p in self.module_.encoder.trunk.named_parameters() if p.requires_grad)
+            loss = loss + 0.5 * self.l2sp * penalty
+        return loss
+
+
+class ClassifierNet(L2SPMixin, NeuralNetClassifier):
+    """skorch's ``NeuralNetClassifier`` (logits, ``CrossEntropyLoss``) with L2-SP."""
+
+
+class RegressorNet(L2SPMixin, NeuralNetRegressor):
+    """skorch's ``NeuralNetRegressor`` (standardised targets, MSE or Huber loss) with L2-SP."""
+
+
+class MultiLabelNet(L2SPMixin, NeuralNet):
+    """A skorch ``NeuralNet`` for multi-label logits (``BCEWithLogitsLoss``) with L2-SP.
+
+    Its ``predict`` thresholds each label's logit at 0 (probability 0.5), so
+    skorch's ``EpochScoring("accuracy")`` reports subset accuracy.
+    """
+
+    def predict(self, X):
+        return (self.predict_proba(X) > 0).astype(np.int64)
+
+
+class MultiLabelLoss(nn.BCEWithLogitsLoss):
+    """``BCEWithLogitsLoss`` with label smoothing: each 0/1 target ``t`` becomes ``t * (1 - s) + s / 2``.
+
+    Parameters
+    ----------
+    label_smoothing : float, default=0.0
+    **kwargs
+        As for ``torch.nn.BCEWithLogitsLoss`` (e.g. ``pos_weight``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.training._nets import MultiLabelLoss
+    >>> logits, target = torch.zeros(1, 2), torch.tensor([[1.0, 0.0]])
+    >>> round(float(MultiLabelLoss(label_smoothing=0.2)(logits, target)), 4)  # log(2) at logit 0, whatever s
+    0.6931
+    """
+
+    def __init__(self, label_smoothing=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, input, target):
+        target = target * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        return super().forward(input, target)
