@@ -3,7 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from sktransfer.images import as_image_set, iter_arrays, resize_batch
+from sktransfer._tensors import to_float_images
+from sktransfer.images import as_image_set, iter_arrays
 
 
 def first_batch(X, **kw):
@@ -62,7 +63,7 @@ def test_pil_lists_of_different_sizes(photos):
     assert images.image_shape is None
     batch = images.load([0, 1, 2])
     assert isinstance(batch, list) and [tuple(t.shape) for t in batch] == [(3, 300, 451), (3, 400, 600), (1, 300, 451)]
-    out = resize_batch(batch, (32, 32), channels=3)
+    out = to_float_images(batch, (32, 32), channels=3)
     assert out.shape == (3, 3, 32, 32) and 0 <= float(out.min()) and float(out.max()) <= 1
 
 
@@ -129,7 +130,7 @@ def test_resize_is_antialiased():
     # A 1-pixel checkerboard averages to grey when shrunk with antialiasing;
     # plain bilinear sampling would keep extreme values.
     board = (np.indices((64, 64)).sum(0) % 2 * 255).astype(np.uint8)
-    out = resize_batch(torch.from_numpy(board)[None, None], (8, 8))
+    out = to_float_images(torch.from_numpy(board)[None, None], (8, 8))
     assert torch.allclose(out, torch.full_like(out, 0.5), atol=0.05)
 
 
