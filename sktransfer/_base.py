@@ -293,8 +293,7 @@ class BackboneNetworkEstimator(BaseEstimator):
             module.augment = None
 
     def _encode(self, encoder, images, device, indices=None):
-        """Frozen-backbone features of ``images`` (rows ``indices``), as float32 numpy."""
-        encoder.to(device)
+        """Frozen-backbone features of ``images`` (rows ``indices``), as float32 numpy; ``encoder`` is on ``device``."""
         n = len(images) if indices is None else len(indices)
         with progress_bar(n, self.verbose, "features") as bar:
             return encode_batches(encoder, images, batch_size=self.batch_size, device=device, indices=indices,

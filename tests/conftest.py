@@ -4,6 +4,8 @@ import os
 
 import numpy as np
 import pytest
+import torch
+from threadpoolctl import threadpool_limits
 
 # Tests never reach a model hub: fail fast instead of waiting on timeouts.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,3 +40,14 @@ def image_files(tmp_path, digits):
         Image.fromarray(np.rint(X[i].reshape(8, 8) * 255).astype(np.uint8)).save(path)
         paths.append(str(path))
     return paths, y[:12]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch and BLAS thread: on a shared 2-core machine, 2 threads competing
+    with another process make every kernel an order of magnitude slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(threads)

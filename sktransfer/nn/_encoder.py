@@ -159,7 +159,7 @@ def feature_width(encoder):
     >>> from sktransfer.backbones import get_backbone
     >>> from sktransfer.nn._encoder import ImageEncoder, feature_width
     >>> feature_width(ImageEncoder(get_backbone("timm/test_resnet", weights=None), (32, 32), layers=[1, 2]))
-    40
+    80
     """
     encoder.eval()
     with torch.inference_mode():

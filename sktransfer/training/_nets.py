@@ -61,8 +61,8 @@ class RegressorNet(L2SPMixin, NeuralNetRegressor):
 class MultiLabelNet(L2SPMixin, NeuralNet):
     """A skorch ``NeuralNet`` for multi-label logits (``BCEWithLogitsLoss``) with L2-SP.
 
-    Its ``predict`` thresholds each label's logit at 0 (probability 0.5), so
-    skorch's ``EpochScoring("accuracy")`` reports subset accuracy.
+    Built with ``predict_nonlinearity=None``, its ``predict_proba`` returns
+    the logits and its ``predict`` thresholds each at 0 (probability 0.5).
     """
 
     def predict(self, X):
