@@ -1,6 +1,7 @@
 """sktransfer: transfer learning as ordinary scikit-learn estimators."""
 
 from ._baselines import HOGTransformer, PixelTransformer
+from ._export import export_weights, load_weights
 from ._features import PretrainedFeatureExtractor
 from ._finetune import FineTunedClassifier
 from ._regressor import FineTunedRegressor
@@ -14,4 +15,6 @@ __all__ = [
     "PixelTransformer",
     "PretrainedFeatureExtractor",
     "__version__",
+    "export_weights",
+    "load_weights",
 ]

@@ -22,6 +22,7 @@ import difflib
 import gc
 import math
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -31,9 +32,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
 from skorch.history import History
 
-from ._device import on_device, resolve_device, seeded
+from ._device import cpu_copy, on_device, resolve_device, seeded
 from ._progress import progress_bar
 from ._validation import auto_image_size, check_hidden_units, resolve_image_size
 from .backbones import Backbone, build_backbone
@@ -115,6 +117,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         "input_shape": [tuple, list, None],
         "callbacks": [list, None],
         "verbose": ["verbose"],
+        "on_interrupt": [StrOptions({"raise", "keep"})],
     }
 
     def _store_params(self, params):
@@ -180,6 +183,19 @@ class BackboneNetworkEstimator(BaseEstimator):
                     f"{type(self).__name__} got an unexpected parameter {key!r}.{hint} Extra keywords "
                     f"must be nested skorch parameters starting with {', '.join(p + '__' for p in SKORCH_PREFIXES)}."
                 )
+        smoothing = self._nested_params().get("criterion__label_smoothing")
+        if smoothing is not None and not (isinstance(smoothing, Real) and 0.0 <= smoothing <= 1.0):
+            raise ValueError(f"criterion__label_smoothing={smoothing!r} must be a number in [0, 1] (0 for none); "
+                             "or use the label_smoothing parameter.")
+        for i, callback in enumerate(self.callbacks or []):
+            named = isinstance(callback, tuple) and len(callback) == 2 and isinstance(callback[0], str)
+            target = callback[1] if named else callback
+            is_callback = isinstance(target, Callback) or (isinstance(target, type) and issubclass(target, Callback))
+            if not is_callback:
+                raise TypeError(
+                    f"callbacks[{i}] is {callback!r}, not a skorch callback; pass instances (or classes) of "
+                    "skorch.callbacks.Callback, or (name, callback) pairs."
+                )
 
     # ------------------------------------------------------------------ fit
 
@@ -240,11 +256,11 @@ class BackboneNetworkEstimator(BaseEstimator):
             module.set_trainable(block_params(top_blocks(blocks, first)),
                                  all_trunk=all_trunk and first == n_trainable)
             if probe_only:
-                history = probe["history"]
+                history, interrupted = probe["history"], False
             else:
-                history = self._train(module, images, targets, train_idx, valid_idx, augment=augment,
-                                      cached=cached, blocks=blocks, n_trainable=n_trainable, all_trunk=all_trunk,
-                                      fitted=fitted, device=device, data_rng=data_rng)
+                history, interrupted = self._train(
+                    module, images, targets, train_idx, valid_idx, augment=augment, cached=cached, blocks=blocks,
+                    n_trainable=n_trainable, all_trunk=all_trunk, fitted=fitted, device=device, data_rng=data_rng)
 
         # Assign fitted state only now, so a failed (re)fit leaves the model as it was.
         self.module_ = module.train(False)
@@ -257,6 +273,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         self.trainable_blocks_ = n_trainable
         self.features_cached_ = cached
         self.n_steps_ = int(sum(history[:, "n_steps"])) if "n_steps" in history[-1] else 0
+        self.interrupted_ = interrupted
         if probe is not None:
             self.probe_scores_ = probe["scores"]
         self._arch = arch
@@ -285,12 +302,22 @@ class BackboneNetworkEstimator(BaseEstimator):
                                       fitted, device)
                 net.fit(train_data, None)
                 history = net.history  # the net itself (optimizer state, device buffers) is dropped
+                interrupted, max_epochs = net.interrupted_, net.max_epochs
                 if device.type == "cuda":
                     net = source = y_device = None  # noqa: F841  (free device memory now, not at the next gc)
                     gc.collect()
-                return history
         finally:
             module.augment = None
+        if interrupted:
+            epochs = len(history)
+            if self.on_interrupt == "raise":
+                # The fit is abandoned: the estimator keeps its previous fitted state (or stays unfitted).
+                raise KeyboardInterrupt(f"training interrupted in epoch {epochs}; {type(self).__name__} keeps its "
+                                        "previous state (on_interrupt='keep' keeps partial weights instead)")
+            warnings.warn(f"Training was interrupted in epoch {epochs} of {max_epochs}: the model keeps the "
+                          "partially trained weights (on_interrupt='keep'); interrupted_ is True.", UserWarning,
+                          stacklevel=3)
+        return history, interrupted
 
     def _encode(self, encoder, images, device, indices=None):
         """Frozen-backbone features of ``images`` (rows ``indices``), as float32 numpy; ``encoder`` is on ``device``."""
@@ -514,6 +541,11 @@ class BackboneNetworkEstimator(BaseEstimator):
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: BaseEstimator may return __dict__ itself
+        # A user's own module (the backbone parameter, and the one the fit was built from) may live
+        # on CUDA: pickle CPU copies, so the model unpickles on a machine without a GPU.
+        state["backbone"] = cpu_copy(state["backbone"])
+        if "_arch" in state:
+            state["_arch"] = {**state["_arch"], "backbone": cpu_copy(state["_arch"]["backbone"])}
         module = state.pop("module_", None)
         if module is not None:
             # CPU tensors: a model trained on CUDA unpickles on a machine without it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 
 import torch
@@ -16,7 +17,7 @@ CUDA_DEVICE_ENV = "SKTRANSFER_CUDA_DEVICE"
 
 
 def resolve_device(device):
-    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a torch.device into a torch.device.
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or a torch.device into a torch.device.
 
     ``"auto"`` picks CUDA when available. Asking for CUDA on a machine without
     it is an error that says what to pass instead (never a silent fall-back
@@ -25,6 +26,16 @@ def resolve_device(device):
     On a worker configured by ``sktransfer.dask.configure_workers``, it also
     applies the worker's torch thread count to the calling thread, and
     ``"auto"`` picks the worker's GPU.
+
+    Examples
+    --------
+    >>> from sktransfer._device import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("meta")
+    Traceback (most recent call last):
+    ...
+    ValueError: device='meta' is not supported: sktransfer runs on 'cpu', 'cuda[:N]' or 'mps'; use device='auto' or device='cpu' (set_params(device='cpu') on a fitted model).
     """
     _apply_worker_threads()
     if device == "auto":
@@ -36,11 +47,20 @@ def resolve_device(device):
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but CUDA is not available on this machine; "
-            "use device='auto' or device='cpu' (set_params(device='cpu') on a fitted model)."
-        )
+    fix = "use device='auto' or device='cpu' (set_params(device='cpu') on a fitted model)."
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available on this machine; {fix}")
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise ValueError(f"device={device!r} but this machine has {count} CUDA device(s), "
+                             f"cuda:0..cuda:{count - 1}; pick one of them or {fix}")
+    elif resolved.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError(f"device={device!r} but Apple's MPS is not available on this machine; {fix}")
+    elif resolved.type != "cpu":
+        # "meta" holds no data, and other backends (xpu, ...) are untested: fail here, not deep in torch.
+        raise ValueError(f"device={device!r} is not supported: sktransfer runs on 'cpu', 'cuda[:N]' or 'mps'; {fix}")
     return resolved
 
 
@@ -124,3 +144,24 @@ def seeded(seed, device):
         if seed is not None:
             torch.manual_seed(int(seed))
         yield
+
+
+def cpu_copy(obj):
+    """A CPU copy of a module or Backbone whose tensors live on another device; anything else unchanged.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer._device import cpu_copy
+    >>> cpu_copy("efficientnet_lite0"), next(cpu_copy(torch.nn.Linear(2, 2)).parameters()).device
+    ('efficientnet_lite0', device(type='cpu'))
+    """
+    module = getattr(obj, "trunk", obj)
+    if not isinstance(module, torch.nn.Module):
+        return obj
+    tensors = list(module.parameters()) + list(module.buffers())
+    if all(t.device.type == "cpu" for t in tensors):
+        return obj
+    copied = copy.deepcopy(obj)
+    getattr(copied, "trunk", copied).to("cpu")
+    return copied

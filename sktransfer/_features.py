@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from numbers import Integral
 
-import joblib
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory
 
-from ._device import on_device, resolve_device
+from ._device import cpu_copy, on_device, resolve_device, seeded
 from ._progress import progress_bar
 from ._validation import resolve_image_size
 from .backbones import Backbone, build_backbone
@@ -69,7 +71,20 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     memory : str, joblib.Memory or None, default=None
         Cache features on disk: the same images through the same backbone,
         weights, layer, pooling and size are computed once, e.g. across the
-        folds and grid points of a search over a downstream classifier.
+        folds and grid points of a search over a downstream classifier. The
+        folder must be writable (checked in :meth:`fit`). Like any joblib
+        cache it holds pickles: open only caches you wrote yourself.
+    file_key : {"stat", "content"}, default="stat"
+        How ``memory`` recognises image *files* it has seen: by path, size
+        and modification time ("stat": free, but a file rewritten within the
+        file system's time resolution with the same size serves stale
+        features), or by a SHA-256 of each file's bytes ("content": always
+        right, at the cost of reading every file once more per transform).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random initialisation of ``weights=None``: with an int,
+        every fit (and every clone's fit) builds the same network, so
+        features are reproducible and ``memory`` hits across clones. Unused
+        with pretrained weights.
     verbose : int, default=1
         1 shows a progress bar on long transforms when writing to a terminal;
         0 is silent.
@@ -121,6 +136,8 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         "device": [str, torch.device],
         "input_shape": [tuple, list, None],
         "memory": [str, os.PathLike, HasMethods(["cache"]), None],
+        "file_key": [StrOptions({"stat", "content"})],
+        "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
@@ -136,6 +153,8 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         device="auto",
         input_shape=None,
         memory=None,
+        file_key="stat",
+        random_state=None,
         verbose=1,
     ):
         self.backbone = backbone
@@ -147,6 +166,8 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self.device = device
         self.input_shape = input_shape
         self.memory = memory
+        self.file_key = file_key
+        self.random_state = random_state
         self.verbose = verbose
 
     def fit(self, X, y=None):
@@ -165,8 +186,11 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         """
         self._validate_params()
         images = as_image_set(X, input_shape=self.input_shape)  # validate before the slow load
-        resolve_device(self.device)
-        backbone = build_backbone(self.backbone, self.weights)
+        device = resolve_device(self.device)
+        check_writable_memory(self.memory)
+        seed = None if self.random_state is None else check_random_state(self.random_state).randint(2**31 - 1)
+        with seeded(seed, device):  # weights=None draws its random init here
+            backbone = build_backbone(self.backbone, self.weights)
         layers = self._resolve_layers(backbone, images)
         image_size = resolve_image_size(self.image_size, backbone)
         encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
@@ -232,15 +256,23 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
             if reproducible_weights(fitted["backbone"], fitted["weights"]):
                 self._fingerprint = (fitted["backbone"], fitted["weights"])
             else:
-                self._fingerprint = joblib.hash({k: v.cpu() for k, v in self.encoder_.state_dict().items()})
+                # The weights' bytes: equal weights (a clone, a seeded random init) share the cache.
+                self._fingerprint = weights_fingerprint(self.encoder_.state_dict())
         files = None
         if isinstance(X, (list, tuple)) and X and isinstance(X[0], (str, os.PathLike)):
-            # A path's content can change: key on size and modification time too.
-            files = [(os.path.getsize(p), os.path.getmtime(p)) for p in X]
+            # A path's content can change: key on what file_key says identifies it.
+            if self.file_key == "content":
+                files = [_file_digest(p) for p in X]
+            else:
+                files = [(os.path.getsize(p), os.path.getmtime(p)) for p in X]
         return (self._fingerprint, self.layers_, fitted["pooling"], self.image_size_, self.input_shape, files)
 
     def __getstate__(self):
         state = self.__dict__.copy()
+        # A user's own module may live on CUDA: pickle CPU copies (see FineTunedClassifier).
+        state["backbone"] = cpu_copy(state["backbone"])
+        if state.get("_fitted_with"):
+            state["_fitted_with"] = {**state["_fitted_with"], "backbone": cpu_copy(state["_fitted_with"]["backbone"])}
         encoder = state.pop("encoder_", None)
         state.pop("backbone_", None)
         state["_trunk_state"] = None
@@ -269,6 +301,61 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         tags.input_tags.positive_only = True  # pixels are never negative
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def check_writable_memory(memory):
+    """Fail in ``fit``, not at the first ``transform``, when the ``memory`` folder cannot be written.
+
+    Examples
+    --------
+    >>> from sktransfer._features import check_writable_memory
+    >>> check_writable_memory(None)  # no cache: nothing to check
+    >>> check_writable_memory("/proc/no-cache-here")
+    Traceback (most recent call last):
+    ...
+    ValueError: memory='/proc/no-cache-here' is not a writable folder (No such file or directory); pass a folder you can write to, or memory=None for no cache.
+    """
+    if memory is None:
+        return
+    try:
+        location = check_memory(memory).location  # joblib creates the folder
+        if location is None:
+            return
+        os.makedirs(location, exist_ok=True)
+        with tempfile.TemporaryFile(dir=location):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"memory={memory!r} is not a writable folder ({exc.strerror or exc}); pass a folder you can write to, "
+            "or memory=None for no cache."
+        ) from exc
+
+
+def weights_fingerprint(state_dict):
+    """SHA-256 of a state dict's names, dtypes, shapes and bytes: equal weights, equal fingerprint.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer._features import weights_fingerprint
+    >>> a = torch.nn.Linear(2, 2)
+    >>> weights_fingerprint(a.state_dict()) == weights_fingerprint(__import__("copy").deepcopy(a).state_dict())
+    True
+    """
+    digest = hashlib.sha256()
+    for name, tensor in state_dict.items():
+        tensor = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _file_digest(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _cached_features(key, X, *, extractor):

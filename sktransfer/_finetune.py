@@ -191,6 +191,15 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     verbose : int, default=1
         1 prints skorch's per-epoch table (and a progress bar while caching
         features); 0 is silent.
+    on_interrupt : {"raise", "keep"}, default="raise"
+        What Ctrl-C (``KeyboardInterrupt``) during training does. "raise": it
+        propagates out of ``fit`` (and out of ``GridSearchCV``), and the
+        estimator keeps its previous fitted state, or stays unfitted; a
+        half-trained network never passes for a fitted model. "keep": training
+        stops, ``fit`` returns the partially trained network with a warning
+        and ``interrupted_=True`` (skorch's notebook behaviour, opted into).
+        An interrupt outside the training loop (loading, the probe) always
+        propagates.
     **kwargs
         Nested skorch parameters, routed to the skorch net as skorch does:
         ``optimizer__*`` (e.g. ``optimizer__betas``; ``optimizer__weight_decay``
@@ -227,6 +236,9 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         Optimizer steps of the last fit (0 when the probe alone is the model).
     features_cached_ : bool
         Whether the last fit trained the head on features computed once.
+    interrupted_ : bool
+        True when training was interrupted and ``on_interrupt="keep"`` kept
+        the partial weights.
     n_features_in_ : int
         Only when ``X`` in :meth:`fit` is a flattened 2-D array: its number of
         columns.
@@ -281,7 +293,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
                  max_epochs=5, min_steps=200, batch_size=32, hidden_units=(), dropout=0.0, image_size="auto",
                  pooling="avg", augment="strong", label_smoothing=0.1, tta=4, validation_fraction="auto",
                  early_stopping="auto", class_weight=None, warm_start=False, random_state=None, device="auto",
-                 input_shape=None, callbacks=None, verbose=1, **kwargs):
+                 input_shape=None, callbacks=None, verbose=1, on_interrupt="raise", **kwargs):
         self._store_params(locals())
 
     # ------------------------------------------------------------------ predict
@@ -406,6 +418,11 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         name = type(self).__name__
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        flat = isinstance(y, (list, tuple)) or (getattr(y, "dtype", None) == object and y.ndim == 1)
+        kinds = sorted({_label_kind(v) for v in y}) if flat else []
+        if len(kinds) > 1:  # numpy would turn them all into strings, or fail to sort them
+            raise ValueError(f"y mixes label types ({', '.join(kinds)}); use one type for every label, "
+                             "e.g. [str(v) for v in y].")
         y = np.asarray(y) if not hasattr(y, "shape") else y
         if getattr(y, "ndim", 1) == 2 and y.shape[1] > 1:
             if type_of_target(y) != "multilabel-indicator":
@@ -502,3 +519,12 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
 def _subset_accuracy(net, X, y):
     """skorch scoring of multi-label epochs: every label right (the 0/1 targets arrive as float tensors)."""
     return accuracy_score(np.asarray(y) > 0.5, net.predict(X).astype(bool))
+
+
+def _label_kind(value):
+    """What a label is, for the mixed-types check: numbers of any kind count as one."""
+    if isinstance(value, (str, np.str_)):
+        return "str"
+    if isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return "number"
+    return type(value).__name__

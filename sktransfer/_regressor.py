@@ -63,7 +63,8 @@ class FineTunedRegressor(RegressorMixin, BackboneNetworkEstimator):
         would then change the answer without changing the target.
     weights, trainable_blocks, layer, schedule, lr, lr_decay, weight_decay, l2sp, optimizer, lr_schedule, \
 warmup_epochs, unfreeze_every, max_epochs, min_steps, batch_size, hidden_units, dropout, image_size, pooling, tta, \
-validation_fraction, early_stopping, warm_start, random_state, device, input_shape, callbacks, verbose, **kwargs
+validation_fraction, early_stopping, warm_start, random_state, device, input_shape, callbacks, verbose, \
+on_interrupt, **kwargs
         As in :class:`~sktransfer.FineTunedClassifier`, except that the
         validation split is not stratified and ``early_stopping="auto"``
         holds a tenth out from ``AUTO_MIN_IMAGES`` (1,000) images up.
@@ -73,7 +74,7 @@ validation_fraction, early_stopping, warm_start, random_state, device, input_sha
     n_outputs_ : int
         Number of targets (columns of ``y``; 1 for a 1-D ``y``).
     module_, history_, image_size_, layers_, probe_scores_, n_blocks_, trainable_blocks_, n_steps_, \
-features_cached_, n_features_in_
+features_cached_, interrupted_, n_features_in_
         As in :class:`~sktransfer.FineTunedClassifier`; ``history_`` records
         ``train_r2``/``valid_r2`` instead of accuracies.
 
@@ -106,7 +107,7 @@ features_cached_, n_features_in_
                  warmup_epochs=1, unfreeze_every=None, max_epochs=5, min_steps=200, batch_size=32,
                  hidden_units=(), dropout=0.0, image_size="auto", pooling="avg", augment="light", tta=4,
                  validation_fraction="auto", early_stopping="auto", warm_start=False, random_state=None,
-                 device="auto", input_shape=None, callbacks=None, verbose=1, **kwargs):
+                 device="auto", input_shape=None, callbacks=None, verbose=1, on_interrupt="raise", **kwargs):
         self._store_params(locals())
 
     def predict(self, X):

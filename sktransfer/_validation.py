@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 from numbers import Integral
 
-__all__ = ["auto_image_size", "check_hidden_units", "resolve_image_size"]
+__all__ = ["MAX_SIDE", "MIN_SIDE", "auto_image_size", "check_hidden_units", "resolve_image_size"]
+
+#: Image sides (pixels) the estimators accept for ``image_size``.
+MIN_SIDE = 16
+MAX_SIDE = 2048
 
 
 def resolve_image_size(image_size, backbone):
@@ -22,8 +26,15 @@ def resolve_image_size(image_size, backbone):
     if image_size is None:
         return tuple(backbone.input_size)
     size = (image_size, image_size) if isinstance(image_size, Integral) else tuple(image_size)
-    if len(size) != 2 or not all(isinstance(s, Integral) and s >= 1 for s in size):
+    if len(size) != 2 or not all(isinstance(s, Integral) and not isinstance(s, bool) for s in size):
         raise ValueError(f"image_size must be a positive int or an (H, W) pair; got {image_size!r}.")
+    if not all(MIN_SIDE <= s <= MAX_SIDE for s in size):
+        raise ValueError(
+            f"image_size={image_size!r} is outside {MIN_SIDE}..{MAX_SIDE} px: a backbone needs at least "
+            f"{MIN_SIDE} px to keep any spatial detail through its strides (32 or more suits most), and more than "
+            f"{MAX_SIDE} px would not fit a batch in memory. Use e.g. image_size=None for the backbone's "
+            f"{tuple(backbone.input_size)}."
+        )
     if backbone.extra.get("fixed_input_size") and size != tuple(backbone.input_size):
         raise ValueError(f"{backbone.name} only takes {backbone.input_size} images; got image_size={image_size!r}.")
     return size

@@ -162,6 +162,12 @@ def feature_width(encoder):
     80
     """
     encoder.eval()
-    with torch.inference_mode():
-        blank = torch.zeros(1, encoder.in_chans, *encoder.image_size, dtype=torch.uint8)
-        return int(encoder(blank).shape[1])
+    blank = torch.zeros(1, encoder.in_chans, *encoder.image_size, dtype=torch.uint8)
+    try:
+        with torch.inference_mode():
+            return int(encoder(blank).shape[1])
+    except RuntimeError as exc:  # e.g. a kernel larger than the map, or a fixed-size ViT
+        raise ValueError(
+            f"the backbone cannot take {encoder.image_size[0]}x{encoder.image_size[1]} images ({exc}); "
+            "use a larger image_size, or image_size=None for the backbone's own size."
+        ) from exc

@@ -2,7 +2,7 @@
 
 Each task picks the skorch class that already speaks its outputs (a
 classifier's accuracy, a regressor's R², thresholded multi-label logits) and
-mixes in :class:`L2SPMixin`.
+mixes in :class:`L2SPMixin` and :class:`InterruptMixin`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,25 @@ import numpy as np
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from torch import nn
 
-__all__ = ["ClassifierNet", "L2SPMixin", "MultiLabelLoss", "MultiLabelNet", "RegressorNet"]
+__all__ = ["ClassifierNet", "InterruptMixin", "L2SPMixin", "MultiLabelLoss", "MultiLabelNet", "RegressorNet"]
+
+
+class InterruptMixin:
+    """Remember that training was interrupted (Ctrl-C), which skorch's ``partial_fit`` swallows.
+
+    skorch ends training quietly on ``KeyboardInterrupt`` (convenient in a
+    notebook); the estimator reads ``interrupted_`` afterwards and decides
+    (``on_interrupt``) whether to raise it again or keep the weights.
+    """
+
+    interrupted_ = False
+
+    def fit_loop(self, *args, **kwargs):
+        try:
+            return super().fit_loop(*args, **kwargs)
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            raise
 
 
 class L2SPMixin:
@@ -50,15 +68,15 @@ class L2SPMixin:
         return loss
 
 
-class ClassifierNet(L2SPMixin, NeuralNetClassifier):
+class ClassifierNet(InterruptMixin, L2SPMixin, NeuralNetClassifier):
     """skorch's ``NeuralNetClassifier`` (logits, ``CrossEntropyLoss``) with L2-SP."""
 
 
-class RegressorNet(L2SPMixin, NeuralNetRegressor):
+class RegressorNet(InterruptMixin, L2SPMixin, NeuralNetRegressor):
     """skorch's ``NeuralNetRegressor`` (standardised targets, MSE or Huber loss) with L2-SP."""
 
 
-class MultiLabelNet(L2SPMixin, NeuralNet):
+class MultiLabelNet(InterruptMixin, L2SPMixin, NeuralNet):
     """A skorch ``NeuralNet`` for multi-label logits (``BCEWithLogitsLoss``) with L2-SP.
 
     Built with ``predict_nonlinearity=None``, its ``predict_proba`` returns

@@ -1,0 +1,155 @@
+"""A safe way to share a fitted network: weights and configuration, loadable with ``weights_only=True``.
+
+A pickle (or joblib file) of an estimator runs code when it is opened, as
+every pickle does: never open one from a source you do not trust.
+:func:`export_weights` writes only tensors, strings, numbers and lists, which
+:func:`load_weights` reads back with ``torch.load(..., weights_only=True)``:
+PyTorch's restricted unpickler, which refuses anything that could run code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import numpy as np
+import torch
+from skorch.history import History
+
+__all__ = ["export_weights", "load_weights"]
+
+FORMAT = "sktransfer-weights/1"
+#: Fitted attributes that are numpy arrays (the others are plain values or lists).
+_ARRAYS = ("classes_", "_y_mean", "_y_scale")
+_PRIMITIVES = (str, int, float, bool, type(None))
+
+
+def _plain(value):
+    """``value`` as plain Python (str, numbers, lists, dicts), or raise TypeError."""
+    if isinstance(value, _PRIMITIVES):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    raise TypeError(type(value).__name__)
+
+
+def export_weights(estimator, path):
+    """Write a fitted network's weights and configuration to ``path``, loadable without running code.
+
+    Parameters
+    ----------
+    estimator : FineTunedClassifier or FineTunedRegressor
+        Fitted, with a named backbone (a string such as ``"efficientnet_lite0"``
+        or ``"timm/resnet18"``): a module of your own cannot be rebuilt from
+        data alone.
+    path : str or path-like
+        The file to write (``torch.save`` format).
+
+    Notes
+    -----
+    Parameters used only in training that are not plain data (a custom
+    ``augment`` callable, ``callbacks``) are not exported; the loaded
+    estimator has their defaults, with a warning naming them. The optimizer
+    is kept by its name when it is one of ``torch.optim``'s.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from sklearn.datasets import load_digits
+    >>> from sktransfer import FineTunedClassifier, export_weights, load_weights
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = FineTunedClassifier("timm/test_resnet", weights=None, trainable_blocks=0, image_size=16,
+    ...                           input_shape=(8, 8), verbose=0, random_state=0).fit(X[:60] / 16, y[:60])
+    >>> path = os.path.join(tempfile.mkdtemp(), "digits.pt")
+    >>> export_weights(clf, path)
+    >>> bool((load_weights(path).predict(X[60:70] / 16) == clf.predict(X[60:70] / 16)).all())
+    True
+    """
+    if not hasattr(estimator, "module_"):
+        raise ValueError(f"{type(estimator).__name__} is not fitted: fit it before export_weights.")
+    if not isinstance(estimator.backbone, str):
+        raise ValueError(
+            "export_weights needs a named backbone (e.g. 'efficientnet_lite0', 'timm/<model>'); this model's "
+            f"backbone is a {type(estimator.backbone).__name__} object, which only a pickle can carry."
+        )
+    params, dropped = {}, []
+    for name, value in estimator.get_params(deep=False).items():
+        if name == "optimizer" and getattr(torch.optim, getattr(value, "__name__", ""), None) is value:
+            params[name] = {"torch.optim": value.__name__}
+            continue
+        try:
+            params[name] = _plain(value)
+        except TypeError:
+            dropped.append(name)
+    fitted = {k: _plain(v) for k, v in vars(estimator).items()
+              if k.endswith("_") and not k.startswith("__") and k not in ("module_", "history_")}
+    private = {k: _plain(getattr(estimator, k)) for k in ("_multilabel", "_y_mean", "_y_scale", "_y_1d")
+               if hasattr(estimator, k)}
+    arch = {k: _plain(v) for k, v in estimator._arch.items() if k != "blocks"}
+    torch.save({
+        "format": FORMAT,
+        "estimator": type(estimator).__name__,
+        "params": params,
+        "not_exported": dropped,
+        "fitted": fitted,
+        "private": private,
+        "arch": arch,
+        "history": _plain(list(estimator.history_)),
+        "state_dict": {k: v.detach().to("cpu") for k, v in estimator.module_.state_dict().items()},
+    }, path)
+
+
+def load_weights(path):
+    """Rebuild an estimator written by :func:`export_weights`, with ``torch.load(weights_only=True)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    estimator : FineTunedClassifier or FineTunedRegressor
+        Fitted: it predicts as the exported one did.
+
+    Examples
+    --------
+    See :func:`export_weights`.
+    """
+    from . import FineTunedClassifier, FineTunedRegressor
+    from .backbones import build_backbone
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # the restricted unpickler's refusals are UnpicklingError, RuntimeError...
+        raise ValueError(f"{path} is not a file written by export_weights, or it holds more than weights: {exc}") \
+            from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a file written by sktransfer's export_weights ({FORMAT}).")
+    cls = {c.__name__: c for c in (FineTunedClassifier, FineTunedRegressor)}[data["estimator"]]
+    params = dict(data["params"])
+    if isinstance(params.get("optimizer"), dict):
+        params["optimizer"] = getattr(torch.optim, params["optimizer"]["torch.optim"])
+    for name in ("hidden_units", "input_shape", "image_size", "layer"):
+        if isinstance(params.get(name), list) and name != "layer":
+            params[name] = tuple(params[name])
+    if data["not_exported"]:
+        warnings.warn(f"{', '.join(data['not_exported'])} were not exported (not plain data); the loaded "
+                      "estimator has their defaults.", UserWarning, stacklevel=2)
+    valid = set(inspect.signature(cls).parameters)
+    estimator = cls(**{k: v for k, v in params.items() if k in valid},
+                    **{k: v for k, v in params.items() if k not in valid})
+    for name, value in {**data["fitted"], **data["private"]}.items():
+        setattr(estimator, name, np.asarray(value) if name in _ARRAYS else value)
+    arch = dict(data["arch"])
+    arch["image_size"] = tuple(arch["image_size"])
+    arch["hidden_units"] = tuple(arch["hidden_units"])
+    arch["blocks"] = list(build_backbone(arch["backbone"], None).blocks[: estimator.n_blocks_])
+    estimator._arch = arch
+    estimator.image_size_ = tuple(estimator.image_size_)
+    estimator.history_ = History(data["history"])
+    estimator.__setstate__({**vars(estimator), "_module_state": data["state_dict"]})
+    return estimator

@@ -1,0 +1,77 @@
+"""Ctrl-C during training: it propagates and the estimator keeps its previous state, unless told to keep."""
+
+import numpy as np
+import pytest
+from skorch.callbacks import Callback
+from sklearn.model_selection import GridSearchCV
+
+from sktransfer import FineTunedClassifier, FineTunedRegressor
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+FAST = dict(backbone="timm/test_resnet", weights=None, image_size=16, max_epochs=3, min_steps=0, batch_size=16,
+            layer=None, augment=None, early_stopping=None, tta=0, trainable_blocks=1,
+            validation_fraction=None, verbose=0, random_state=0, input_shape=(8, 8))
+
+
+class CtrlC(Callback):
+    """Presses Ctrl-C in the middle of epoch ``epoch`` (1-based)."""
+
+    def __init__(self, epoch=2):
+        self.epoch = epoch
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch and len(net.history[-1]["batches"]) >= 2:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def data(digits):
+    X, y = digits
+    return X[:80], y[:80], X[80:120]
+
+
+ESTIMATORS = [FineTunedClassifier, FineTunedRegressor]
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_interrupt_propagates_and_leaves_an_unfitted_estimator_unfitted(Estimator, data):
+    X, y, _ = data
+    est = Estimator(**FAST, callbacks=[CtrlC()])
+    with pytest.raises(KeyboardInterrupt, match="interrupted in epoch 2"):
+        est.fit(X, y)
+    assert not hasattr(est, "module_") and not hasattr(est, "history_")
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_interrupted_refit_keeps_the_previous_model(Estimator, data):
+    X, y, Xt = data
+    est = Estimator(**FAST).fit(X, y)
+    before, history = est.predict(Xt), est.history_
+    est.set_params(callbacks=[CtrlC()], lr=0.05)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    np.testing.assert_array_equal(est.predict(Xt), before)
+    assert est.history_ is history and not est.interrupted_
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_keep_returns_the_partial_model_with_a_warning_and_a_flag(Estimator, data):
+    X, y, Xt = data
+    with pytest.warns(UserWarning, match="interrupted in epoch 2 of 3.*interrupted_ is True"):
+        est = Estimator(**FAST, callbacks=[CtrlC()], on_interrupt="keep").fit(X, y)
+    assert est.interrupted_ and len(est.history_) == 2
+    assert est.predict(Xt).shape[0] == len(Xt)
+    assert not Estimator(**FAST).fit(X, y).interrupted_
+
+
+def test_interrupt_stops_a_grid_search_instead_of_scoring_a_half_trained_candidate(data):
+    X, y, _ = data
+    search = GridSearchCV(FineTunedClassifier(**FAST), {"callbacks": [None, [CtrlC()]]}, cv=2, error_score="raise")
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(X, y)
+    assert not hasattr(search, "cv_results_")
+    # error_score=np.nan catches Exceptions only: the interrupt still stops the search.
+    search.set_params(error_score=np.nan)
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(X, y)
