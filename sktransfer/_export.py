@@ -26,10 +26,10 @@ _PRIMITIVES = (str, int, float, bool, type(None))
 
 def _plain(value):
     """``value`` as plain Python (str, numbers, lists, dicts), or raise TypeError."""
+    if isinstance(value, np.generic):  # first: numpy's float64 is also a Python float
+        return value.item()
     if isinstance(value, _PRIMITIVES):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_plain(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
     if isinstance(value, dict):

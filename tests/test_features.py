@@ -240,3 +240,45 @@ def test_torch_threads_untouched(digits):
     before = torch.get_num_threads()
     lite().fit_transform(digits[0][:2])
     assert torch.get_num_threads() == before
+
+
+def test_random_init_is_reproducible_with_random_state(digits):
+    X = digits[0][:6]
+    params = dict(backbone="timm/test_resnet", weights=None, image_size=16, layer=None, verbose=0,
+                  input_shape=(8, 8))
+    a = PretrainedFeatureExtractor(**params, random_state=0).fit(X).transform(X)
+    np.testing.assert_array_equal(PretrainedFeatureExtractor(**params, random_state=0).fit(X).transform(X), a)
+    assert not np.allclose(PretrainedFeatureExtractor(**params, random_state=1).fit(X).transform(X), a)
+
+
+def test_memory_hits_across_clones_for_random_init_and_own_modules(tmp_path, digits, monkeypatch):
+    """One feature set per distinct network: clones of a seeded random init, or of a user's module, share it."""
+    X = digits[0][:8]
+    calls = []
+    real = features_module.encode_batches
+    monkeypatch.setattr(features_module, "encode_batches", lambda *a, **k: calls.append(1) or real(*a, **k))
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    for backbone, weights in (("timm/test_resnet", None), (net, "default")):
+        fx = PretrainedFeatureExtractor(backbone, weights=weights, image_size=16, layer=None, verbose=0,
+                                        input_shape=(8, 8), random_state=0, memory=str(tmp_path / "cache"))
+        first = fx.fit(X).transform(X)
+        for _ in range(2):
+            np.testing.assert_array_equal(clone(fx).fit(X).transform(X), first)
+    assert len(calls) == 2  # one computation per network, not one per clone
+
+
+def test_file_key_content_sees_a_rewrite_that_stat_misses(tmp_path, digits):
+    paths = []
+    for i in range(3):  # BMP: the file's size depends on the image's size only
+        paths.append(str(tmp_path / f"d{i}.bmp"))
+        Image.fromarray(np.rint(digits[0][i].reshape(8, 8) * 255).astype(np.uint8)).save(paths[-1])
+    fx = lite(memory=str(tmp_path / "cache"), file_key="stat").fit(paths)
+    by_content = clone(fx).set_params(file_key="content").fit(paths)
+    before_stat, before_content = fx.transform(paths), by_content.transform(paths)
+    stat = os.stat(paths[0])
+    Image.fromarray(255 - np.asarray(Image.open(paths[0]))).save(paths[0])  # new pixels, same size...
+    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ... and the same modification time
+    assert os.path.getsize(paths[0]) == stat.st_size
+    np.testing.assert_array_equal(fx.transform(paths), before_stat)  # "stat": stale, as documented
+    fresh = by_content.transform(paths)
+    assert not np.allclose(fresh[0], before_content[0]) and np.allclose(fresh[1:], before_content[1:])

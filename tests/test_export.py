@@ -1,0 +1,80 @@
+"""export_weights / load_weights: a fitted network shared as data, loadable with weights_only=True."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from sktransfer import FineTunedClassifier, FineTunedRegressor, export_weights, load_weights
+from skorch.callbacks import PrintLog
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+FAST = dict(backbone="timm/test_resnet", weights=None, image_size=16, max_epochs=1, min_steps=0, batch_size=16,
+            layer=None, augment=None, early_stopping=None, tta=2, trainable_blocks=1,
+            validation_fraction=None, verbose=0, random_state=0, input_shape=(8, 8))
+
+
+@pytest.fixture(scope="module")
+def data(digits):
+    X, y = digits
+    return X[:60], y[:60], X[60:90]
+
+
+@pytest.mark.parametrize("kind", ["labels", "strings", "multilabel", "regression", "two-targets"])
+def test_round_trip_predicts_the_same(kind, data, tmp_path):
+    X, y, Xt = data
+    targets = {"labels": y, "strings": np.array([f"digit {v}" for v in y]),
+               "multilabel": np.column_stack([y >= 5, y % 2 == 0]).astype(int),
+               "regression": y * 1.5 + 2, "two-targets": np.column_stack([y, y ** 2]).astype(float)}[kind]
+    Estimator = FineTunedRegressor if kind in ("regression", "two-targets") else FineTunedClassifier
+    est = Estimator(**FAST, optimizer=torch.optim.Adam).fit(X, targets)
+    path = tmp_path / "model.pt"
+    export_weights(est, path)
+    raw = torch.load(path, weights_only=True)  # PyTorch's restricted unpickler accepts the file as it is
+    assert raw["estimator"] == Estimator.__name__ and "state_dict" in raw
+    loaded = load_weights(path)
+    assert type(loaded) is Estimator and loaded.optimizer is torch.optim.Adam
+    np.testing.assert_array_equal(loaded.predict(Xt), est.predict(Xt))
+    if hasattr(est, "classes_"):
+        np.testing.assert_array_equal(loaded.classes_, est.classes_)
+        np.testing.assert_allclose(loaded.predict_proba(Xt), est.predict_proba(Xt), rtol=1e-6)
+    assert list(loaded.history_[:, "train_loss"]) == list(est.history_[:, "train_loss"])
+    assert loaded.layers_ == est.layers_ and loaded.image_size_ == est.image_size_
+
+
+def test_what_cannot_be_data_is_refused_or_named(data, tmp_path):
+    X, y, _ = data
+    with pytest.raises(ValueError, match="not fitted: fit it before export_weights"):
+        export_weights(FineTunedClassifier(**FAST), tmp_path / "a.pt")
+    own = FineTunedClassifier(**{**FAST, "backbone": torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))}).fit(X, y)
+    with pytest.raises(ValueError, match="needs a named backbone.*only a pickle can carry"):
+        export_weights(own, tmp_path / "b.pt")
+    with_callbacks = FineTunedClassifier(**FAST, callbacks=[PrintLog()]).fit(X, y)
+    export_weights(with_callbacks, tmp_path / "c.pt")
+    with pytest.warns(UserWarning, match="callbacks were not exported"):
+        assert load_weights(tmp_path / "c.pt").callbacks is None
+
+
+class _Planted:
+    """What an attacker would put in a file: unpickling it runs code (here: writes a marker)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_planted_pickle_is_refused_without_running(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "sktransfer-weights/1", "payload": _Planted(str(marker))}, path)
+    assert not marker.exists()
+    with pytest.raises(ValueError, match="not a file written by export_weights"):
+        load_weights(path)
+    assert not marker.exists()  # the code in the file never ran
+    path.write_bytes(pickle.dumps([1, 2, 3]))
+    with pytest.raises(ValueError, match="not a file written by"):
+        load_weights(path)
