@@ -782,12 +782,16 @@ def _from_array_list(X):
     return ImageSet(load, len(images), "list", channels, _common_size(a.shape[:2] for a in images), images)
 
 
+class _ImageTooLargeError(ValueError):
+    """An image file above ``PIL.Image.MAX_IMAGE_PIXELS``; a ValueError, told apart by callers that list files."""
+
+
 def _bomb_error(path, where, detail):
     """Pillow's decompression-bomb guard, with the file and the way to allow it."""
     from PIL import Image
 
     limit = Image.MAX_IMAGE_PIXELS
-    return ValueError(
+    return _ImageTooLargeError(
         f"Image file {path!r}{where} is too large to open safely: {detail}, more than "
         f"PIL.Image.MAX_IMAGE_PIXELS = {limit:,} pixels, so Pillow refuses it as a possible decompression bomb "
         "(a small file that would fill memory when decoded). If you trust the file, allow it with "
