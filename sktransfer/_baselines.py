@@ -38,7 +38,10 @@ def _pair(value, name):
     """An int or a pair of ints -> a tuple of two positive ints."""
     pair = (value, value) if isinstance(value, Integral) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in pair):
-        raise ValueError(f"{name} must be a positive int or a pair of positive ints; got {value!r}.")
+        raise ValueError(
+            f"{name} must be a positive int or a pair of positive ints; got {value!r}. "
+            f"Pass e.g. {name}=8 or {name}=(8, 8)."
+        )
     return tuple(int(v) for v in pair)
 
 

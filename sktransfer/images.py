@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -286,7 +287,7 @@ def _masked_error(what):
 
 
 def _single_path_error(path):
-    path = os.fspath(path)
+    path = str(os.fspath(path))  # str(): numpy's str_ would show as np.str_('...')
     if os.path.isdir(path):
         return TypeError(
             f"X is a single folder path {path!r}, not images. Pass a list of its image files, e.g. "
@@ -401,9 +402,14 @@ def _channels_last_shape(shape, what):
     if len(shape) == 2:
         shape = (*shape, 1)
     if len(shape) != 3 or shape[2] not in (1, 3, 4):
-        hint = ""
         if len(shape) == 3 and shape[0] in (1, 3, 4):
             hint = " It looks channels-first (C, H, W): move the channels last, e.g. X.transpose(0, 2, 3, 1)."
+        elif len(shape) == 3 and shape[2] == 2:
+            hint = " Two channels are usually gray + alpha: keep the gray one, e.g. X[..., 0]."
+        elif len(shape) == 3:
+            hint = " Keep 1 or 3 of its channels, e.g. X[..., :3], or reshape X to one image per row."
+        else:
+            hint = " Reshape X to one image per row."
         raise ValueError(
             f"{what} has image shape {tuple(shape)}; expected (H, W) or (H, W, C) with C in 1, 3, 4.{hint}"
         )
@@ -812,7 +818,9 @@ def _open_image(path, where=""):
     try:
         img = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # the warning under -W error
-        raise _bomb_error(path, where, str(exc).rstrip(".")) from exc
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow: "Image size (400000000 pixels) exceeds..."
+        detail = f"its header claims {int(claimed.group(1)):,} pixels" if claimed else str(exc).rstrip(".")
+        raise _bomb_error(path, where, detail) from exc
     limit = Image.MAX_IMAGE_PIXELS
     if limit is not None and img.size[0] * img.size[1] > limit:
         w, h = img.size
@@ -822,7 +830,7 @@ def _open_image(path, where=""):
 
 
 def _from_paths(X):
-    paths = [os.fspath(p) for p in X]
+    paths = [str(os.fspath(p)) for p in X]  # str(): numpy's str_ items would show as np.str_('...')
     for i, path in enumerate(paths):
         if path == "":
             raise ValueError(f"X[{i}] is an empty string, not a file path. Drop it, or pass the image's path.")
@@ -923,7 +931,8 @@ def check_n_features_in(estimator, X):
     if expected is not None and columns is not None and columns != expected:
         raise ValueError(
             f"X has {columns} features, but {type(estimator).__name__} is expecting "
-            f"{expected} features as input."
+            f"{expected} features as input. Pass flattened images of the size seen in fit, "
+            "or refit on the new size."
         )
 
 

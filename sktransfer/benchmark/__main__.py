@@ -8,8 +8,9 @@ import sys
 
 from .runner import DEFAULTS, FINETUNE_GRID, METHODS
 
-#: Marks "leave Pillow's own limit alone" (None already means "no limit").
-_DEFAULT_MAX_PIXELS = "pillow"
+#: Marks "leave Pillow's own limit alone" (None already means "no limit"); not a str, which
+#: argparse would pass through the option's type function.
+_DEFAULT_MAX_PIXELS = object()
 
 DESCRIPTION = """\
 Compare classical baselines (pixels + SVM, HOG + SVM) with transfer learning
@@ -180,7 +181,7 @@ def run_from_args(args, parser):
 
     max_pixels = getattr(args, "max_image_pixels", _DEFAULT_MAX_PIXELS)
     previous = Image.MAX_IMAGE_PIXELS
-    if max_pixels != _DEFAULT_MAX_PIXELS:
+    if max_pixels is not _DEFAULT_MAX_PIXELS:
         Image.MAX_IMAGE_PIXELS = max_pixels  # for this run only: restored below
     try:
         result = run_benchmark(

@@ -588,9 +588,10 @@ def _check_int(value, name, low):
 def _check_output_dir(output_dir):
     """Raise a ValueError naming the fix when results could not be written to ``output_dir``.
 
-    Creates the folder, as writing the results would, and writes and removes
-    a probe file in it: permissions, read-only file systems and a file in the
-    way all show up here, before any work.
+    Creates the folder, as writing the results would, writes and removes a
+    probe file in it, then removes the folders it created: permissions,
+    read-only file systems and a file in the way all show up here, before any
+    work, and nothing is left behind.
     """
     if output_dir is None:
         return
@@ -602,10 +603,13 @@ def _check_output_dir(output_dir):
             f"output_dir (--output-dir) {str(out)!r} is an existing file, not a folder: the results cannot be "
             f"written there. {fix}"
         )
+    missing = [p for p in (out, *out.parents) if not p.exists()]  # what mkdir creates, deepest first
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
+        for folder in missing:  # leave no trace: a run that fails later must not leave empty folders
+            folder.rmdir()
     except OSError as exc:
         raise ValueError(
             f"output_dir (--output-dir) {str(out)!r} cannot be written to ({type(exc).__name__}: "
