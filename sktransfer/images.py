@@ -23,7 +23,8 @@ Pixel values, by type:
 - ``uint16`` arrays and tensors are 16-bit images: 0..65535 is scaled to
   0..255 (divided by 257, rounded), whatever the values, so that
   ``np.asarray(Image.open(path))`` and ``path`` give the same pixels. A
-  ``uint16`` array holding 8-bit pixels needs ``X.astype(np.uint8)``.
+  ``uint16`` array holding 8-bit pixels needs ``X.astype(np.uint8)`` (a
+  ``UserWarning`` says so when a uint16 array holds no value above 255).
 
 PIL images and files keep their meaning: 16-bit modes (``I;16``, ``I;16B``...,
 and 16-bit PNG or TIFF files) are scaled to 8 bits (divided by 257), never
@@ -50,6 +51,7 @@ import math
 import numbers
 import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -366,8 +368,18 @@ def _int_range_error(what, lo, hi):
 
 def _check_values(values, what):
     """Check the pixel range of a whole numeric array, once, up front."""
-    if values.size == 0 or values.dtype.kind == "b" or _is_16bit(values.dtype):
-        return  # every bool and every uint16 value is a valid pixel
+    if values.size == 0 or values.dtype.kind == "b":
+        return  # every bool is a valid pixel
+    if _is_16bit(values.dtype):  # every uint16 is a valid 16-bit pixel, but 8-bit pixels stored as uint16 are likely
+        hi = int(values.max())
+        if 0 < hi <= 255:
+            warnings.warn(
+                f"{what} is uint16 with values up to {hi} only: uint16 is read as 16-bit (0..65535, divided by "
+                "257), so these images come out nearly black. If they hold 8-bit pixels, pass X.astype(np.uint8).",
+                UserWarning,
+                stacklevel=4,
+            )
+        return
     if values.dtype.kind == "f":
         if not np.isfinite(values).all():
             raise ValueError(

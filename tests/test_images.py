@@ -263,3 +263,11 @@ def test_bomb_refused_also_under_warnings_as_errors(tmp_path):
         assert images.load([0]).shape == (1, 1, 40, 40)
     finally:
         PILImage.MAX_IMAGE_PIXELS = limit
+
+
+def test_uint16_array_of_8_bit_values_warns_and_names_the_fix():
+    X = np.full((1, 4, 4), 200, np.uint16)
+    with pytest.warns(UserWarning, match=r"uint16 with values up to 200.*nearly black.*X\.astype\(np\.uint8\)"):
+        batch = first_batch(X)
+    assert int(batch.max()) == 1  # read as 16-bit, as documented: 200 / 257 rounds to 1
+    np.testing.assert_array_equal(first_batch(X.astype(np.uint8)), np.full((1, 1, 4, 4), 200))
