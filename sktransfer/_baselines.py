@@ -24,11 +24,24 @@ _CHANNELS = {"gray": 1, "rgb": 3}
 _CHUNK = 256  # images per joblib task / resize batch
 
 
+def _check_n_jobs(n_jobs):
+    """Refuse ``n_jobs=0`` (and non-ints) up front: joblib would only fail at transform time."""
+    if n_jobs is None or (isinstance(n_jobs, Integral) and not isinstance(n_jobs, bool) and n_jobs != 0):
+        return
+    raise ValueError(
+        f"n_jobs={n_jobs!r} is not a number of workers: use None or 1 for one process, a positive int for "
+        "that many workers, or -1 for all processors (-2 for all but one)."
+    )
+
+
 def _pair(value, name):
     """An int or a pair of ints -> a tuple of two positive ints."""
     pair = (value, value) if isinstance(value, Integral) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in pair):
-        raise ValueError(f"{name} must be a positive int or a pair of positive ints; got {value!r}.")
+        raise ValueError(
+            f"{name} must be a positive int or a pair of positive ints; got {value!r}. "
+            f"Pass e.g. {name}=8 or {name}=(8, 8)."
+        )
     return tuple(int(v) for v in pair)
 
 
@@ -36,6 +49,7 @@ class _ImageTransformerBase(TransformerMixin, BaseEstimator):
     """Shared plumbing: image size, n_features_in_ and fitted-state checks."""
 
     def _fit_images(self, X):
+        """Validate ``X`` and return ``(images, size)``; sets nothing, so a failed refit keeps the old fit."""
         images = as_image_set(X, input_shape=self.input_shape)
         if self.image_size is not None:
             size = _pair(self.image_size, "image_size")
@@ -47,13 +61,24 @@ class _ImageTransformerBase(TransformerMixin, BaseEstimator):
             first = images.load([0])
             first = first[0] if isinstance(first, list) else first
             size = tuple(int(s) for s in first.shape[-2:])
-        record_n_features_in(self, X)
         return images, size
+
+    def _set_fitted(self, X, size, color, n_features_out):
+        """Store what :meth:`transform` uses, all at once and only after every check passed.
+
+        ``transform`` reads these fitted attributes, never the parameters, so
+        ``set_params(...)`` after ``fit`` changes nothing until the next fit.
+        """
+        record_n_features_in(self, X)
+        self.image_size_ = size
+        self.color_ = color
+        self.input_shape_ = None if self.input_shape is None else tuple(int(s) for s in self.input_shape)
+        self._n_features_out = n_features_out
 
     def _transform_images(self, X):
         check_is_fitted(self, "image_size_")
         check_n_features_in(self, X)
-        return as_image_set(X, input_shape=self.input_shape)
+        return as_image_set(X, input_shape=self.input_shape_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -104,15 +129,24 @@ class HOGTransformer(_ImageTransformerBase):
     n_jobs : int or None, default=None
         Number of joblib workers computing HOG in parallel over chunks of
         images; None means 1 unless in a ``joblib.parallel_backend`` context,
-        -1 means all processors. Results do not depend on it.
+        -1 means all processors. Results do not depend on it. 0 is an
+        error (in :meth:`fit` already, not only when joblib meets it).
 
     Attributes
     ----------
     image_size_ : tuple of int
         The ``(H, W)`` images are resized to.
+    hog_params_ : dict
+        The :func:`skimage.feature.hog` settings fixed by :meth:`fit`
+        (``orientations``, ``pixels_per_cell``, ``cells_per_block``,
+        ``block_norm``, ``transform_sqrt``).
+    color_ : str
+        The ``color`` fixed by :meth:`fit`.
+    input_shape_ : tuple of int or None
+        The ``input_shape`` fixed by :meth:`fit`.
     n_features_in_ : int
-        Only set when ``X`` in :meth:`fit` is a flattened 2-D array: its
-        number of columns.
+        Only set when ``X`` in :meth:`fit` is a flattened 2-D array (or a
+        list of its rows): its number of columns.
 
     See Also
     --------
@@ -125,6 +159,11 @@ class HOGTransformer(_ImageTransformerBase):
     checks that the images are large enough for ``pixels_per_cell`` and
     ``cells_per_block``. Pixel values are read through the shared image layer,
     so float inputs are quantised to 256 levels like every other input.
+
+    :meth:`transform` uses what :meth:`fit` fixed (the fitted attributes
+    below), so ``set_params`` after ``fit`` takes effect at the next ``fit``,
+    as for any scikit-learn estimator; only ``n_jobs`` is read at transform
+    time, since it changes the speed and never the features.
 
     Examples
     --------
@@ -191,6 +230,7 @@ class HOGTransformer(_ImageTransformerBase):
         self : HOGTransformer
         """
         self._validate_params()
+        _check_n_jobs(self.n_jobs)
         ppc = _pair(self.pixels_per_cell, "pixels_per_cell")
         cpb = _pair(self.cells_per_block, "cells_per_block")
         _, size = self._fit_images(X)
@@ -206,9 +246,16 @@ class HOGTransformer(_ImageTransformerBase):
                 f"(images are resized), or use smaller cells such as pixels_per_cell={small_cell}, "
                 f"or cells_per_block=1."
             )
-        self.image_size_ = size
-        self._grid = (cells[0] - cpb[0] + 1, cells[1] - cpb[1] + 1, cpb[0], cpb[1], self.orientations)
-        self._n_features_out = int(np.prod(self._grid))
+        grid = (cells[0] - cpb[0] + 1, cells[1] - cpb[1] + 1, cpb[0], cpb[1], self.orientations)
+        self.hog_params_ = dict(
+            orientations=int(self.orientations),
+            pixels_per_cell=ppc,
+            cells_per_block=cpb,
+            block_norm=self.block_norm,
+            transform_sqrt=bool(self.transform_sqrt),
+        )
+        self._grid = grid
+        self._set_fitted(X, size, self.color, int(np.prod(grid)))
         return self
 
     def transform(self, X):
@@ -224,14 +271,10 @@ class HOGTransformer(_ImageTransformerBase):
         features : ndarray of shape (n_images, n_features), dtype float32
         """
         images = self._transform_images(X)
-        kwargs = dict(
-            orientations=self.orientations,
-            pixels_per_cell=_pair(self.pixels_per_cell, "pixels_per_cell"),
-            cells_per_block=_pair(self.cells_per_block, "cells_per_block"),
-            block_norm=self.block_norm,
-            transform_sqrt=self.transform_sqrt,
-        )
-        batches = iter_arrays(images, _CHUNK, self.image_size_, channels=_CHANNELS[self.color])
+        # n_jobs is read now, not fitted: it changes the speed, never the features.
+        _check_n_jobs(self.n_jobs)
+        kwargs = dict(self.hog_params_)
+        batches = iter_arrays(images, _CHUNK, self.image_size_, channels=_CHANNELS[self.color_])
         # The generator is consumed lazily (pre_dispatch), so memory stays bounded.
         parts = Parallel(n_jobs=self.n_jobs)(delayed(_hog_chunk)(batch, kwargs) for batch in batches)
         out = np.concatenate(parts).astype(np.float32, copy=False)
@@ -295,9 +338,13 @@ class PixelTransformer(_ImageTransformerBase):
     ----------
     image_size_ : tuple of int
         The ``(H, W)`` images are resized to.
+    color_ : str
+        The ``color`` fixed by :meth:`fit`.
+    input_shape_ : tuple of int or None
+        The ``input_shape`` fixed by :meth:`fit`.
     n_features_in_ : int
-        Only set when ``X`` in :meth:`fit` is a flattened 2-D array: its
-        number of columns.
+        Only set when ``X`` in :meth:`fit` is a flattened 2-D array (or a
+        list of its rows): its number of columns.
 
     See Also
     --------
@@ -308,7 +355,9 @@ class PixelTransformer(_ImageTransformerBase):
     Features are ordered row by row, then column, then channel (channels
     last); pixels are quantised to 256 levels by the image layer, so
     ``PixelTransformer`` on uint8 images of the fitted size returns exactly
-    ``X / 255`` flattened.
+    ``X / 255`` flattened. :meth:`transform` uses what :meth:`fit` fixed (the
+    fitted attributes), so ``set_params`` after ``fit`` takes effect at the
+    next ``fit``.
 
     Examples
     --------
@@ -351,8 +400,7 @@ class PixelTransformer(_ImageTransformerBase):
         """
         self._validate_params()
         _, size = self._fit_images(X)
-        self.image_size_ = size
-        self._n_features_out = size[0] * size[1] * _CHANNELS[self.color]
+        self._set_fitted(X, size, self.color, size[0] * size[1] * _CHANNELS[self.color])
         return self
 
     def transform(self, X):
@@ -369,7 +417,7 @@ class PixelTransformer(_ImageTransformerBase):
             Values in [0, 1].
         """
         images = self._transform_images(X)
-        batches = iter_arrays(images, _CHUNK, self.image_size_, channels=_CHANNELS[self.color])
+        batches = iter_arrays(images, _CHUNK, self.image_size_, channels=_CHANNELS[self.color_])
         return np.concatenate([batch.reshape(len(batch), -1) for batch in batches])
 
     def get_feature_names_out(self, input_features=None):
@@ -386,6 +434,6 @@ class PixelTransformer(_ImageTransformerBase):
         """
         check_is_fitted(self, "image_size_")
         h, w = self.image_size_
-        suffixes = [""] if self.color == "gray" else ["_r", "_g", "_b"]
+        suffixes = [""] if self.color_ == "gray" else ["_r", "_g", "_b"]
         names = [f"pixel_{i}_{j}{s}" for i in range(h) for j in range(w) for s in suffixes]
         return np.asarray(names, dtype=object)

@@ -190,3 +190,77 @@ def test_pickle_order_idempotence_and_inputs_untouched(make, camera_patches):
     np.testing.assert_array_equal(est.transform(X[1:3]), out[1:3])  # subset invariant
     np.testing.assert_array_equal(clone(est).fit(X).fit(X).transform(X), out)  # idempotent fit
     assert not hasattr(clone(est), "image_size_")
+
+
+# ----------------------------------------------------------------------------- fitted state (issue 13)
+
+
+@pytest.mark.parametrize(
+    "make, changes",
+    [
+        pytest.param(lambda: HOGTransformer(pixels_per_cell=8, image_size=32),
+                     [{"orientations": 4}, {"pixels_per_cell": 4}, {"cells_per_block": 1}, {"block_norm": "L1"},
+                      {"transform_sqrt": True}, {"color": "rgb"}, {"image_size": 48}], id="hog"),
+        pytest.param(lambda: PixelTransformer(image_size=8),
+                     [{"color": "rgb"}, {"image_size": 12}, {"image_size": None}], id="pixels"),
+    ],
+)
+def test_set_params_after_fit_changes_nothing_until_refit(make, changes, cat_patch):
+    X = np.stack([cat_patch[:48, :48], cat_patch[8:56, :48]])
+    est = make().fit(X)
+    out, names = est.transform(X), est.get_feature_names_out()
+    for change in changes:
+        est.set_params(**change)
+        np.testing.assert_array_equal(est.transform(X), out, err_msg=f"transform changed after set_params({change})")
+        np.testing.assert_array_equal(est.get_feature_names_out(), names)
+        refit = clone(est).fit(X)  # the new value takes effect at the next fit
+        assert refit.transform(X).shape != out.shape or not np.array_equal(refit.transform(X), out), change
+        est.set_params(**make().get_params())
+
+
+@pytest.mark.parametrize("make", [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), PixelTransformer],
+                         ids=["hog", "pixels"])
+def test_input_shape_is_fixed_by_fit(make, digits):
+    X = digits[0][:5]
+    est = make().set_params(input_shape=(8, 8)).fit(X)
+    out = est.transform(X)
+    est.set_params(input_shape=(4, 16))  # a different reading of the same columns
+    np.testing.assert_array_equal(est.transform(X), out)
+    assert est.input_shape_ == (8, 8)
+
+
+def test_hog_n_jobs_is_read_at_transform_and_0_is_refused(camera_patches):
+    hog = HOGTransformer(image_size=32).fit(camera_patches)
+    out = hog.transform(camera_patches)
+    np.testing.assert_array_equal(hog.set_params(n_jobs=2).transform(camera_patches), out)  # speed only
+    with pytest.raises(ValueError, match=r"n_jobs=0 is not a number of workers.*-1 for all processors"):
+        hog.set_params(n_jobs=0).transform(camera_patches)
+    with pytest.raises(ValueError, match=r"n_jobs=0 is not a number of workers"):
+        HOGTransformer(n_jobs=0).fit(camera_patches)  # in fit already, not only when joblib meets it
+
+
+@pytest.mark.parametrize("make", [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), PixelTransformer],
+                         ids=["hog", "pixels"])
+def test_a_failed_refit_keeps_the_previous_fit(make, digits):
+    X = digits[0][:5]
+    est = make().set_params(input_shape=(8, 8)).fit(X)
+    before = {k: v for k, v in vars(est).items() if k.endswith("_")}
+    out = est.transform(X)
+    with pytest.raises(ValueError, match="X has 5 dimensions"):
+        est.fit(np.zeros((2, 8, 8, 1, 1)))
+    if isinstance(est, HOGTransformer):
+        with pytest.raises(ValueError, match="hold only"):  # fails after reading X: nothing was stored yet
+            est.set_params(image_size=4).fit(X)
+    assert {k: v for k, v in vars(est).items() if k.endswith("_")} == before
+    np.testing.assert_array_equal(est.transform(X), out)
+
+
+@pytest.mark.parametrize("make", [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), PixelTransformer],
+                         ids=["hog", "pixels"])
+def test_nested_lists_give_the_features_of_their_array(make, camera_patches, digits):
+    X = camera_patches[:, :16, :16]
+    np.testing.assert_array_equal(make().fit_transform(X.tolist()), make().fit_transform(X))
+    flat = digits[0][:4]
+    est = make().set_params(input_shape=(8, 8)).fit(flat.tolist())
+    assert est.n_features_in_ == 64  # as for the array it came from
+    np.testing.assert_array_equal(est.transform(flat.tolist()), est.transform(flat))

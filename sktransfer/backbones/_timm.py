@@ -1,8 +1,15 @@
-"""Any timm model as a backbone: ``"timm/<model>[.<pretrained tag>]"``."""
+"""Any timm model as a backbone: ``"timm/<model>[.<pretrained tag>]"``.
+
+timm loads pretrained weights itself, as safetensors or with
+``torch.load(..., weights_only=True)`` (this module has no ``torch.load`` of
+its own); a cached file that holds more than tensors is refused with
+:func:`~sktransfer.backbones._torchvision.unsafe_weights`'s message.
+"""
 
 from __future__ import annotations
 
 import os
+import pickle
 
 from torch import nn
 
@@ -101,13 +108,30 @@ def build_timm(name, weights):
     pretrained = weights == "default"
     try:
         model = create_timm_model(model_name, pretrained)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
         if not pretrained or "timm has no" in str(exc):
             raise
+        if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
+            # The weights are cached but hold more than tensors: say so, not "could not be downloaded".
+            # (Imported here: at module level it would register torchvision before timm.)
+            from ._torchvision import unsafe_weights
+
+            raise unsafe_weights(name, _cached_weights(model_name), exc) from exc
         predownload = f"python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\""
         raise weights_unavailable(name, f"{_cache_dir()} (HF_HUB_CACHE) or {os.path.join(_torch_hub(), 'checkpoints')}",
                                   predownload, exc) from exc
     return backbone_from_timm_model(model, name, weights)
+
+
+def _cached_weights(model_name):
+    """Where timm caches ``model_name``'s pretrained weights: its Hugging Face cache folder, else the torch hub file."""
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model_name)
+    if cfg is not None and cfg.hf_hub_id:
+        return os.path.join(_cache_dir(), "models--" + cfg.hf_hub_id.replace("/", "--"))
+    url = getattr(cfg, "url", None) or ""
+    return os.path.join(_torch_hub(), "checkpoints", os.path.basename(url)) if url else _cache_dir()
 
 
 def _torch_hub():

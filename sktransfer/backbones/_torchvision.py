@@ -2,18 +2,21 @@
 
 torchvision models have no common "features" API, so each family gets a small
 recipe that cuts the classifier off and names the blocks. Weights load through
-torchvision's own weights enums and ``torch.hub`` cache.
+torchvision's own weights enums and ``torch.hub`` cache, with
+``weights_only=True``: a file planted in the cache is refused, never run.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
-from ._errors import weights_unavailable
+from ._errors import WeightsUnavailableError, weights_unavailable
 from ._builder import blocks_from_groups, infer_feature_dim
 from ._contract import IMAGENET_MEAN, IMAGENET_STD, Backbone
 from ._registry import register_backbone
@@ -116,16 +119,48 @@ def _weights_enum(model_name, weights):
         ) from None
 
 
+def unsafe_weights(name, path, cause):
+    """The error for cached weights that ``weights_only=True`` refused to load.
+
+    Such a file holds more than tensors (pickled code, or it is corrupt); it
+    was not run. The fix is to delete it so that the genuine file is
+    downloaded again. ``path`` is the file, or the cache folder holding it.
+    """
+    # torch's and timm's messages suggest weights_only=False, the one thing not to do with this
+    # file: keep only what the file references (e.g. posix.system).
+    found = re.search(r"(?:GLOBAL|globals:)\s*([\w.]+)", str(cause))
+    detail = f"it references {found.group(1).rstrip('.')}, which is not a tensor" if found else "it holds more than tensors"
+    rm = "rm -r" if os.path.isdir(path) else "rm"
+    return WeightsUnavailableError(
+        f"The cached weights {path} for backbone {name!r} are not a plain weights file: loading them "
+        f"with weights_only=True refused them ({detail}). The file may be corrupt or have been tampered with, "
+        f"so it was not loaded and nothing in it ran. Delete it ({rm} {path}) and build the backbone again "
+        "to download the genuine weights, or pass weights=None."
+    )
+
+
 def load_torchvision_model(model_name, weights):
-    """Instantiate a torchvision model and load its weights through torch.hub's cache."""
+    """Instantiate a torchvision model and load its weights through torch.hub's cache.
+
+    The state dict is loaded with ``weights_only=True`` (torch.hub's default
+    is False): a cached file is trusted for tensors only, so a file planted in
+    the cache cannot run code when a backbone is built or a model naming one
+    is unpickled.
+    """
     from torchvision.models import get_model
 
     enum = _weights_enum(model_name, weights)
     model = get_model(model_name, weights=None)
     if enum is not None:
         try:
-            # The real download-and-cache code; a file already in the cache is used as is.
-            state = torch.hub.load_state_dict_from_url(enum.url, progress=False, check_hash=True, map_location="cpu")
+            # The real download-and-cache code; a file already in the cache is used as is, which is
+            # why weights_only matters: check_hash only checks downloads, never the cached file.
+            state = torch.hub.load_state_dict_from_url(
+                enum.url, progress=False, check_hash=True, map_location="cpu", weights_only=True
+            )
+        except pickle.UnpicklingError as exc:  # what weights_only=True raises for anything but tensors
+            cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(enum.url))
+            raise unsafe_weights(f"torchvision/{model_name}", cached, exc) from exc
         except (OSError, RuntimeError) as exc:  # URLError is an OSError
             cache = os.path.join(torch.hub.get_dir(), "checkpoints")
             predownload = (f"python -c \"import torchvision; torchvision.models.get_model('{model_name}', "

@@ -8,6 +8,10 @@ import sys
 
 from .runner import DEFAULTS, FINETUNE_GRID, METHODS
 
+#: Marks "leave Pillow's own limit alone" (None already means "no limit"); not a str, which
+#: argparse would pass through the option's type function.
+_DEFAULT_MAX_PIXELS = object()
+
 DESCRIPTION = """\
 Compare classical baselines (pixels + SVM, HOG + SVM) with transfer learning
 (frozen pretrained features + logistic regression, fine-tuning) and with the
@@ -58,6 +62,26 @@ def _fraction(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"{value} must be strictly between 0 and 1")
+    return value
+
+
+def _max_pixels(text):
+    """``none`` (no limit) or a positive int: the value for ``PIL.Image.MAX_IMAGE_PIXELS``.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.__main__ import _max_pixels
+    >>> _max_pixels("none"), _max_pixels("200000000")
+    (None, 200000000)
+    """
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive int or 'none'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive int or 'none'")
     return value
 
 
@@ -136,7 +160,12 @@ def add_arguments(parser):
     parser.add_argument("--input-shape", type=_positive, nargs="+", default=None, metavar="DIM",
                         help="H W [C] of flattened images in an .npz file")
     parser.add_argument("--output-dir", default="benchmark_results",
-                        help="where results files and the plot go (default: benchmark_results/)")
+                        help="where results files and the plot go, created when missing; checked before any "
+                             "work (default: benchmark_results/)")
+    parser.add_argument("--max-image-pixels", type=_max_pixels, default=_DEFAULT_MAX_PIXELS, metavar="N",
+                        help="largest image (width x height) read from an image folder, or 'none' for no "
+                             "limit: Pillow's guard against decompression bombs, PIL.Image.MAX_IMAGE_PIXELS "
+                             "(default: Pillow's, about 89 million)")
     parser.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only the table")
     return parser
@@ -148,6 +177,12 @@ def run_from_args(args, parser):
 
     if args.input_shape is not None and len(args.input_shape) not in (2, 3):
         parser.error(f"--input-shape takes H W or H W C; got {len(args.input_shape)} number(s)")
+    from PIL import Image
+
+    max_pixels = getattr(args, "max_image_pixels", _DEFAULT_MAX_PIXELS)
+    previous = Image.MAX_IMAGE_PIXELS
+    if max_pixels is not _DEFAULT_MAX_PIXELS:
+        Image.MAX_IMAGE_PIXELS = max_pixels  # for this run only: restored below
     try:
         result = run_benchmark(
             args.dataset,
@@ -173,6 +208,8 @@ def run_from_args(args, parser):
         parser.error(str(exc))
     except ImportError as exc:  # an optional extra the options need (dask, mlxtend)
         parser.error(str(exc))
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
     print(result)
     for kind, path in result.files.items():
         print(f"{kind:>11}: {path}")

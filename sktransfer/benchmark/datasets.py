@@ -325,9 +325,13 @@ def load_folder(root):
     Files are listed, and each one's header is opened to check it is an image,
     but pixels are only read when the benchmark needs them. Class folders are
     searched recursively; hidden files and files without an image extension
-    are skipped.
+    are skipped. A file whose header claims more pixels than
+    ``PIL.Image.MAX_IMAGE_PIXELS`` (Pillow's decompression-bomb guard) is an
+    error naming it, before any work.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
+
+    from ..images import _ImageTooLargeError, _open_image
 
     root = Path(root)
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -354,14 +358,23 @@ def load_folder(root):
             f"Image folder {str(root)!r}: class folder(s) {', '.join(map(repr, empty))} hold no images "
             f"(looked for {', '.join(IMAGE_EXTENSIONS)}). Add images or remove the empty folder(s)."
         )
-    bad, first = [], None
+    bad, huge, first = [], [], None
     for path in paths:
         try:
-            with Image.open(path) as img:
+            with _open_image(path) as img:
                 if first is None:
                     first = (img.size[1], img.size[0]), (1 if img.mode in _GRAY_MODES else 3)
+        except _ImageTooLargeError as exc:
+            huge.append((path, exc))
         except (UnidentifiedImageError, OSError) as exc:
             bad.append(f"{path} ({type(exc).__name__}: {exc})" if not isinstance(exc, UnidentifiedImageError) else path)
+    if huge:
+        path, exc = huge[0]
+        others = f" ({len(huge) - 1} more file(s) too)" if len(huge) > 1 else ""
+        raise ValueError(
+            f"Image folder {str(root)!r}: {exc}{others} From the command line: sktransfer benchmark "
+            "--max-image-pixels none (or a larger number)."
+        )
     if bad:
         shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise ValueError(

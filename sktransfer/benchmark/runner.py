@@ -44,6 +44,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -201,7 +202,10 @@ def run_benchmark(
     input_shape : tuple of int, default=None
         Image shape for an ``.npz`` holding flattened images.
     output_dir : str or os.PathLike or None, default="benchmark_results"
-        Where the results files and plot go; None writes nothing.
+        Where the results files and plot go (created when missing); None
+        writes nothing. Checked before any work: an existing file or a
+        folder that cannot be written to is a ``ValueError`` at once, not
+        after the runs.
     plot : bool, default=True
         Write the PNG learning curve (needs matplotlib, ``sktransfer[plot]``).
     verbose : int, default=1
@@ -252,6 +256,7 @@ def run_benchmark(
     finetuned_cls = _finetune_class() if set(NETWORK_METHODS) & set(methods) else None
     if finetuned_cls is not None:
         _check_finetune_params(finetuned_cls, finetune_params)
+    _check_output_dir(output_dir)  # before any work: finding out after an hour of runs loses them
 
     # With a Dask scheduler, joblib sends the inner searches' fits (and HOG's batches) to its workers.
     with dask_backend(scheduler, log) as on_cluster:
@@ -275,6 +280,8 @@ def run_benchmark(
         log(f"methods: {', '.join(methods)} | labels/class: {', '.join(map(str, sizes))} | seeds: {n_seeds} | "
             f"backbone: {backbone} @ {backbone_size}px (features)")
 
+        files = _output_files(output_dir, ds.name, plot)  # the file names need the dataset's name
+
         # Label-free features, once per dataset and variant.
         features = {}
         for method in methods:
@@ -289,7 +296,6 @@ def run_benchmark(
                 features[method][label] = (F, elapsed / len(ds))
                 log(f"  {method} ({label}): {F.shape[1]} features in {elapsed:.1f}s")
 
-        files = _output_files(output_dir, ds.name, plot)
         runs = []
         for seed in range(n_seeds):
             test, per_class = make_split(ds.y, test_size, seed)
@@ -579,6 +585,38 @@ def _check_int(value, name, low):
         raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
 
 
+def _check_output_dir(output_dir):
+    """Raise a ValueError naming the fix when results could not be written to ``output_dir``.
+
+    Creates the folder, as writing the results would, writes and removes a
+    probe file in it, then removes the folders it created: permissions,
+    read-only file systems and a file in the way all show up here, before any
+    work, and nothing is left behind.
+    """
+    if output_dir is None:
+        return
+    out = Path(output_dir)
+    fix = ("Pass a folder you can write to (it is created when missing), e.g. --output-dir benchmark_results "
+           "(output_dir= in Python; None writes nothing).")
+    if out.exists() and not out.is_dir():
+        raise ValueError(
+            f"output_dir (--output-dir) {str(out)!r} is an existing file, not a folder: the results cannot be "
+            f"written there. {fix}"
+        )
+    missing = [p for p in (out, *out.parents) if not p.exists()]  # what mkdir creates, deepest first
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+        for folder in missing:  # leave no trace: a run that fails later must not leave empty folders
+            folder.rmdir()
+    except OSError as exc:
+        raise ValueError(
+            f"output_dir (--output-dir) {str(out)!r} cannot be written to ({type(exc).__name__}: "
+            f"{exc.strerror or exc}). {fix}"
+        ) from exc
+
+
 def _output_files(output_dir, name, plot):
     if output_dir is None:
         return {}
@@ -591,6 +629,13 @@ def _output_files(output_dir, name, plot):
     }
     if plot:
         files["plot"] = out / f"{name}_learning_curve.png"
+    for path in files.values():  # a folder or a read-only file in the way would only fail after the runs
+        if path.is_dir() or (path.exists() and not os.access(path, os.W_OK)):
+            what = "a folder" if path.is_dir() else "a read-only file"
+            raise ValueError(
+                f"The results file {str(path)!r} cannot be written: {what} is in the way. Move it away, "
+                "or pass another output_dir (--output-dir)."
+            )
     return files
 
 
