@@ -83,8 +83,6 @@ class ImageSet:
         Channels per image when known without reading files.
     image_shape : tuple of int or None
         ``(H, W)`` when every image has the same size and it is known up front.
-    source : object
-        The object the images came from, used as the cache key.
 
     Examples
     --------
@@ -97,13 +95,12 @@ class ImageSet:
     torch.Size([4, 1, 8, 8])
     """
 
-    def __init__(self, loader, n_images, kind, channels, image_shape, source):
+    def __init__(self, loader, n_images, kind, channels, image_shape):
         self._loader = loader
         self.n_images = n_images
         self.kind = kind
         self.channels = channels
         self.image_shape = image_shape
-        self.source = source
 
     def __len__(self):
         return self.n_images
@@ -381,11 +378,8 @@ def _check_values(values, what):
             )
         return
     if values.dtype.kind == "f":
-        if not np.isfinite(values).all():
-            raise ValueError(
-                f"{what} contains NaN or infinity; images must be finite. Replace them first, "
-                "e.g. np.nan_to_num(X, nan=0.0, posinf=1.0, neginf=0.0)."
-            )
+        _require_finite(values, f"{what} contains NaN or infinity; images must be finite. Replace them first, "
+                                "e.g. np.nan_to_num(X, nan=0.0, posinf=1.0, neginf=0.0).")
         lo, hi = float(values.min()), float(values.max())
         if lo < 0.0 or hi > 1.0:
             raise _float_range_error(what, lo, hi, bool(np.all(np.mod(values, 1) == 0)))
@@ -471,7 +465,7 @@ def _from_array(X, input_shape):
         # permute is a view; contiguous() makes the one copy we need anyway.
         return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).contiguous()
 
-    return ImageSet(load, len(X), "array", min(c, 3), (h, w), X)
+    return ImageSet(load, len(X), "array", min(c, 3), (h, w))
 
 
 def _unflatten(X, input_shape):
@@ -582,7 +576,7 @@ def _from_tensor(X):
             batch = batch.to(torch.uint8)
         return batch[:, :3].contiguous() if c == 4 else batch.contiguous()
 
-    return ImageSet(load, len(X), "tensor", min(c, 3), tuple(X.shape[2:]), X)
+    return ImageSet(load, len(X), "tensor", min(c, 3), tuple(X.shape[2:]))
 
 
 def _check_tensor_values(X):
@@ -736,13 +730,15 @@ def _int32_image(values, origin):
     return _to_uint8(values.astype(np.uint16))
 
 
+def _require_finite(values, message):
+    if not np.isfinite(values).all():
+        raise ValueError(message)
+
+
 def _float32_image(values, origin):
     """PIL mode ``F``: [0, 1] scaled by 255, [0, 255] taken as 8-bit pixels."""
-    if not np.isfinite(values).all():
-        raise ValueError(
-            f"{origin} is a PIL mode 'F' (float) image holding NaN or infinity. Replace them first, e.g. "
-            "Image.fromarray(np.nan_to_num(np.asarray(img)))."
-        )
+    _require_finite(values, f"{origin} is a PIL mode 'F' (float) image holding NaN or infinity. Replace them "
+                            "first, e.g. Image.fromarray(np.nan_to_num(np.asarray(img))).")
     lo, hi = float(values.min()), float(values.max())
     if lo < 0.0 or hi > 255.0:
         raise ValueError(
@@ -774,7 +770,7 @@ def _from_pil_list(X):
     def load(idx):
         return _stack_if_uniform([_pil_to_tensor(images[i], f"X[{i}]") for i in idx])
 
-    return ImageSet(load, len(images), "list", None, _common_size(im.size[::-1] for im in images), images)
+    return ImageSet(load, len(images), "list", None, _common_size(im.size[::-1] for im in images))
 
 
 def _from_array_list(X):
@@ -797,7 +793,7 @@ def _from_array_list(X):
 
     channels = {1 if a.ndim == 2 else min(a.shape[2], 3) for a in images}
     channels = channels.pop() if len(channels) == 1 else None
-    return ImageSet(load, len(images), "list", channels, _common_size(a.shape[:2] for a in images), images)
+    return ImageSet(load, len(images), "list", channels, _common_size(a.shape[:2] for a in images))
 
 
 class _ImageTooLargeError(ValueError):
@@ -873,7 +869,7 @@ def _from_paths(X):
                 ) from exc
         return _stack_if_uniform(out)
 
-    return ImageSet(load, len(paths), "paths", None, None, paths)
+    return ImageSet(load, len(paths), "paths", None, None)
 
 
 def _common_size(sizes):

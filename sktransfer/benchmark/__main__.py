@@ -34,24 +34,16 @@ examples:
 
 def _size(text):
     text = text.strip().lower()
-    if text == "all":
-        return "all"
+    return "all" if text == "all" else _positive(text, "a positive int or 'all'")
+
+
+def _positive(text, what="a positive int"):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive int or 'all'") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive int or 'all'")
-    return value
-
-
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an int") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+        raise argparse.ArgumentTypeError(f"{value} is not {what}")
     return value
 
 
@@ -76,13 +68,7 @@ def _max_pixels(text):
     """
     if text.strip().lower() == "none":
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive int or 'none'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive int or 'none'")
-    return value
+    return _positive(text, "a positive int or 'none'")
 
 
 def _finetune_param(text):
