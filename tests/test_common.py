@@ -53,7 +53,7 @@ EXPECTED_FAILED_CHECKS = {
     ]
 }
 EXPECTED_FAILED_CHECKS["check_dtype_object"] = (
-    "a 2-D object array is read as file paths, which must be 1-D: the error says so"
+    "a 2-D object array holding numbers is refused with a message to pass a numeric dtype array (X.astype(np.float32)); sklearn expects it to be read as numbers"
 )
 
 
@@ -80,7 +80,7 @@ def _expected_failures():
 
 
 #: What each expected failure's reason says happens: fit refuses sklearn's tabular data as images.
-REASON_IN_ERROR = ("flattened images need input_shape", "file paths must be 1-D", "array of file paths")
+REASON_IN_ERROR = ("flattened images need input_shape", "object array (dtype=object", "holding numbers")
 
 
 @pytest.mark.usefixtures("one_thread")

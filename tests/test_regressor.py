@@ -60,7 +60,7 @@ EXPECTED_FAILED_CHECKS.update({
                                 "message does not name NaN",
     "check_fit2d_1feature": "a (10, 1) array is rejected for lacking input_shape, not with sklearn's "
                             "'1 feature(s)' wording",
-    "check_dtype_object": "a 2-D object array is taken for file paths and rejected (paths must be 1-D)",
+    "check_dtype_object": ("a 2-D object array holding numbers is refused with a message to pass a numeric dtype array (X.astype(np.float32)); sklearn expects it to be read as numbers"),
     "check_fit2d_1sample": "a (1, 10) array is rejected for lacking input_shape before its single sample is "
                            "noticed, so the message names input_shape rather than the sample count",
 })
