@@ -1,5 +1,9 @@
 """Ctrl-C during training: it propagates and the estimator keeps its previous state, unless told to keep."""
 
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 from skorch.callbacks import Callback
@@ -15,13 +19,22 @@ FAST = dict(backbone="timm/test_resnet", weights=None, image_size=16, max_epochs
 
 
 class CtrlC(Callback):
-    """Presses Ctrl-C in the middle of epoch ``epoch`` (1-based)."""
+    """Presses Ctrl-C (sends this process SIGINT) in the middle of epoch ``epoch`` (1-based)."""
 
     def __init__(self, epoch=2):
         self.epoch = epoch
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training and len(net.history) == self.epoch and len(net.history[-1]["batches"]) >= 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs in this thread before the sleep ends
+
+
+class StopTraining(Callback):
+    """skorch's own way to end training early (EarlyStopping does the same): raise KeyboardInterrupt."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
             raise KeyboardInterrupt
 
 
@@ -75,3 +88,14 @@ def test_interrupt_stops_a_grid_search_instead_of_scoring_a_half_trained_candida
     search.set_params(error_score=np.nan)
     with pytest.raises(KeyboardInterrupt):
         search.fit(X, y)
+
+
+def test_a_callback_that_stops_training_is_not_an_interrupt(data):
+    """Early stopping raises KeyboardInterrupt inside skorch: training ends normally, nothing is raised."""
+    X, y, _ = data
+    est = FineTunedClassifier(**FAST, callbacks=[StopTraining()]).fit(X, y)
+    assert len(est.history_) == 2 and not est.interrupted_
+    patient = FineTunedClassifier(**{**FAST, "max_epochs": 30, "validation_fraction": 0.25, "early_stopping": 1,
+                                     "lr": 1.0}).fit(X, y)  # a rate this high stops improving at once
+    assert len(patient.history_) < 30 and not patient.interrupted_
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back

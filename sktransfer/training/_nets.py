@@ -7,6 +7,10 @@ mixes in :class:`L2SPMixin` and :class:`InterruptMixin`.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+
 import numpy as np
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from torch import nn
@@ -15,21 +19,47 @@ __all__ = ["ClassifierNet", "InterruptMixin", "L2SPMixin", "MultiLabelLoss", "Mu
 
 
 class InterruptMixin:
-    """Remember that training was interrupted (Ctrl-C), which skorch's ``partial_fit`` swallows.
+    """Tell a real Ctrl-C from skorch's own way of stopping, which both raise ``KeyboardInterrupt``.
 
-    skorch ends training quietly on ``KeyboardInterrupt`` (convenient in a
-    notebook); the estimator reads ``interrupted_`` afterwards and decides
-    (``on_interrupt``) whether to raise it again or keep the weights.
+    skorch ends training quietly on ``KeyboardInterrupt``: its callbacks
+    (``EarlyStopping``) raise it to stop, and a Ctrl-C raises it too. While
+    training runs in the main thread, a SIGINT handler records whether the
+    user pressed Ctrl-C; ``interrupted_`` is True only then, and the estimator
+    decides (``on_interrupt``) whether to raise it again or keep the weights.
     """
 
     interrupted_ = False
 
     def fit_loop(self, *args, **kwargs):
-        try:
-            return super().fit_loop(*args, **kwargs)
-        except KeyboardInterrupt:
-            self.interrupted_ = True
-            raise
+        with _recording_sigint() as pressed:
+            try:
+                return super().fit_loop(*args, **kwargs)
+            except KeyboardInterrupt:
+                self.interrupted_ = pressed()
+                raise
+
+
+@contextlib.contextmanager
+def _recording_sigint():
+    """Yield a function that says whether SIGINT arrived in the block (main thread only)."""
+    pressed = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False  # signals reach the main thread only: no Ctrl-C can land here
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        pressed.append(True)
+        if callable(previous):
+            previous(signum, frame)  # Python's default handler raises KeyboardInterrupt
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class L2SPMixin:
