@@ -175,7 +175,8 @@ class BackboneNetworkEstimator(BaseEstimator):
 
     def _check_nested_params(self):
         valid = list(self._get_param_names())
-        for key in self._nested_params():
+        nested = self._nested_params()
+        for key in nested:
             if key.split("__", 1)[0] not in SKORCH_PREFIXES or "__" not in key or key.endswith("__"):
                 close = difflib.get_close_matches(key, valid, n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -183,7 +184,7 @@ class BackboneNetworkEstimator(BaseEstimator):
                     f"{type(self).__name__} got an unexpected parameter {key!r}.{hint} Extra keywords "
                     f"must be nested skorch parameters starting with {', '.join(p + '__' for p in SKORCH_PREFIXES)}."
                 )
-        smoothing = self._nested_params().get("criterion__label_smoothing")
+        smoothing = nested.get("criterion__label_smoothing")
         if smoothing is not None and not (isinstance(smoothing, Real) and 0.0 <= smoothing <= 1.0):
             raise ValueError(f"criterion__label_smoothing={smoothing!r} must be a number in [0, 1] (0 for none); "
                              "or use the label_smoothing parameter.")
@@ -216,6 +217,8 @@ class BackboneNetworkEstimator(BaseEstimator):
         """
         self._check_nested_params()
         # Cheap checks of y first, then the images, then that they match.
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         targets, fitted = self._encode_targets(self._check_targets(y))
         images = as_image_set(X, input_shape=self.input_shape)
         if len(targets) != len(images):
@@ -282,9 +285,11 @@ class BackboneNetworkEstimator(BaseEstimator):
 
     def _train(self, module, images, targets, train_idx, valid_idx, *, augment, cached, blocks, n_trainable,
                all_trunk, fitted, device, data_rng):
-        """Run the skorch net on the device; return its history. The module ends on CPU."""
+        """Run the skorch net on the device; return its history and whether Ctrl-C ended it.
+
+        The module ends on CPU.
+        """
         module.augment = augment
-        net = source = y_device = None
         try:
             with on_device(module, device):
                 source = images
@@ -581,7 +586,7 @@ class BackboneNetworkEstimator(BaseEstimator):
     _target_noun = "target"
 
     def _check_targets(self, y):
-        """Validate ``y``; return it as an array (raise a ValueError that names the fix)."""
+        """Validate ``y`` (never None); return it as an array (raise a ValueError that names the fix)."""
         raise NotImplementedError
 
     def _encode_targets(self, y):

@@ -9,7 +9,6 @@ PyTorch's restricted unpickler, which refuses anything that could run code.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import numpy as np
@@ -19,8 +18,6 @@ from skorch.history import History
 __all__ = ["export_weights", "load_weights"]
 
 FORMAT = "sktransfer-weights/1"
-#: Fitted attributes that are numpy arrays (the others are plain values or lists).
-_ARRAYS = ("classes_", "_y_mean", "_y_scale")
 _PRIMITIVES = (str, int, float, bool, type(None))
 
 
@@ -30,11 +27,20 @@ def _plain(value):
         return value.item()
     if isinstance(value, _PRIMITIVES):
         return value
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, np.ndarray):  # tagged, so that loading gives back an array of the same dtype
+        return {"ndarray": _plain(value.tolist()), "dtype": value.dtype.str}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     raise TypeError(type(value).__name__)
+
+
+def _restored(value):
+    """The inverse of :func:`_plain` for arrays; everything else as stored."""
+    if isinstance(value, dict) and set(value) == {"ndarray", "dtype"}:
+        return np.asarray(value["ndarray"], dtype=np.dtype(value["dtype"]))
+    return value
 
 
 def export_weights(estimator, path):
@@ -85,10 +91,10 @@ def export_weights(estimator, path):
             params[name] = _plain(value)
         except TypeError:
             dropped.append(name)
+    # Everything fit set (public and the task's private attributes) but the network, its history and its
+    # architecture, which are stored in their own forms below.
     fitted = {k: _plain(v) for k, v in vars(estimator).items()
-              if k.endswith("_") and not k.startswith("__") and k not in ("module_", "history_")}
-    private = {k: _plain(getattr(estimator, k)) for k in ("_multilabel", "_y_mean", "_y_scale", "_y_1d")
-               if hasattr(estimator, k)}
+              if k not in params and k not in dropped and k not in ("module_", "history_", "_arch")}
     arch = {k: _plain(v) for k, v in estimator._arch.items() if k != "blocks"}
     torch.save({
         "format": FORMAT,
@@ -96,7 +102,6 @@ def export_weights(estimator, path):
         "params": params,
         "not_exported": dropped,
         "fitted": fitted,
-        "private": private,
         "arch": arch,
         "history": _plain(list(estimator.history_)),
         "state_dict": {k: v.detach().to("cpu") for k, v in estimator.module_.state_dict().items()},
@@ -133,17 +138,15 @@ def load_weights(path):
     params = dict(data["params"])
     if isinstance(params.get("optimizer"), dict):
         params["optimizer"] = getattr(torch.optim, params["optimizer"]["torch.optim"])
-    for name in ("hidden_units", "input_shape", "image_size", "layer"):
-        if isinstance(params.get(name), list) and name != "layer":
+    for name in ("hidden_units", "input_shape", "image_size"):  # tuples that became lists
+        if isinstance(params.get(name), list):
             params[name] = tuple(params[name])
     if data["not_exported"]:
         warnings.warn(f"{', '.join(data['not_exported'])} were not exported (not plain data); the loaded "
                       "estimator has their defaults.", UserWarning, stacklevel=2)
-    valid = set(inspect.signature(cls).parameters)
-    estimator = cls(**{k: v for k, v in params.items() if k in valid},
-                    **{k: v for k, v in params.items() if k not in valid})
-    for name, value in {**data["fitted"], **data["private"]}.items():
-        setattr(estimator, name, np.asarray(value) if name in _ARRAYS else value)
+    estimator = cls(**params)  # nested skorch parameters go to **kwargs, as when they were set
+    for name, value in data["fitted"].items():
+        setattr(estimator, name, _restored(value))
     arch = dict(data["arch"])
     arch["image_size"] = tuple(arch["image_size"])
     arch["hidden_units"] = tuple(arch["hidden_units"])

@@ -416,8 +416,6 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
 
     def _check_targets(self, y):
         name = type(self).__name__
-        if y is None:
-            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
         flat = isinstance(y, (list, tuple)) or (getattr(y, "dtype", None) == object and y.ndim == 1)
         kinds = sorted({_label_kind(v) for v in y}) if flat else []
         if len(kinds) > 1:  # numpy would turn them all into strings, or fail to sort them

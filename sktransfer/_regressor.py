@@ -135,8 +135,6 @@ features_cached_, interrupted_, n_features_in_
     # ------------------------------------------------------------------ task hooks
 
     def _check_targets(self, y):
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         y_arr = np.asarray(y) if not hasattr(y, "shape") else y
         if getattr(y_arr, "ndim", 1) not in (1, 2):
             raise ValueError(f"y must be 1-D (one target) or 2-D (one column per target); got shape "
