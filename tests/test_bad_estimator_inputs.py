@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 from sklearn.utils._param_validation import InvalidParameterError
 
+import tiny
 from sktransfer import FineTunedClassifier, FineTunedRegressor, PretrainedFeatureExtractor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-FAST = dict(backbone="timm/test_resnet", weights=None, image_size=16, max_epochs=1, min_steps=0, batch_size=16,
-            layer=None, augment=None, early_stopping=None, tta=0, trainable_blocks=1,
-            validation_fraction=None, verbose=0, random_state=0, input_shape=(8, 8))
+FAST = {**tiny.FAST, "trainable_blocks": 1}
 EXTRACTOR = dict(backbone="timm/test_resnet", weights=None, image_size=16, layer=None, verbose=0, random_state=0,
                  input_shape=(8, 8))
 

@@ -71,7 +71,7 @@ def test_sklearn_checks(estimator, check):
 
 def _expected_failures():
     from test_finetune import EXPECTED_FAILED_CHECKS as CLASSIFIER_FAILURES
-    from test_finetune import FAST
+    from tiny import FAST
     from test_regressor import EXPECTED_FAILED_CHECKS as REGRESSOR_FAILURES
 
     tiny = {**FAST, "input_shape": None}

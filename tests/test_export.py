@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+import tiny
 from sktransfer import FineTunedClassifier, FineTunedRegressor, export_weights, load_weights
 from skorch.callbacks import PrintLog
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-FAST = dict(backbone="timm/test_resnet", weights=None, image_size=16, max_epochs=1, min_steps=0, batch_size=16,
-            layer=None, augment=None, early_stopping=None, tta=2, trainable_blocks=1,
-            validation_fraction=None, verbose=0, random_state=0, input_shape=(8, 8))
+FAST = {**tiny.FAST, "tta": 2, "trainable_blocks": 1}
 
 
 @pytest.fixture(scope="module")

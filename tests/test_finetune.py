@@ -24,22 +24,10 @@ from sktransfer.backbones import get_backbone
 from sktransfer.nn._augment import PRESETS, BatchAugment
 from sktransfer.nn._encoder import encode_batches
 from sktransfer.nn._network import BackboneNetwork
+from tiny import EXPECTED_FAILED_CHECKS as COMMON_FAILED_CHECKS
+from tiny import FAST, TABULAR
 
-# A tiny random-init timm model: every fit takes well under a second.
-FAST = dict(backbone="timm/test_resnet", weights=None, image_size=16, max_epochs=1, min_steps=0, batch_size=16,
-            layer=None, augment=None, early_stopping=None, tta=0,
-            validation_fraction=None, verbose=0, random_state=0, input_shape=(8, 8))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch and BLAS thread: on a shared 2-core machine, 2 threads competing
-    with another process make every kernel an order of magnitude slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -73,34 +61,17 @@ def _state(module):
 
 # --------------------------------------------------------------------------- sklearn's checks
 
-_TABULAR = ("sklearn's check data is tabular (n_samples, n_features) with a varying n_features and values "
-            "outside [0, 1]; images need input_shape=(H, W) for flattened arrays, so fit raises a "
-            "ValueError asking for input_shape before anything else can be checked")
 EXPECTED_FAILED_CHECKS = {
-    name: _TABULAR
-    for name in [
-        "check_fit_score_takes_y", "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
-        "check_estimators_fit_returns_self", "check_readonly_memmap_input", "check_n_features_in_after_fitting",
-        "check_estimators_dtypes", "check_pipeline_consistency", "check_estimators_pickle",
-        "check_f_contiguous_array_estimator", "check_classifier_data_not_an_array", "check_classifiers_classes",
-        "check_classifiers_train", "check_supervised_y_2d", "check_class_weight_classifiers",
-        "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_dict_unchanged",
-        "check_fit_idempotent", "check_fit_check_is_fitted", "check_n_features_in", "check_fit2d_predict1d",
-        "check_decision_proba_consistency", "check_classifiers_multilabel_representation_invariance",
+    **COMMON_FAILED_CHECKS,
+    **{name: TABULAR for name in [
+        "check_classifier_data_not_an_array", "check_classifiers_classes", "check_classifiers_train",
+        "check_class_weight_classifiers", "check_decision_proba_consistency",
+        "check_classifiers_multilabel_representation_invariance",
         "check_classifiers_multilabel_output_format_predict",
         "check_classifiers_multilabel_output_format_predict_proba",
         "check_classifiers_multilabel_output_format_decision_function",
-    ]
+    ]},
 }
-EXPECTED_FAILED_CHECKS.update({
-    "check_positive_only_tag_during_fit": "negative pixels are rejected, but the input_shape error (2-D X "
-                                          "without an image shape) comes first, so the message differs",
-    "check_estimators_nan_inf": "NaN is rejected, but the input_shape error for 2-D X comes first, so the "
-                                "message does not name NaN",
-    "check_fit2d_1feature": "a (10, 1) array is rejected for lacking input_shape, not with sklearn's "
-                            "'1 feature(s)' wording",
-    "check_dtype_object": ("a 2-D object array holding numbers is refused with a message to pass a numeric dtype array (X.astype(np.float32)); sklearn expects it to be read as numbers"),
-})
 
 
 @parametrize_with_checks(

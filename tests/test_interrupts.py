@@ -9,13 +9,12 @@ import pytest
 from skorch.callbacks import Callback
 from sklearn.model_selection import GridSearchCV
 
+import tiny
 from sktransfer import FineTunedClassifier, FineTunedRegressor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-FAST = dict(backbone="timm/test_resnet", weights=None, image_size=16, max_epochs=3, min_steps=0, batch_size=16,
-            layer=None, augment=None, early_stopping=None, tta=0, trainable_blocks=1,
-            validation_fraction=None, verbose=0, random_state=0, input_shape=(8, 8))
+FAST = {**tiny.FAST, "max_epochs": 3, "trainable_blocks": 1}
 
 
 class CtrlC(Callback):

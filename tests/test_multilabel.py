@@ -15,12 +15,10 @@ from sklearn.preprocessing import StandardScaler
 from sktransfer import FineTunedClassifier
 from sktransfer.images import as_image_set
 from sktransfer.nn._encoder import encode_batches
+from tiny import FAST
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-FAST = dict(backbone="timm/test_resnet", weights=None, image_size=16, max_epochs=1, min_steps=0, batch_size=16,
-            layer=None, augment=None, early_stopping=None, tta=0,
-            validation_fraction=None, verbose=0, random_state=0, input_shape=(8, 8))
 
 
 @pytest.fixture(scope="module")
