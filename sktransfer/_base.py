@@ -433,9 +433,9 @@ class BackboneNetworkEstimator(BaseEstimator):
         """Features of the training images for each candidate; the best by CV; the probe fitted on it."""
         start = time.perf_counter()
         features = {}
-        for name, layers in candidates.items():
-            encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
-            with on_device(encoder, device):
+        with on_device(backbone.trunk, device):  # one round trip for all candidates, which share the trunk
+            for name, layers in candidates.items():
+                encoder = ImageEncoder(backbone, image_size, layers, self.pooling).to(device)  # its own buffers
                 features[name] = self._encode(encoder, images, device, indices=train_idx)
         name, scores = choose_layers(features, train_targets, make_probe=lambda: self._make_probe(fitted),
                                      stratify=self._stratify(train_targets) is not None, random_state=cv_seed)
