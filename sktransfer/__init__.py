@@ -1,6 +1,7 @@
 """sktransfer: transfer learning as ordinary scikit-learn estimators."""
 
 from ._baselines import HOGTransformer, PixelTransformer
+from ._domain import DomainAdaptiveClassifier
 from ._export import export_weights, load_weights
 from ._features import PretrainedFeatureExtractor
 from ._finetune import FineTunedClassifier
@@ -9,6 +10,7 @@ from ._regressor import FineTunedRegressor
 __version__ = "0.1.0"
 
 __all__ = [
+    "DomainAdaptiveClassifier",
     "FineTunedClassifier",
     "FineTunedRegressor",
     "HOGTransformer",

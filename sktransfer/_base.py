@@ -229,7 +229,9 @@ class BackboneNetworkEstimator(BaseEstimator):
             )
         device = resolve_device(self.device)
         augment = resolve_augment(self.augment)
-        if self.early_stopping not in (None, "auto") and not self._validation_fraction(targets):
+        # Unlabelled rows (y == -1) never reach the split, the probe or the supervised loss.
+        labeled = self._labeled_rows(targets)
+        if self.early_stopping not in (None, "auto") and not self._validation_fraction(targets[labeled]):
             raise ValueError(
                 f"early_stopping={self.early_stopping} needs a validation split; set "
                 "validation_fraction (e.g. 0.1) or early_stopping=None."
@@ -237,9 +239,11 @@ class BackboneNetworkEstimator(BaseEstimator):
         warm = bool(self.warm_start) and hasattr(self, "module_")
         if warm:
             self._check_warm_targets(fitted)
+        unlabeled_idx = np.flatnonzero(~labeled) if self._learns_from_unlabeled() else np.arange(0)
+        self._check_unlabeled(unlabeled_idx)
         rng = check_random_state(self.random_state)
         torch_seed = int(rng.randint(2**31 - 1))
-        train_idx, valid_idx = self._split(targets, rng)
+        train_idx, valid_idx = self._split(targets, np.flatnonzero(labeled), rng)
         data_rng = np.random.default_rng(int(rng.randint(2**31 - 1)))
         cv_seed = int(rng.randint(2**31 - 1))
 
@@ -253,8 +257,9 @@ class BackboneNetworkEstimator(BaseEstimator):
             n_trainable, all_trunk = self._resolve_trainable(len(blocks), arch["name"])
             # With the backbone frozen, the converged probe is the model: more
             # epochs of the head (augmented or not) could only move it off the optimum.
-            probe_only = probe is not None and probe["history"] is not None and n_trainable == 0 and not all_trunk
-            cached = n_trainable == 0 and not all_trunk and augment is None
+            frozen = n_trainable == 0 and not all_trunk
+            probe_only = probe is not None and probe["history"] is not None and frozen and not len(unlabeled_idx)
+            cached = frozen and augment is None and not len(unlabeled_idx)
             first = 0 if self.unfreeze_every else n_trainable  # gradual unfreezing starts with the head
             module.set_trainable(block_params(top_blocks(blocks, first)),
                                  all_trunk=all_trunk and first == n_trainable)
@@ -262,8 +267,9 @@ class BackboneNetworkEstimator(BaseEstimator):
                 history, interrupted = probe["history"], False
             else:
                 history, interrupted = self._train(
-                    module, images, targets, train_idx, valid_idx, augment=augment, cached=cached, blocks=blocks,
-                    n_trainable=n_trainable, all_trunk=all_trunk, fitted=fitted, device=device, data_rng=data_rng)
+                    module, images, targets, train_idx, valid_idx, unlabeled_idx, augment=augment, cached=cached,
+                    blocks=blocks, n_trainable=n_trainable, all_trunk=all_trunk, fitted=fitted, device=device,
+                    data_rng=data_rng)
 
         # Assign fitted state only now, so a failed (re)fit leaves the model as it was.
         self.module_ = module.train(False)
@@ -283,13 +289,14 @@ class BackboneNetworkEstimator(BaseEstimator):
         record_n_features_in(self, X)
         return self
 
-    def _train(self, module, images, targets, train_idx, valid_idx, *, augment, cached, blocks, n_trainable,
-               all_trunk, fitted, device, data_rng):
+    def _train(self, module, images, targets, train_idx, valid_idx, unlabeled_idx, *, augment, cached, blocks,
+               n_trainable, all_trunk, fitted, device, data_rng):
         """Run the skorch net on the device; return its history and whether Ctrl-C ended it.
 
-        The module ends on CPU.
+        The module ends on CPU. With ``unlabeled_idx``, every training batch
+        also holds unlabelled rows, and the task's net augments them itself.
         """
-        module.augment = augment
+        module.augment = None if len(unlabeled_idx) else augment
         try:
             with on_device(module, device):
                 source = images
@@ -302,9 +309,11 @@ class BackboneNetworkEstimator(BaseEstimator):
                                         channels=module.in_chans, rng=data_rng)
 
                 train_data = data(train_idx)
+                if len(unlabeled_idx):
+                    train_data.unlabeled, train_data.unlabeled_ratio = unlabeled_idx, self._unlabeled_ratio()
                 valid_data = None if valid_idx is None else data(valid_idx)
                 net = self._build_net(module, blocks, n_trainable, all_trunk, train_data, valid_data, targets,
-                                      fitted, device)
+                                      fitted, device, augment)
                 net.fit(train_data, None)
                 history = net.history  # the net itself (optimizer state, device buffers) is dropped
                 interrupted, max_epochs = net.interrupted_, net.max_epochs
@@ -313,6 +322,7 @@ class BackboneNetworkEstimator(BaseEstimator):
                     gc.collect()
         finally:
             module.augment = None
+            self._end_training(module)
         if interrupted:
             epochs = len(history)
             if self.on_interrupt == "raise":
@@ -331,19 +341,21 @@ class BackboneNetworkEstimator(BaseEstimator):
             return encode_batches(encoder, images, batch_size=self.batch_size, device=device, indices=indices,
                                   progress=bar)
 
-    def _split(self, targets, rng):
+    def _split(self, targets, labeled_idx, rng):
+        """Training and validation rows among the labelled rows ``labeled_idx``."""
+        targets = targets[labeled_idx]
         n = len(targets)
         fraction = self._validation_fraction(targets)
         if not fraction:
-            return np.arange(n), None
+            return labeled_idx, None
         stratify = self._stratify(targets)
         try:
-            train_idx, valid_idx = train_test_split(np.arange(n), test_size=fraction, stratify=stratify,
+            train_idx, valid_idx = train_test_split(labeled_idx, test_size=fraction, stratify=stratify,
                                                     random_state=int(rng.randint(2**31 - 1)))
         except ValueError as exc:
             what = "a stratified split" if stratify is not None else "a split"
             raise ValueError(
-                f"validation_fraction={fraction} cannot make {what} of {n} images ({exc}). Use a larger "
+                f"validation_fraction={fraction} cannot make {what} of {n} labelled images ({exc}). Use a larger "
                 "fraction or validation_fraction=None."
             ) from exc
         return np.sort(train_idx), np.sort(valid_idx)
@@ -464,7 +476,8 @@ class BackboneNetworkEstimator(BaseEstimator):
         """``max_epochs``, raised so that small training sets still get ``min_steps`` optimizer steps."""
         return max(int(self.max_epochs), math.ceil(int(self.min_steps) / max(steps_per_epoch, 1)))
 
-    def _build_net(self, module, blocks, n_trainable, all_trunk, train_data, valid_data, targets, fitted, device):
+    def _build_net(self, module, blocks, n_trainable, all_trunk, train_data, valid_data, targets, fitted, device,
+                   augment):
         from skorch.callbacks import EarlyStopping, LRScheduler
         from skorch.helper import predefined_split
 
@@ -489,6 +502,9 @@ class BackboneNetworkEstimator(BaseEstimator):
         callbacks += list(self.callbacks or [])
 
         net_class, criterion, kwargs = self._net_spec(targets, fitted)
+        if train_data.unlabeled is not None:
+            net_class, unlabeled_kwargs = self._unlabeled_net(module, augment)
+            kwargs.update(unlabeled_kwargs)
         kwargs["optimizer__weight_decay"] = self.weight_decay
         kwargs["optimizer__param_groups"] = param_groups(module, blocks, n_trainable, self.lr, self.lr_decay,
                                                          all_trunk, trunk_weight_decay=0.0 if self.l2sp else None)
@@ -624,6 +640,31 @@ class BackboneNetworkEstimator(BaseEstimator):
     def _net_spec(self, targets, fitted):
         """``(skorch net class, criterion, net keyword arguments)`` of the task (``targets``: all of ``fit``'s)."""
         raise NotImplementedError
+
+    # Learning from unlabelled rows: a task that has none keeps these defaults.
+
+    def _labeled_rows(self, targets):
+        """Boolean mask of the rows of ``targets`` that carry a target (the others are unlabelled)."""
+        return np.ones(len(targets), dtype=bool)
+
+    def _learns_from_unlabeled(self):
+        """Whether unlabelled rows train (else they are ignored)."""
+        return False
+
+    def _check_unlabeled(self, unlabeled_idx):
+        """Raise a ValueError when the method needs unlabelled rows and has none (or too few)."""
+
+    def _unlabeled_ratio(self):
+        """Unlabelled rows per labelled row in each training batch."""
+        return 1.0
+
+    def _unlabeled_net(self, module, augment):
+        """``(skorch net class, extra keyword arguments)`` that trains on labelled and unlabelled rows;
+        it augments the rows itself (``augment`` is the labelled rows' augmentation)."""
+        raise NotImplementedError
+
+    def _end_training(self, module):
+        """Undo what ``_unlabeled_net`` added to ``module`` for training only (e.g. a domain classifier)."""
 
 
 def _same(a, b):

@@ -7,6 +7,7 @@ this module says how labels are encoded, probed, lost and predicted.
 
 from __future__ import annotations
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -21,7 +22,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch.callbacks import EpochScoring
 
 from ._base import BackboneNetworkEstimator
+from .images import as_image_set, check_n_features_in
+from .nn._augment import PRESETS, BatchAugment
 from .training._nets import ClassifierNet, MultiLabelLoss, MultiLabelNet
+from .training._unlabeled import FixMatchNet
 from .training._probe import fit_multilabel_probe, fit_probe, logistic_probe, multilabel_probe
 
 __all__ = ["FineTunedClassifier"]
@@ -32,6 +36,16 @@ __all__ = ["FineTunedClassifier"]
 #: than as a noisy stopping signal (the LP-FT start and the cosine schedule
 #: already keep small fits from drifting).
 AUTO_MIN_PER_CLASS = 100
+
+#: The label of an unlabelled image (scikit-learn's semi-supervised convention).
+UNLABELED = -1
+
+#: FixMatch's two views of an unlabelled image: the weak one gives the pseudo-label,
+#: the strong one learns it.
+FIXMATCH_WEAK, FIXMATCH_STRONG = "light", "strong"
+
+#: The parameters of semi-supervised fine-tuning (which DomainAdaptiveClassifier does not have).
+SEMI_SUPERVISED_PARAMS = ("semi_supervised", "pseudo_label_threshold", "unlabeled_weight", "unlabeled_ratio")
 
 
 class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
@@ -285,6 +299,10 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         "probe_C": [Interval(Real, 0, None, closed="neither")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "semi_supervised": [StrOptions({"fixmatch", "none"})],
+        "pseudo_label_threshold": [Interval(Real, 0, 1, closed="both")],
+        "unlabeled_weight": [Interval(Real, 0, None, closed="left")],
+        "unlabeled_ratio": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(self, backbone="efficientnet_lite0", *, weights="default", trainable_blocks="all", layer="auto",
@@ -292,7 +310,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
                  optimizer=torch.optim.AdamW, lr_schedule="cosine", warmup_epochs=1, unfreeze_every=None,
                  max_epochs=5, min_steps=200, batch_size=32, hidden_units=(), dropout=0.0, image_size="auto",
                  pooling="avg", augment="strong", label_smoothing=0.1, tta=4, validation_fraction="auto",
-                 early_stopping="auto", class_weight=None, warm_start=False, random_state=None, device="auto",
+                 early_stopping="auto", class_weight=None, semi_supervised="fixmatch", pseudo_label_threshold=0.95,
+                 unlabeled_weight=1.0, unlabeled_ratio=3.0, warm_start=False, random_state=None, device="auto",
                  input_shape=None, callbacks=None, verbose=1, on_interrupt="raise", **kwargs):
         self._store_params(locals())
 
@@ -363,7 +382,17 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         """
         check_is_fitted(self, "module_")
         if not self._multilabel:
-            y_arr = column_or_1d(np.asarray(y) if not hasattr(y, "shape") else y)
+            y_arr = column_or_1d(_as_label_array(y))
+            labeled = ~_unlabeled_mask(y_arr)
+            if not labeled.all():  # unlabelled images (y == -1) have nothing to score
+                if not labeled.any():
+                    raise ValueError("every label in y is -1 (unlabelled): there is nothing to score; pass "
+                                     "labelled images.")
+                check_n_features_in(self, X)
+                X = as_image_set(X, input_shape=self.input_shape).subset(np.flatnonzero(labeled))
+                y_arr = y_arr[labeled]
+                sample_weight = None if sample_weight is None else np.asarray(sample_weight)[labeled]
+                y = y_arr
             unseen = np.setdiff1d(np.unique(y_arr), self.classes_)
             if len(unseen):
                 raise ValueError(
@@ -417,11 +446,12 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     def _check_targets(self, y):
         name = type(self).__name__
         flat = isinstance(y, (list, tuple)) or (getattr(y, "dtype", None) == object and y.ndim == 1)
-        kinds = sorted({_label_kind(v) for v in y}) if flat else []
+        # The -1 of an unlabelled image may sit among string labels (scikit-learn's convention).
+        kinds = sorted({_label_kind(v) for v in y if not _is_unlabeled(v)}) if flat else []
         if len(kinds) > 1:  # numpy would turn them all into strings, or fail to sort them
             raise ValueError(f"y mixes label types ({', '.join(kinds)}); use one type for every label, "
-                             "e.g. [str(v) for v in y].")
-        y = np.asarray(y) if not hasattr(y, "shape") else y
+                             "e.g. [str(v) for v in y] (and -1, the int, for unlabelled images).")
+        y = _as_label_array(y)
         if getattr(y, "ndim", 1) == 2 and y.shape[1] > 1:
             if type_of_target(y) != "multilabel-indicator":
                 raise ValueError(
@@ -432,7 +462,17 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
                 )
             return np.asarray(y)
         y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
+        labeled = ~_unlabeled_mask(y)
+        if not labeled.any():
+            raise ValueError(
+                f"every label in y is -1, which marks an unlabelled image: {name} needs labelled images of at "
+                "least 2 classes besides the unlabelled ones."
+            )
+        if y.dtype.kind in "US" and np.any(y == "-1"):
+            warnings.warn('y holds the string "-1", which is taken as a class: an unlabelled image is marked '
+                          "by the int -1 (pass y as an object array to mix it with strings).", UserWarning,
+                          stacklevel=4)
+        check_classification_targets(y[labeled])
         return y
 
     def _encode_targets(self, y):
@@ -443,13 +483,19 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
                     "class_weight=None (or criterion__pos_weight, a tensor of one weight per label)."
                 )
             return y.astype(np.float32), {"classes_": np.arange(y.shape[1]), "_multilabel": True}
-        classes, y_index = np.unique(y, return_inverse=True)
+        labeled = ~_unlabeled_mask(y)
+        classes, y_index = np.unique(y[labeled], return_inverse=True)
         if len(classes) < 2:
+            unlabeled = "" if labeled.all() else (
+                f" ({int((~labeled).sum())} images are marked -1, unlabelled; if -1 is a class, recode it)")
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in y; got {len(classes)} "
-                f"class(es): {classes.tolist()}. A classifier can't train when only one class is present."
+                f"class(es): {classes.tolist()}{unlabeled}. A classifier can't train when only one class "
+                "is present."
             )
-        return y_index.astype(np.int64), {"classes_": classes, "_multilabel": False}
+        targets = np.full(len(y), UNLABELED, dtype=np.int64)
+        targets[labeled] = y_index
+        return targets, {"classes_": classes, "_multilabel": False}
 
     def _check_warm_targets(self, fitted):
         if fitted["_multilabel"] != self._multilabel or not np.array_equal(fitted["classes_"], self.classes_):
@@ -460,6 +506,21 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
 
     def _n_outputs(self, fitted):
         return len(fitted["classes_"])
+
+    def _labeled_rows(self, targets):
+        return np.ones(len(targets), dtype=bool) if targets.ndim == 2 else targets != UNLABELED
+
+    def _learns_from_unlabeled(self):
+        return self.semi_supervised != "none"
+
+    def _unlabeled_ratio(self):
+        return float(self.unlabeled_ratio)
+
+    def _unlabeled_net(self, module, augment):
+        return FixMatchNet, dict(augment=augment, weak_augment=BatchAugment(**PRESETS[FIXMATCH_WEAK]),
+                                 strong_augment=BatchAugment(**PRESETS[FIXMATCH_STRONG]),
+                                 threshold=float(self.pseudo_label_threshold),
+                                 unlabeled_weight=float(self.unlabeled_weight))
 
     def _stratify(self, targets):
         return None if targets.ndim == 2 else targets
@@ -494,7 +555,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         return scaler, linear, {"train_loss": float(loss), "train_acc": acc}
 
     def _scoring_callbacks(self, has_validation, fitted):
-        scoring = _subset_accuracy if fitted["_multilabel"] else "accuracy"
+        scoring = _subset_accuracy if fitted["_multilabel"] else _labeled_accuracy
         callbacks = [("train_acc", EpochScoring(scoring, lower_is_better=False, on_train=True, name="train_acc"))]
         if has_validation and fitted["_multilabel"]:  # NeuralNetClassifier adds its own valid_acc
             callbacks.append(("valid_acc", EpochScoring(scoring, lower_is_better=False, name="valid_acc")))
@@ -509,7 +570,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
             return MultiLabelNet, MultiLabelLoss, {"predict_nonlinearity": None, **kwargs}
         classes = fitted["classes_"]
         if self.class_weight is not None:
-            weight = compute_class_weight(self.class_weight, classes=classes, y=classes[targets])
+            weight = compute_class_weight(self.class_weight, classes=classes, y=classes[targets[targets >= 0]])
             kwargs["criterion__weight"] = torch.as_tensor(weight, dtype=torch.float32)
         return ClassifierNet, torch.nn.CrossEntropyLoss, {"classes": list(range(len(classes))), **kwargs}
 
@@ -517,6 +578,36 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
 def _subset_accuracy(net, X, y):
     """skorch scoring of multi-label epochs: every label right (the 0/1 targets arrive as float tensors)."""
     return accuracy_score(np.asarray(y) > 0.5, net.predict(X).astype(bool))
+
+
+def _labeled_accuracy(net, X, y):
+    """skorch scoring of single-label epochs, over the labelled rows (training batches may hold ``y == -1``)."""
+    y = np.asarray(y)
+    labeled = y != UNLABELED
+    return accuracy_score(y[labeled], net.predict(X)[labeled])
+
+
+def _is_unlabeled(value):
+    """Whether one label is the unlabelled marker -1 (an int or float -1; never the string "-1")."""
+    return isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)) and value == UNLABELED
+
+
+def _unlabeled_mask(y):
+    """Boolean mask of the -1 entries of a 1-D label array (of any dtype)."""
+    if y.dtype.kind in "iuf":
+        return y == UNLABELED
+    if y.dtype == object:
+        return np.fromiter((_is_unlabeled(v) for v in y), dtype=bool, count=len(y))
+    return np.zeros(len(y), dtype=bool)
+
+
+def _as_label_array(y):
+    """``y`` as an array; a list of strings with -1 markers stays an object array (numpy would make "-1")."""
+    if hasattr(y, "shape"):
+        return y
+    if isinstance(y, (list, tuple)) and any(_is_unlabeled(v) for v in y) and any(isinstance(v, str) for v in y):
+        return np.asarray(y, dtype=object)
+    return np.asarray(y)
 
 
 def _label_kind(value):

@@ -109,6 +109,21 @@ class ImageSet:
         """Load the images at ``indices`` (a sequence of ints) as uint8."""
         return self._loader(np.asarray(indices, dtype=np.int64))
 
+    def subset(self, indices):
+        """The images at ``indices``, as an :class:`ImageSet` that loads them lazily too.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sktransfer.images import as_image_set
+        >>> images = as_image_set(np.arange(4, dtype=np.uint8).reshape(4, 1, 1))
+        >>> images.subset([3, 1]).load([0, 1]).flatten().tolist()
+        [3, 1]
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        return ImageSet(lambda idx: self._loader(indices[idx]), len(indices), self.kind, self.channels,
+                        self.image_shape)
+
     def typical_shape(self):
         """``(H, W)`` of the images, or of the first one when their sizes differ or are unknown.
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["FeatureScaler", "make_head", "probe_head"]
+__all__ = ["FeatureScaler", "domain_discriminator", "grad_reverse", "make_head", "probe_head"]
 
 
 def make_head(n_features, n_outputs, hidden_units=(), dropout=0.0):
@@ -82,3 +82,50 @@ class FeatureScaler(nn.Module):
 
     def forward(self, x):
         return (x - self.mean) / self.scale
+
+
+def domain_discriminator(n_features, hidden_units=256):
+    """``BatchNorm -> Linear -> ReLU -> Linear``: one logit per image, "is this a target-domain image?".
+
+    The BatchNorm (without learned scale) standardises the pooled features
+    over each mixed batch of source and target images, whatever their scale.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.nn._heads import domain_discriminator
+    >>> domain_discriminator(16)(torch.randn(4, 16)).shape
+    torch.Size([4])
+    """
+    return nn.Sequential(nn.BatchNorm1d(int(n_features), affine=False), nn.Linear(int(n_features), hidden_units),
+                         nn.ReLU(), nn.Linear(hidden_units, 1), nn.Flatten(0))
+
+
+class _GradientReversal(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, coefficient):
+        ctx.coefficient = coefficient
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.coefficient * grad, None
+
+
+def grad_reverse(x, coefficient=1.0):
+    """Identity forward; the gradient multiplied by ``-coefficient`` backward (Ganin & Lempitsky, 2015).
+
+    Placed between the features and a domain classifier, it makes the
+    encoder *maximise* the classifier's loss while the classifier minimises
+    it: the features learn to hide the domain.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.nn._heads import grad_reverse
+    >>> x = torch.ones(3, requires_grad=True)
+    >>> grad_reverse(x, 0.5).sum().backward()
+    >>> x.grad
+    tensor([-0.5000, -0.5000, -0.5000])
+    """
+    return _GradientReversal.apply(x, float(coefficient))

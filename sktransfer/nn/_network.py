@@ -83,9 +83,17 @@ class BackboneNetwork(nn.Module):
         else:
             if self.training and self.augment is not None:
                 x = self.augmented(x, self.augment)
-            with autocast(x.device):
-                features = self.encoder(x)
-        with torch.autocast(x.device.type, enabled=False):  # fp32 logits, also under an outer autocast
+            features = self.features(x)
+        return self.outputs(features)
+
+    def features(self, x):
+        """The encoder's pooled features of images ``x`` (autocast on CUDA; no augmentation)."""
+        with autocast(x.device):
+            return self.encoder(x)
+
+    def outputs(self, features):
+        """The head's float32 outputs for ``features``, also under an outer autocast."""
+        with torch.autocast(features.device.type, enabled=False):
             return self.head(features.float())
 
     def augmented(self, x, augment):

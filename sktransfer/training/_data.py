@@ -1,4 +1,10 @@
-"""Training data for skorch: rows of an ImageSet (or cached features) and batches on the device."""
+"""Training data for skorch: rows of an ImageSet (or cached features) and batches on the device.
+
+With unlabelled rows (semi-supervised learning, domain adaptation), each
+training batch holds labelled rows first, then unlabelled rows, whose label is
+-1; the two streams cycle independently, so a few labels go with many
+unlabelled images.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +25,14 @@ class ImageDataset(torch.utils.data.Dataset):
     batch by batch. ``y`` and a feature tensor live on ``device`` already.
     """
 
-    def __init__(self, source, indices, y, *, device, image_size, channels, rng):
+    def __init__(self, source, indices, y, *, device, image_size, channels, rng, unlabeled=None,
+                 unlabeled_ratio=1.0):
         self.source = source
         self.indices = np.asarray(indices, dtype=np.int64)
+        #: Rows without a label (``y == -1``) that join every training batch, ``unlabeled_ratio``
+        #: of them per labelled row.
+        self.unlabeled = None if unlabeled is None or not len(unlabeled) else np.asarray(unlabeled, dtype=np.int64)
+        self.unlabeled_ratio = float(unlabeled_ratio)
         self.y = y
         self.device = device
         self.image_size = image_size
@@ -47,6 +58,12 @@ class DeviceBatchIterator:
     pass with the dataset's generator, and a last batch of a single image is
     left out (BatchNorm cannot train on one value per channel).
 
+    When the dataset has ``unlabeled`` rows, each training batch is
+    ``batch_size`` labelled rows (all of them when fewer) followed by
+    ``unlabeled_ratio`` times as many unlabelled rows; both streams are
+    reshuffled whenever they run out, and an epoch ends when the longer one
+    has been seen once.
+
     Examples
     --------
     >>> import numpy as np, torch
@@ -64,6 +81,26 @@ class DeviceBatchIterator:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
 
+    def _mixed(self):
+        return self.shuffle and self.dataset.unlabeled is not None
+
+    def _mixed_sizes(self):
+        """Labelled and unlabelled rows per batch, and batches per epoch."""
+        data = self.dataset
+        n_labeled, n_unlabeled = len(data.indices), len(data.unlabeled)
+        per_labeled = min(self.batch_size, n_labeled)
+        per_unlabeled = max(1, min(round(self.batch_size * data.unlabeled_ratio), n_unlabeled))
+        steps = max(math.ceil(n_labeled / per_labeled), math.ceil(n_unlabeled / per_unlabeled))
+        return per_labeled, per_unlabeled, steps
+
+    def _mixed_order(self):
+        """Row order of one epoch of mixed batches, and the batch size."""
+        data = self.dataset
+        per_labeled, per_unlabeled, steps = self._mixed_sizes()
+        labeled = _cycle(data.indices, per_labeled * steps, data.rng).reshape(steps, per_labeled)
+        unlabeled = _cycle(data.unlabeled, per_unlabeled * steps, data.rng).reshape(steps, per_unlabeled)
+        return np.concatenate([labeled, unlabeled], axis=1).ravel(), per_labeled + per_unlabeled
+
     def _order(self):
         data = self.dataset
         order = data.indices
@@ -74,19 +111,27 @@ class DeviceBatchIterator:
         return order
 
     def __len__(self):
+        if self._mixed():
+            return self._mixed_sizes()[2]
         return math.ceil(len(self._order()) / self.batch_size)
 
     def __iter__(self):
         data = self.dataset
-        order = self._order()
+        order, batch_size = self._mixed_order() if self._mixed() else (self._order(), self.batch_size)
         device = data.device
         if isinstance(data.source, torch.Tensor):  # cached features, already on the device
-            for start in range(0, len(order), self.batch_size):
-                idx = torch.from_numpy(order[start : start + self.batch_size]).to(device)
+            for start in range(0, len(order), batch_size):
+                idx = torch.from_numpy(order[start : start + batch_size]).to(device)
                 yield data.source[idx], data.y[idx]
             return
-        batches = data.source.iter_batches(self.batch_size, indices=order)
-        for start, batch in zip(range(0, len(order), self.batch_size), batches):
+        batches = data.source.iter_batches(batch_size, indices=order)
+        for start, batch in zip(range(0, len(order), batch_size), batches):
             x = batch_to_device(batch, device, data.image_size, data.channels)
-            idx = torch.from_numpy(order[start : start + self.batch_size]).to(device)
+            idx = torch.from_numpy(order[start : start + batch_size]).to(device)
             yield x, data.y[idx]
+
+
+def _cycle(rows, n, rng):
+    """``n`` rows drawn by passes over ``rows``, each pass in a new random order."""
+    passes = [rows[rng.permutation(len(rows))] for _ in range(math.ceil(n / len(rows)))]
+    return np.concatenate(passes)[:n]
