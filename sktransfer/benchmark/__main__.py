@@ -19,6 +19,11 @@ same network trained from scratch, on the same splits, at several numbers of
 labelled images per class. Prints a table (accuracy, macro F1, times),
 writes per-run results (CSV, JSON, with macro precision and recall) and a
 learning-curve plot (PNG).
+
+With --unlabeled, fine-tuning also learns from the training pool's remaining
+images, unlabelled (method "fixmatch"); with --target, the labelled images
+come from one domain and the test images from another (methods "dann" and
+"coral" adapt to it).
 """
 
 EPILOG = """\
@@ -29,6 +34,8 @@ examples:
   sktransfer benchmark --finetune-param augment=light --finetune-param tta=0
   sktransfer benchmark path/to/folder --labels-per-class 5 20 all --image-size 128
   sktransfer benchmark data.npz --input-shape 28 28 --seeds 5
+  sktransfer benchmark mnist --unlabeled --methods hog finetune --labels-per-class 10
+  sktransfer benchmark mnist --target mnist-m --labels-per-class all --seeds 1
 """
 
 
@@ -101,12 +108,24 @@ def add_arguments(parser):
     """Add the benchmark's options to an argparse parser."""
     parser.add_argument(
         "dataset", nargs="?", default="digits",
-        help="'digits' (default, built in), 'mnist' (needs sktransfer[data]), 'fashion-mnist' (idx files, "
-             "see --data-dir), a folder with one sub-folder of images per class, or an .npz file with arrays X and y",
+        help="'digits' (default, built in), 'mnist' and 'mnist-m' (need sktransfer[data]), 'fashion-mnist' (idx "
+             "files, see --data-dir), a folder with one sub-folder of images per class, or an .npz file with "
+             "arrays X and y",
     )
     parser.add_argument(
-        "--methods", nargs="+", choices=METHODS, default=list(DEFAULTS["methods"]), metavar="METHOD",
-        help=f"methods to compare, any of: {', '.join(METHODS)} (default: all)",
+        "--methods", nargs="+", choices=METHODS, default=None, metavar="METHOD",
+        help=f"methods to compare, any of: {', '.join(METHODS)} (default: {' '.join(DEFAULTS['methods'])}; "
+             "with --target: pixels hog features finetune dann coral)",
+    )
+    parser.add_argument(
+        "--unlabeled", action="store_true",
+        help="add the 'fixmatch' method: fine-tuning on the labelled images plus the rest of the training pool, "
+             "passed unlabelled (y == -1)",
+    )
+    parser.add_argument(
+        "--target", default=None, metavar="DATASET",
+        help="domain mode: train on labelled images of DATASET's domain (the positional dataset, the source) and "
+             "test on this one (any dataset form, e.g. mnist-m); its other images are the unlabelled target pool",
     )
     parser.add_argument(
         "--labels-per-class", nargs="+", type=_size, default=list(DEFAULTS["labels_per_class"]), metavar="N",
@@ -172,7 +191,7 @@ def run_from_args(args, parser):
     try:
         result = run_benchmark(
             args.dataset,
-            methods=args.methods,
+            methods=DEFAULTS["methods"] if args.methods is None else args.methods,
             labels_per_class=args.labels_per_class,
             n_seeds=args.seeds,
             test_size=args.test_size,
@@ -189,6 +208,8 @@ def run_from_args(args, parser):
             plot=not args.no_plot,
             verbose=0 if args.quiet else 1,
             scheduler=args.dask,
+            unlabeled=args.unlabeled,
+            target=args.target,
         )
     except ValueError as exc:
         parser.error(str(exc))

