@@ -14,8 +14,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import _yield_all_checks, parametrize_with_checks
 
-from sktransfer import FineTunedClassifier, FineTunedRegressor, HOGTransformer, PixelTransformer, \
-    PretrainedFeatureExtractor
+from sktransfer import DomainAdaptiveClassifier, FineTunedClassifier, FineTunedRegressor, HOGTransformer, \
+    PixelTransformer, PretrainedFeatureExtractor
 
 TABULAR = (
     "feeds tabular 2-D data of arbitrary width (e.g. (20, 3)) and range; images need "
@@ -74,9 +74,12 @@ def _expected_failures():
     from tiny import FAST
     from test_regressor import EXPECTED_FAILED_CHECKS as REGRESSOR_FAILURES
 
+    from test_unlabeled import DOMAIN_FAILED_CHECKS
+
     tiny = {**FAST, "input_shape": None}
     return [(est, EXPECTED_FAILED_CHECKS) for est in TRANSFORMERS] + [
-        (FineTunedClassifier(**tiny), CLASSIFIER_FAILURES), (FineTunedRegressor(**tiny), REGRESSOR_FAILURES)]
+        (FineTunedClassifier(**tiny), CLASSIFIER_FAILURES), (FineTunedRegressor(**tiny), REGRESSOR_FAILURES),
+        (DomainAdaptiveClassifier(**tiny), DOMAIN_FAILED_CHECKS)]
 
 
 #: What each expected failure's reason says happens: fit refuses sklearn's tabular data as images.
