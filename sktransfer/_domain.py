@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._finetune import SEMI_SUPERVISED_PARAMS, UNLABELED, FineTunedClassifier, _as_label_array, _unlabeled_mask
+from ._finetune import SEMI_SUPERVISED_PARAMS, FineTunedClassifier
+from ._validation import UNLABELED, as_label_array, unlabeled_mask
 from .nn._heads import domain_discriminator
 from .training._unlabeled import DomainAdaptationNet
 
@@ -210,7 +211,7 @@ class DomainAdaptiveClassifier(FineTunedClassifier):
 
 def _target_as_unlabeled(y, sample_domain):
     """``y`` with the target rows of ``sample_domain`` (negative) set to -1; checked."""
-    y = _as_label_array(y)
+    y = as_label_array(y)
     domain = np.asarray(sample_domain)
     if domain.ndim != 1 or len(domain) != len(y):
         raise ValueError(f"sample_domain has shape {domain.shape} but y has {len(y)} labels; pass one domain "
@@ -225,8 +226,8 @@ def _target_as_unlabeled(y, sample_domain):
             "Domain adaptation needs labelled source images (positive) and target images (negative)."
         )
     y = np.asarray(y)
-    if y.ndim == 1 and (~target & _unlabeled_mask(y)).any():
-        raise ValueError(f"{int((~target & _unlabeled_mask(y)).sum())} source images (sample_domain > 0) are "
+    if y.ndim == 1 and (~target & unlabeled_mask(y)).any():
+        raise ValueError(f"{int((~target & unlabeled_mask(y)).sum())} source images (sample_domain > 0) are "
                          "labelled -1; every source image needs a label.")
     # A copy that can hold -1 (the caller's y is never changed).
     dtype = {"i": np.int64, "u": np.int64, "f": np.float64}.get(y.dtype.kind, object)

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch.callbacks import EpochScoring
 
 from ._base import BackboneNetworkEstimator
+from ._validation import UNLABELED, as_label_array, is_unlabeled, unlabeled_mask
 from .images import as_image_set, check_n_features_in
 from .nn._augment import PRESETS, BatchAugment
 from .training._nets import ClassifierNet, MultiLabelLoss, MultiLabelNet
@@ -36,9 +37,6 @@ __all__ = ["FineTunedClassifier"]
 #: than as a noisy stopping signal (the LP-FT start and the cosine schedule
 #: already keep small fits from drifting).
 AUTO_MIN_PER_CLASS = 100
-
-#: The label of an unlabelled image (scikit-learn's semi-supervised convention).
-UNLABELED = -1
 
 #: FixMatch's two views of an unlabelled image: the weak one gives the pseudo-label,
 #: the strong one learns it.
@@ -382,8 +380,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         """
         check_is_fitted(self, "module_")
         if not self._multilabel:
-            y_arr = column_or_1d(_as_label_array(y))
-            labeled = ~_unlabeled_mask(y_arr)
+            y_arr = column_or_1d(as_label_array(y))
+            labeled = ~unlabeled_mask(y_arr)
             if not labeled.all():  # unlabelled images (y == -1) have nothing to score
                 if not labeled.any():
                     raise ValueError("every label in y is -1 (unlabelled): there is nothing to score; pass "
@@ -447,11 +445,11 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         name = type(self).__name__
         flat = isinstance(y, (list, tuple)) or (getattr(y, "dtype", None) == object and y.ndim == 1)
         # The -1 of an unlabelled image may sit among string labels (scikit-learn's convention).
-        kinds = sorted({_label_kind(v) for v in y if not _is_unlabeled(v)}) if flat else []
+        kinds = sorted({_label_kind(v) for v in y if not is_unlabeled(v)}) if flat else []
         if len(kinds) > 1:  # numpy would turn them all into strings, or fail to sort them
             raise ValueError(f"y mixes label types ({', '.join(kinds)}); use one type for every label, "
                              "e.g. [str(v) for v in y] (and -1, the int, for unlabelled images).")
-        y = _as_label_array(y)
+        y = as_label_array(y)
         if getattr(y, "ndim", 1) == 2 and y.shape[1] > 1:
             if type_of_target(y) != "multilabel-indicator":
                 raise ValueError(
@@ -462,7 +460,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
                 )
             return np.asarray(y)
         y = column_or_1d(y, warn=True)
-        labeled = ~_unlabeled_mask(y)
+        labeled = ~unlabeled_mask(y)
         if not labeled.any():
             raise ValueError(
                 f"every label in y is -1, which marks an unlabelled image: {name} needs labelled images of at "
@@ -483,7 +481,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
                     "class_weight=None (or criterion__pos_weight, a tensor of one weight per label)."
                 )
             return y.astype(np.float32), {"classes_": np.arange(y.shape[1]), "_multilabel": True}
-        labeled = ~_unlabeled_mask(y)
+        labeled = ~unlabeled_mask(y)
         classes, y_index = np.unique(y[labeled], return_inverse=True)
         if len(classes) < 2:
             unlabeled = "" if labeled.all() else (
@@ -585,29 +583,6 @@ def _labeled_accuracy(net, X, y):
     y = np.asarray(y)
     labeled = y != UNLABELED
     return accuracy_score(y[labeled], net.predict(X)[labeled])
-
-
-def _is_unlabeled(value):
-    """Whether one label is the unlabelled marker -1 (an int or float -1; never the string "-1")."""
-    return isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)) and value == UNLABELED
-
-
-def _unlabeled_mask(y):
-    """Boolean mask of the -1 entries of a 1-D label array (of any dtype)."""
-    if y.dtype.kind in "iuf":
-        return y == UNLABELED
-    if y.dtype == object:
-        return np.fromiter((_is_unlabeled(v) for v in y), dtype=bool, count=len(y))
-    return np.zeros(len(y), dtype=bool)
-
-
-def _as_label_array(y):
-    """``y`` as an array; a list of strings with -1 markers stays an object array (numpy would make "-1")."""
-    if hasattr(y, "shape"):
-        return y
-    if isinstance(y, (list, tuple)) and any(_is_unlabeled(v) for v in y) and any(isinstance(v, str) for v in y):
-        return np.asarray(y, dtype=object)
-    return np.asarray(y)
 
 
 def _label_kind(value):

@@ -1,11 +1,17 @@
-"""Checks and resolutions of parameters shared by the estimators: image sizes, head shapes."""
+"""Checks and resolutions shared by the estimators: image sizes, head shapes, the unlabelled marker."""
 
 from __future__ import annotations
 
 import math
-from numbers import Integral
+from numbers import Integral, Real
 
-__all__ = ["MAX_SIDE", "MIN_SIDE", "auto_image_size", "check_hidden_units", "resolve_image_size"]
+import numpy as np
+
+__all__ = ["MAX_SIDE", "MIN_SIDE", "UNLABELED", "as_label_array", "auto_image_size", "check_hidden_units",
+           "is_unlabeled", "resolve_image_size", "unlabeled_mask"]
+
+#: The label of an unlabelled image (scikit-learn's semi-supervised convention).
+UNLABELED = -1
 
 #: Image sides (pixels) the estimators accept for ``image_size``.
 MIN_SIDE = 16
@@ -71,3 +77,26 @@ def check_hidden_units(hidden_units):
     if not all(isinstance(u, Integral) and not isinstance(u, bool) and u >= 1 for u in hidden):
         raise ValueError(f"hidden_units must be a tuple of positive ints, e.g. (256,); got {hidden_units!r}.")
     return hidden
+
+
+def is_unlabeled(value):
+    """Whether one label is the unlabelled marker -1 (an int or float -1; never the string "-1")."""
+    return isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)) and value == UNLABELED
+
+
+def unlabeled_mask(y):
+    """Boolean mask of the -1 entries of a 1-D label array (of any dtype)."""
+    if y.dtype.kind in "iuf":
+        return y == UNLABELED
+    if y.dtype == object:
+        return np.fromiter((is_unlabeled(v) for v in y), dtype=bool, count=len(y))
+    return np.zeros(len(y), dtype=bool)
+
+
+def as_label_array(y):
+    """``y`` as an array; a list of strings with -1 markers stays an object array (numpy would make "-1")."""
+    if hasattr(y, "shape"):
+        return y
+    if isinstance(y, (list, tuple)) and any(is_unlabeled(v) for v in y) and any(isinstance(v, str) for v in y):
+        return np.asarray(y, dtype=object)
+    return np.asarray(y)

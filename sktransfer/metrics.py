@@ -12,17 +12,14 @@ import numpy as np
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import column_or_1d
 
+from ._validation import as_label_array, unlabeled_mask
+
 __all__ = ["labeled_accuracy_scorer", "prediction_entropy_scorer"]
 
-UNLABELED = -1
-
-
 def _unlabeled(y):
-    y = column_or_1d(np.asarray(y, dtype=object) if isinstance(y, list) else y)
-    if y.dtype.kind in "iuf":
-        return y, y == UNLABELED
-    return y, np.array([isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
-                        and v == UNLABELED for v in y], dtype=bool)
+    """``y`` as a 1-D array and the mask of its -1 entries."""
+    y = column_or_1d(as_label_array(y))
+    return y, unlabeled_mask(y)
 
 
 def _rows(X, rows):
