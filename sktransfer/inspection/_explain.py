@@ -91,7 +91,7 @@ def explain(estimator, X, target=None, *, method="gradcam", layer="auto"):
     >>> clf = clf.fit(X[:100] / 16, y[:100])
     >>> result = explain(clf, X[:3] / 16)
     >>> result.maps.shape, result.layer, bool(result.maps.min() >= 0 and result.maps.max() <= 1)
-    ((3, 8, 8), 'layer3.0', True)
+    ((3, 8, 8), 'layer2.0', True)
     >>> result.target.tolist() == clf.predict(X[:3] / 16).tolist()
     True
     """

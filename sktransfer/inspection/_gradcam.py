@@ -16,6 +16,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+#: ``layer="auto"`` wants a map at least this many positions a side (a 224-pixel image gives 7 on a
+#: stride-32 network).
+AUTO_MIN_SIDE = 4
+
 __all__ = ["Site", "gaussian_blur", "gradcam", "gradients_on", "locate_layer", "saliency"]
 
 
@@ -78,9 +82,13 @@ def _spatial_shapes(module, sites, device):
 def locate_layer(estimator, module, layer, device):
     """The :class:`Site` Grad-CAM reads for ``layer`` ("auto", a block index or a block name).
 
-    ``"auto"`` is the highest feature map the head reads that is spatial (4-D
-    with more than one position), as torchcam's ``locate_candidate_layer``
-    finds it by a forward pass; a 1x1 map would give a constant heat map.
+    ``"auto"`` is the highest feature map the network computes up to what
+    the head reads that is 4-D with at least ``AUTO_MIN_SIDE`` positions a
+    side, found by a forward pass as torchcam's ``locate_candidate_layer``
+    does; when none is that large, the largest 4-D map. A 1x1 map gives a
+    constant heat map and a 2x2 one little more: on MNIST at 32 pixels,
+    Grad-CAM on the 2x2 map deleted no better than a random map (area 0.50
+    vs 0.51), on the 4x4 map below it clearly better (0.46 vs 0.52).
     """
     sites = _sites(estimator)
     blocks = [s for s in sites if s.name != "final"][::-1]  # input to output, as layer= counts them
@@ -107,8 +115,8 @@ def locate_layer(estimator, module, layer, device):
                          f"transformer tokens are not); try method='saliency'"
                          + (f" or another layer among {maps}." if maps else "."))
     if layer == "auto":
-        wide = [s for s in spatial if math.prod(shapes[s]) > 1]
-        return (wide or spatial)[0]
+        wide = [s for s in spatial if min(shapes[s]) >= AUTO_MIN_SIDE]
+        return wide[0] if wide else max(spatial, key=lambda s: math.prod(shapes[s]))
     return spatial[0]
 
 
