@@ -87,7 +87,8 @@ def deletion_curve(estimator, X, maps, *, target=None, n_steps=20, baseline="blu
     device = resolve_device(estimator.device)
     rng = np.random.default_rng(random_state)
     curves = []
-    with on_device(estimator.module_, device) as module, torch.inference_mode():
+    # Out of a caller's inference mode before the move: it would turn the weights into inference tensors.
+    with torch.inference_mode(False), on_device(estimator.module_, device) as module, torch.inference_mode():
         module.eval()
         for start, x in float_batches(images, estimator.batch_size, device):
             batch_maps = maps[start : start + len(x)]

@@ -104,7 +104,8 @@ def explain(estimator, X, target=None, *, method="gradcam", layer="auto"):
     chosen = view.resolve(target, len(images))
     device = resolve_device(estimator.device)
     maps, outputs, indices, site = [], [], [], None
-    with on_device(estimator.module_, device) as module, gradients_on(module):
+    # Out of any inference mode first: moving the module there would turn its weights into inference tensors.
+    with torch.inference_mode(False), on_device(estimator.module_, device) as module, gradients_on(module):
         if method == "gradcam":
             site = locate_layer(estimator, module, layer, device)
         for start, x in float_batches(images, estimator.batch_size, device):
