@@ -161,8 +161,8 @@ def saliency(module, x, score_of):
     summed over channels, its positive part kept. The plain gradient
     magnitude (Simonyan et al. 2014) measures sensitivity, not contribution:
     a network that pools its features evenly is about as sensitive to every
-    pixel, and on the test images of docs/inspection.md it put 50% of its
-    mass in each half, whatever the image showed. The blur (a Gaussian of 2%
+    pixel: on the patch images of docs/inspection.md it put about half of
+    its mass in the half without the patch. The blur (a Gaussian of 2%
     of the image's larger side, at least half a pixel) turns single-pixel
     speckle into readable regions without moving them.
     """
