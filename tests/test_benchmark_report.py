@@ -9,15 +9,7 @@ import pytest
 from PIL import Image
 
 from sktransfer.benchmark import run_benchmark
-
-
-@pytest.fixture()
-def digits_npz(tmp_path, digits):
-    X, y = digits
-    idx = np.concatenate([np.flatnonzero(y == c)[:20] for c in range(10)])
-    path = tmp_path / "small_digits.npz"
-    np.savez(path, X=np.rint(X[idx] * 255).astype(np.uint8).reshape(-1, 8, 8), y=y[idx])
-    return path
+from test_benchmark import digits_npz  # noqa: F401  (a fixture: 200 digits saved as an .npz)
 
 
 def test_per_class_results_and_confusion_figures(digits_npz, tmp_path):
