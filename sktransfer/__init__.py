@@ -20,3 +20,8 @@ __all__ = [
     "export_weights",
     "load_weights",
 ]
+
+# Inspection (explanations and plots): sktransfer.inspection holds explain and the deletion score too.
+from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TrainingCurveDisplay  # noqa: E402
+
+__all__ += ["ExplanationDisplay", "FeatureSpaceDisplay", "TrainingCurveDisplay"]

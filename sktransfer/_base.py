@@ -558,6 +558,46 @@ class BackboneNetworkEstimator(BaseEstimator):
                                             progress=bar)
         return total / n_views
 
+    def explain(self, X, target=None, method="gradcam", layer="auto"):
+        """Heat maps of the image regions behind the network's output (Grad-CAM or gradient saliency).
+
+        A thin front of :func:`sktransfer.inspection.explain`, which documents
+        the details.
+
+        Parameters
+        ----------
+        X : images
+            Same forms as in :meth:`fit`.
+        target : label, array-like of shape (n_images,) or None, default=None
+            The class to explain (one for all images, or one per image); None:
+            each image's predicted class. Regressors: the output index.
+        method : {"gradcam", "saliency"}, default="gradcam"
+            Grad-CAM on a feature map, or gradient x input on the pixels.
+        layer : "auto", int or str, default="auto"
+            Grad-CAM's feature map (a block index or name); "auto": the highest
+            spatial map the head reads.
+
+        Returns
+        -------
+        explanation : :class:`~sklearn.utils.Bunch`
+            ``maps`` (n_images, H, W) in [0, 1] at the images' resolution,
+            ``target``, ``probability`` (NaN for a regressor), ``prediction``,
+            ``method`` and ``layer``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sktransfer import FineTunedClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> clf = FineTunedClassifier("timm/test_resnet", weights=None, image_size=16, max_epochs=1, min_steps=0,
+        ...                           augment=None, tta=0, input_shape=(8, 8), verbose=0).fit(X[:60] / 16, y[:60])
+        >>> clf.explain(X[:2] / 16, method="saliency").maps.shape
+        (2, 8, 8)
+        """
+        from .inspection import explain  # inspection builds on the estimators, not the other way round
+
+        return explain(self, X, target, method=method, layer=layer)
+
     # ------------------------------------------------------------------ pickling and tags
 
     def __getstate__(self):

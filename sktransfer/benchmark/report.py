@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["METRICS", "format_table", "plot_learning_curve", "summarize", "write_csv", "write_json"]
+__all__ = ["METRICS", "confusion", "evaluation", "format_table", "plot_confusion_matrices", "plot_learning_curve",
+           "summarize", "write_csv", "write_evaluation", "write_json"]
 
 #: Scores of every run, summarised as mean and std over seeds (macro: each class counts the same).
 METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
@@ -114,10 +115,17 @@ def format_table(summary, config, wall_time_s):
 
 
 def write_csv(rows, path):
-    """Write dict rows to ``path`` (columns in first-seen order)."""
-    fields = list(dict.fromkeys(k for row in rows for k in row))
+    """Write dict rows to ``path`` (columns in first-seen order).
+
+    Columns holding lists or dicts (a run's ``labels`` and
+    ``confusion_matrix``) are left out: they are in the JSON file.
+    """
+    def nested(value):
+        return isinstance(value, (list, tuple, dict))
+
+    fields = list(dict.fromkeys(k for row in rows for k, v in row.items() if not nested(v)))
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     return Path(path)
@@ -137,8 +145,9 @@ def _clean(value):
 
 
 def write_json(result, path):
-    """Config, wall time, summary and every run, in one JSON document."""
-    doc = dict(config=result.config, wall_time_s=result.wall_time_s, summary=result.summary, runs=result.runs)
+    """Config, wall time, summary, the per-class evaluation and every run, in one JSON document."""
+    doc = dict(config=result.config, wall_time_s=result.wall_time_s, summary=result.summary,
+               evaluation=evaluation(result.runs), runs=result.runs)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(_clean(doc), f, indent=2)
     return Path(path)
@@ -189,5 +198,165 @@ def plot_learning_curve(summary, path, config):
     ax_time.set_ylabel("fit time per run (s, log scale)")
     ax_acc.legend(loc="lower right")  # the right panel uses the same colours
     fig.suptitle(f"{config.get('dataset')}: {config.get('backbone')} @ {config.get('image_size')}px vs classical baselines")
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- per-class evaluation
+
+
+def confusion(y_true, y_pred):
+    """A run's confusion matrix: rows are true classes, columns predicted ones, over the labels seen.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.report import confusion
+    >>> confusion([0, 0, 1, 1], [0, 0, 0, 1])
+    {'labels': [0, 1], 'confusion_matrix': [[2, 0], [1, 1]]}
+    """
+    from sklearn.metrics import confusion_matrix
+
+    labels = np.union1d(np.asarray(y_true), np.asarray(y_pred))
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    return dict(labels=labels.tolist(), confusion_matrix=matrix.tolist())
+
+
+def evaluation(runs):
+    """Per (method, labels per class): the confusion matrix summed over seeds and scikit-learn's
+    classification report (precision, recall, F1 and support per class, macro and weighted averages)
+    of those pooled test predictions.
+
+    Runs without a ``confusion_matrix`` (results from before it was recorded) are skipped.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.report import confusion, evaluation
+    >>> runs = [dict(method="hog", labels_per_class=5, **confusion([0, 1, 1], [0, 1, 0])),
+    ...         dict(method="hog", labels_per_class=5, **confusion([0, 1, 1], [0, 1, 1]))]
+    >>> row = evaluation(runs)[0]
+    >>> row["confusion_matrix"], round(row["classification_report"]["macro avg"]["f1-score"], 3)
+    ([[2, 0], [1, 3]], 0.829)
+    """
+    from sklearn.metrics import classification_report
+
+    groups = {}
+    for run in runs:
+        if "confusion_matrix" in run:
+            groups.setdefault((run["method"], run["labels_per_class"]), []).append(run)
+    rows = []
+    for (method, size), group in groups.items():
+        labels = sorted({label for run in group for label in run["labels"]}, key=_label_order)
+        position = {label: i for i, label in enumerate(labels)}
+        total = np.zeros((len(labels), len(labels)), dtype=np.int64)
+        for run in group:
+            where = [position[label] for label in run["labels"]]
+            total[np.ix_(where, where)] += np.asarray(run["confusion_matrix"], dtype=np.int64)
+        # The report depends on the matrix only: rebuild the pooled (true, predicted) pairs from it.
+        true, pred = np.nonzero(total)
+        counts = total[true, pred]
+        report = classification_report(np.repeat(true, counts), np.repeat(pred, counts),
+                                       labels=np.arange(len(labels)), target_names=[str(v) for v in labels],
+                                       output_dict=True, zero_division=0)
+        rows.append(dict(method=method, labels_per_class=size, n_runs=len(group), labels=labels,
+                         confusion_matrix=total.tolist(), classification_report=report))
+    return rows
+
+
+def _label_order(label):
+    return (0, label, "") if isinstance(label, (int, float)) else (1, 0, str(label))
+
+
+def _per_class_rows(rows):
+    out = []
+    for row in rows:
+        for name, scores in row["classification_report"].items():
+            if isinstance(scores, dict):  # "accuracy" is a number: it is in the summary already
+                out.append(dict(method=row["method"], labels_per_class=row["labels_per_class"], label=name,
+                                precision=scores["precision"], recall=scores["recall"],
+                                f1=scores["f1-score"], support=int(scores["support"])))
+    return out
+
+
+def _largest(rows):
+    """The label count with the most training images (``"all"`` when it ran)."""
+    sizes = [row["labels_per_class"] for row in rows]
+    return "all" if "all" in sizes else max(sizes)
+
+
+def write_evaluation(runs, files, methods, plot=True):
+    """Write the per-class results: CSV, text reports and, for the largest label count, a confusion-matrix
+    PNG per method (none when ``plot`` is False or matplotlib is missing). Returns the files written, by
+    kind: ``"per_class_csv"``, ``"report_txt"``, ``"confusion_<method>"``.
+    """
+    rows = evaluation(runs)
+    if not rows or "per_class_csv" not in files:
+        return {}
+    order = {m: i for i, m in enumerate(methods)}
+    rows.sort(key=lambda r: (str(r["labels_per_class"]) != "all", r["labels_per_class"] if
+                             r["labels_per_class"] != "all" else 0, order.get(r["method"], len(order))))
+    written = {"per_class_csv": write_csv(_per_class_rows(rows), files["per_class_csv"])}
+    with open(files["report_txt"], "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(f"== {row['method']}, {row['labels_per_class']} labels per class "
+                    f"({row['n_runs']} seed(s), test predictions pooled) ==\n")
+            f.write(_report_text(row) + "\n\n")
+    written["report_txt"] = Path(files["report_txt"])
+    if not plot:
+        return written
+    largest = _largest(rows)
+    folder = Path(files["per_class_csv"]).parent
+    stem = Path(files["per_class_csv"]).name[: -len("_per_class.csv")]
+    for row in rows:
+        if row["labels_per_class"] == largest:
+            path = plot_confusion_matrices(row, folder / f"{stem}_confusion_{row['method']}.png")
+            if path is None:
+                break
+            written[f"confusion_{row['method']}"] = path
+    return written
+
+
+def _report_text(row):
+    from sklearn.metrics import classification_report
+
+    total = np.asarray(row["confusion_matrix"])
+    true, pred = np.nonzero(total)
+    counts = total[true, pred]
+    return classification_report(np.repeat(true, counts), np.repeat(pred, counts),
+                                 labels=np.arange(len(row["labels"])),
+                                 target_names=[str(v) for v in row["labels"]], digits=3, zero_division=0)
+
+
+def plot_confusion_matrices(row, path):
+    """One method's confusion matrix (counts pooled over seeds, rows normalised to recall) as a PNG.
+
+    Returns the path, or None when matplotlib is not installed.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    counts = np.asarray(row["confusion_matrix"], dtype=np.float64)
+    recall = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    n = len(row["labels"])
+    side = max(4.0, 0.45 * n + 2)
+    fig = Figure(figsize=(side + 1, side), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    image = ax.imshow(recall, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, label="fraction of the true class")
+    if n <= 30:  # beyond that, the numbers would not fit their cells
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=7,
+                        color="white" if recall[i, j] > 0.5 else "black")
+    ticks = np.arange(n)
+    ax.set_xticks(ticks, [str(v) for v in row["labels"]], rotation=90 if n > 10 else 0)
+    ax.set_yticks(ticks, [str(v) for v in row["labels"]])
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(f"{row['method']}, {row['labels_per_class']} labels per class: accuracy {accuracy:.3f} "
+                 f"({row['n_runs']} seed(s))", fontsize=9)
     fig.savefig(path, dpi=110)
     return Path(path)

@@ -61,7 +61,7 @@ from sklearn.svm import SVC
 
 from ..dask import dask_backend
 from .datasets import load_dataset
-from .report import format_table, plot_learning_curve, summarize, write_csv, write_json
+from .report import confusion, format_table, plot_learning_curve, summarize, write_csv, write_evaluation, write_json
 
 __all__ = ["BenchmarkResult", "DEFAULTS", "FINETUNE_GRID", "METHODS", "run_benchmark", "scores"]
 
@@ -115,7 +115,8 @@ class BenchmarkResult:
     wall_time_s : float
         Seconds the whole benchmark took, loading and feature extraction included.
     files : dict of str to pathlib.Path
-        ``"runs_csv"``, ``"summary_csv"``, ``"json"`` and, when plotted, ``"plot"``.
+        ``"runs_csv"``, ``"summary_csv"``, ``"json"``, ``"per_class_csv"``, ``"report_txt"`` and, when
+        plotted, ``"plot"`` and ``"confusion_<method>"`` (for the largest label count).
     """
 
     runs: list
@@ -374,6 +375,7 @@ def run_benchmark(
             if "plot" in files and plot_learning_curve(summary, files["plot"], config) is None:
                 log('matplotlib is not installed: no plot written (pip install "sktransfer[plot]")')
                 del files["plot"]
+            files.update(write_evaluation(runs, files, methods, plot="plot" in files))
         wall = time.perf_counter() - start
         config["wall_time_s"] = round(wall, 2)
         result = BenchmarkResult(runs, summary, config, wall, files)
@@ -520,6 +522,7 @@ def _run_features(method, variants, y, train, test, seed, cv, n_jobs):
     shown = ", ".join(f"{k.split('__')[-1]}={v:g}" for k, v in params.items())
     return dict(
         **scores(y[test], pred),
+        **confusion(y[test], pred),
         fit_time_s=fit_time,
         predict_time_s=predict_time,
         inner_cv_accuracy=float(inner_score),
@@ -569,6 +572,7 @@ def _run_finetune(cls, ds, train, test, seed, backbone, params, device, grid, cv
     predict_time = time.perf_counter() - t1
     return dict(
         **scores(ds.y[test], pred),
+        **confusion(ds.y[test], pred),
         fit_time_s=fit_time,
         predict_time_s=predict_time,
         inner_cv_accuracy=float(inner_score),
@@ -739,6 +743,8 @@ def _output_files(output_dir, name, plot):
         "runs_csv": out / f"{name}_runs.csv",
         "summary_csv": out / f"{name}_summary.csv",
         "json": out / f"{name}_results.json",
+        "per_class_csv": out / f"{name}_per_class.csv",
+        "report_txt": out / f"{name}_classification_report.txt",
     }
     if plot:
         files["plot"] = out / f"{name}_learning_curve.png"
