@@ -6,22 +6,21 @@ from ._export import export_weights, load_weights
 from ._features import PretrainedFeatureExtractor
 from ._finetune import FineTunedClassifier
 from ._regressor import FineTunedRegressor
+from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TrainingCurveDisplay
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DomainAdaptiveClassifier",
+    "ExplanationDisplay",
+    "FeatureSpaceDisplay",
     "FineTunedClassifier",
     "FineTunedRegressor",
     "HOGTransformer",
     "PixelTransformer",
     "PretrainedFeatureExtractor",
+    "TrainingCurveDisplay",
     "__version__",
     "export_weights",
     "load_weights",
 ]
-
-# Inspection (explanations and plots): sktransfer.inspection holds explain and the deletion score too.
-from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TrainingCurveDisplay  # noqa: E402
-
-__all__ += ["ExplanationDisplay", "FeatureSpaceDisplay", "TrainingCurveDisplay"]

@@ -506,8 +506,11 @@ class BackboneNetworkEstimator(BaseEstimator):
             net_class, unlabeled_kwargs = self._unlabeled_net(module, augment)
             kwargs.update(unlabeled_kwargs)
         kwargs["optimizer__weight_decay"] = self.weight_decay
-        kwargs["optimizer__param_groups"] = param_groups(module, blocks, n_trainable, self.lr, self.lr_decay,
-                                                         all_trunk, trunk_weight_decay=0.0 if self.l2sp else None)
+        # Groups of training-only modules (a domain classifier) come first: skorch gives a parameter
+        # to the first pattern it matches.
+        kwargs["optimizer__param_groups"] = kwargs.pop("extra_param_groups", []) + param_groups(
+            module, blocks, n_trainable, self.lr, self.lr_decay, all_trunk,
+            trunk_weight_decay=0.0 if self.l2sp else None)
         if self.optimizer in (torch.optim.AdamW, torch.optim.Adam):
             # One fused kernel for all parameters: measured 3x faster steps than the default on CPU.
             kwargs["optimizer__fused"] = True

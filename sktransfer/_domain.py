@@ -27,6 +27,10 @@ __all__ = ["DomainAdaptiveClassifier"]
 #: (docs/few_labels_many_images.md).
 AUTO_WEIGHTS = {"coral": 30.0, "dann": 1.0}
 
+#: DANN's domain classifier learns at this fraction of ``lr``: a slower discriminator keeps
+#: giving the encoder a useful (unsaturated) reversed gradient.
+DISCRIMINATOR_LR = 0.1
+
 
 class DomainAdaptiveClassifier(FineTunedClassifier):
     """Fine-tune a pretrained backbone on labelled source images so that it works on unlabelled target images.
@@ -197,7 +201,10 @@ class DomainAdaptiveClassifier(FineTunedClassifier):
             device = next(module.parameters()).device
             module.discriminator = domain_discriminator(n_features).to(device)
         weight = AUTO_WEIGHTS[self.method] if self.adaptation_weight == "auto" else float(self.adaptation_weight)
-        return DomainAdaptationNet, dict(augment=augment, method=self.method, adaptation_weight=weight)
+        kwargs = dict(augment=augment, method=self.method, adaptation_weight=weight)
+        if self.method == "dann":
+            kwargs["extra_param_groups"] = [("discriminator.*", {"lr": self.lr * DISCRIMINATOR_LR})]
+        return DomainAdaptationNet, kwargs
 
     def _end_training(self, module):
         if "discriminator" in module._modules:  # trained with the network, never part of the model

@@ -50,7 +50,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     """Fine-tune a pretrained image backbone plus a new head, as a scikit-learn classifier.
 
     One label per image (``y`` of shape ``(n_images,)``, softmax outputs and
-    cross-entropy) or several (``y`` a 0/1 indicator matrix of shape
+    cross-entropy; -1 marks an unlabelled image, which trains by FixMatch,
+    see ``semi_supervised``) or several (``y`` a 0/1 indicator matrix of shape
     ``(n_images, n_labels)``, scikit-learn's multi-label convention: one
     sigmoid output per label and binary cross-entropy; :meth:`predict`
     thresholds each probability at 0.5).
@@ -183,6 +184,25 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn (single-label
         ``y`` only).
+    semi_supervised : {"fixmatch", "none"}, default="fixmatch"
+        What images labelled -1 (unlabelled, scikit-learn's semi-supervised
+        convention) do. "fixmatch" (Sohn et al., NeurIPS 2020): they join
+        every training batch, ``unlabeled_ratio`` of them per labelled image;
+        the prediction on a weakly augmented view (``"light"``), when
+        confident enough, is the label the prediction on a strongly
+        augmented view (``"strong"``) learns; labelled and unlabelled images
+        share each batch, so BatchNorm sees both. "none": they are ignored
+        (the fit equals one on the labelled images alone). The probe and the
+        validation split use labelled images only. Single-label ``y`` only.
+    pseudo_label_threshold : float, default=0.95
+        Confidence (top softmax probability on the weak view) an unlabelled
+        image needs to teach.
+    unlabeled_weight : float, default=1.0
+        Weight of the unlabelled loss, averaged over all unlabelled images of
+        a batch (confident or not).
+    unlabeled_ratio : float, default=3.0
+        Unlabelled images per labelled image in a training batch. An epoch
+        ends when every unlabelled image has been seen once.
     warm_start : bool, default=False
         When True, ``fit`` on a fitted model continues training its current
         weights (optimizer and schedule start afresh); when False every fit
@@ -223,13 +243,14 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The class labels, as given in ``y``; for multi-label ``y``, the label
+        The class labels, as given in ``y`` (never the unlabelled -1); for multi-label ``y``, the label
         indices ``0..n_labels-1`` (the columns of ``y``).
     module_ : torch.nn.Module
         The trained network (encoder and head), on CPU between calls.
     history_ : skorch.History
         Per-epoch ``train_loss``, ``train_acc``, ``valid_loss``, ``valid_acc``,
-        ``dur``, ``lr`` (the head's) and ``n_steps``. Index like
+        ``dur``, ``lr`` (the head's) and ``n_steps``; with unlabelled images,
+        ``pseudo_label_rate`` (the fraction confident enough to teach). Index like
         ``history_[:, "valid_acc"]``. A probe-only fit has one row, the probe's.
     image_size_ : tuple of int
         The ``(H, W)`` images are resized to.
@@ -371,7 +392,9 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         ----------
         X : images
         y : array-like of shape (n_images,) or (n_images, n_labels)
-            True labels; all must be among ``classes_``.
+            True labels; all must be among ``classes_``. Images labelled -1
+            (unlabelled) are skipped, so cross-validation on semi-supervised
+            data scores the labelled images of each fold.
         sample_weight : array-like of shape (n_images,), default=None
 
         Returns
