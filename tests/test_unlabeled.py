@@ -18,6 +18,7 @@ from skorch.callbacks import Callback
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktransfer import DomainAdaptiveClassifier, FineTunedClassifier
+from sktransfer._domain import DISCRIMINATOR_LR
 from sktransfer.images import as_image_set
 from sktransfer.metrics import labeled_accuracy_scorer, prediction_entropy_scorer
 from sktransfer.training._data import DeviceBatchIterator, ImageDataset
@@ -52,6 +53,11 @@ class BatchRecorder(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.labels_, self.trunk_sizes_ = [], []
+        discriminator = getattr(net.module_, "discriminator", None)
+        ids = {id(p) for p in discriminator.parameters()} if discriminator is not None else set()
+        head_lr = max(g["lr"] for g in net.optimizer_.param_groups)  # the warm-up scales every group alike
+        self.discriminator_lrs_ = [g["lr"] / head_lr for g in net.optimizer_.param_groups
+                                   if ids & {id(p) for p in g["params"]}]
         first = next(m for m in net.module_.encoder.trunk.modules() if isinstance(m, torch.nn.Conv2d))
         self.handle_ = first.register_forward_hook(
             lambda module, args, out: self.trunk_sizes_.append(args[0].shape[0]) if module.training else None)
@@ -201,6 +207,8 @@ def test_domain_adaptation_records_its_losses_and_keeps_no_discriminator(domains
     if method == "dann":
         reversal = clf.history_[:, "reversal"]
         assert 0 < reversal[0] < reversal[1] < 1  # Ganin's schedule rises over training
+        # The domain classifier trains, in a group of its own, slower than the head.
+        assert recorder.discriminator_lrs_ == [pytest.approx(DISCRIMINATOR_LR)]
 
 
 def test_method_none_is_the_source_only_classifier(domains):
