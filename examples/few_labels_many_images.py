@@ -10,7 +10,7 @@
 
 Prints accuracies and fit times, and draws what each training did per epoch
 (the fraction of confident pseudo-labels; the CORAL distance between domains)
-into docs/images/few_labels_many_images.png. Takes about 15 minutes on a
+into docs/images/few_labels_many_images.png. Takes about 5 minutes on a
 2-core CPU (one torch thread); needs ``pip install "sktransfer[data,plot]"``.
 """
 
