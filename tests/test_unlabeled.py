@@ -115,6 +115,24 @@ def test_fixmatch_trains_on_unlabelled_rows_in_the_same_batch_as_labelled_ones(s
     assert 0.0 <= clf.history_[-1, "pseudo_label_rate"] <= 1.0
 
 
+class AllLabelledStep(Callback):
+    """Runs one training step on a batch without unlabelled rows, before training starts."""
+
+    def on_train_begin(self, net, X=None, **kwargs):
+        x, y = next(iter(net.get_iterator(X, training=True)))
+        labeled = y >= 0
+        self.loss_ = float(net.train_step_single((x[labeled], y[labeled]))["loss"].detach())
+        net.optimizer_.zero_grad()
+
+
+@pytest.mark.parametrize("estimator", [FineTunedClassifier, DomainAdaptiveClassifier])
+def test_a_batch_without_unlabelled_rows_takes_the_supervised_step(semi, estimator):
+    X, y, _, _ = semi
+    step = AllLabelledStep()
+    estimator(**{**SEMI, "augment": "light"}, callbacks=[step]).fit(X, y)
+    assert np.isfinite(step.loss_) and step.loss_ > 0
+
+
 def test_pseudo_label_threshold_decides_which_unlabelled_rows_count(semi):
     X, y, _, _ = semi
     rates = {t: FineTunedClassifier(**SEMI, pseudo_label_threshold=t).fit(X, y).history_[:, "pseudo_label_rate"]

@@ -91,8 +91,8 @@ class FixMatchMixin(_MixedBatchMixin):
     def train_step_single(self, batch, **fit_params):
         x, y = batch
         labeled = y >= 0
-        if bool(labeled.all()):
-            return super().train_step_single(batch, **fit_params)
+        if bool(labeled.all()):  # no unlabelled rows: skorch's supervised step, on augmented images
+            return super().train_step_single((self._views(x, self.augmentations["labeled"]), y), **fit_params)
         self._set_training(True)
         x_l, y_l, x_u = x[labeled], y[labeled], x[~labeled]
         augment = self.augmentations
@@ -191,8 +191,8 @@ class DomainAdaptationMixin(_MixedBatchMixin):
     def train_step_single(self, batch, **fit_params):
         x, y = batch
         source = y >= 0
-        if bool(source.all()):
-            return super().train_step_single(batch, **fit_params)
+        if bool(source.all()):  # no target rows: skorch's supervised step, on augmented images
+            return super().train_step_single((self._views(x, self.augmentations["both"]), y), **fit_params)
         self._set_training(True)
         module = self.module_
         x_s, y_s, x_t = x[source], y[source], x[~source]
