@@ -387,19 +387,33 @@ def test_frozen_backbone_computes_features_once(small, monkeypatch):
 # --------------------------------------------------------------------------- validation and early stopping
 
 
+class Sabotage(Callback):
+    """From epoch ``start`` on, adds large noise to the head's weights before each epoch, so the validation
+    loss rises whatever the machine's rounding (a too-high learning rate blew up on some CPUs, not others)."""
+
+    def __init__(self, start=4):
+        self.start = start
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) >= self.start:  # skorch has already opened this epoch's row
+            generator = torch.Generator().manual_seed(len(net.history))
+            with torch.no_grad():
+                for p in net.module_.head.parameters():
+                    p.add_(10.0 * torch.randn(p.shape, generator=generator))
+
+
 def test_history_and_early_stopping_restores_best_weights(small):
     X, y, _, _ = small
     snap = Snapshot()
-    # A learning rate far too high makes the validation loss blow up after the first epochs.
-    clf = FineTunedClassifier(**{**FAST, "trainable_blocks": "all", "lr": 0.5, "lr_schedule": None,
-                                 "max_epochs": 12, "validation_fraction": 0.25, "early_stopping": 2,
-                                 "callbacks": [snap]}).fit(X, y)
+    clf = FineTunedClassifier(**{**FAST, "trainable_blocks": "all", "lr_schedule": None, "max_epochs": 12,
+                                 "validation_fraction": 0.25, "early_stopping": 2,
+                                 "callbacks": [snap, Sabotage(start=4)]}).fit(X, y)
     hist = clf.history_
     for key in ("train_loss", "valid_loss", "train_acc", "valid_acc"):
         assert all(np.isfinite(hist[:, key]))
-    assert len(hist) < 12  # stopped early
     best = max(i for i, flag in enumerate(hist[:, "valid_loss_best"]) if flag)
-    assert best == int(np.argmin(hist[:, "valid_loss"]))
+    assert best == int(np.argmin(hist[:, "valid_loss"])) < 3  # the sabotaged epochs (4 on) are worse
+    assert len(hist) == best + 3  # stopped after 2 epochs without improvement
     final = _state(clf.module_)
     for key, value in snap.epochs_[best].items():
         assert torch.equal(final[key], value), key
@@ -715,7 +729,9 @@ def test_frozen_head_is_the_converged_logistic_regression(digits):
     assert small.layers_ == [3, 4, 5] and set(small.probe_scores_) == {"mid"}  # a 2x2 final map is no candidate
     features = PretrainedFeatureExtractor(layer=clf.layers_, image_size=128, input_shape=(8, 8), verbose=0)
     reference = make_pipeline(features, StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xtr, ytr)
-    np.testing.assert_allclose(clf.predict_proba(Xte), reference.predict_proba(Xte), atol=5e-4)
+    # L-BFGS stops at its tol: float32 features that differ in their last bits (batches of another size,
+    # another CPU's kernels) move a probability by up to 5.4e-4 on some machines.
+    np.testing.assert_allclose(clf.predict_proba(Xte), reference.predict_proba(Xte), atol=1e-3)
     np.testing.assert_array_equal(clf.predict(Xte), reference.predict(Xte))
     # Independent of the epoch budget: nothing is trained by epochs.
     many = FineTunedClassifier(**params, max_epochs=50).fit(Xtr, ytr)

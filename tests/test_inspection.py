@@ -14,22 +14,21 @@ from tiny import FAST
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
-PATCH_SIZE = 128
-
-
-def patch_images(n, seed, size=PATCH_SIZE, noise=0.25):
-    """Gray noise with one bright patch (5/16 of the side) in the left or right half, a margin away from
-    the middle; the class is the patch's colour (0: red, 1: green), so the patch alone decides it.
+def patch_images(n, seed, size, noise=0.25):
+    """Gray noise with one bright patch (5/16 of the side) in the left or right half, at least a seventh of
+    the side (one stride-32 cell of a 7x7 map) away from the middle; the class is the patch's colour (0: red,
+    1: green), so the patch alone decides it. A patch touching the middle would light the cells that straddle
+    it, which no coarse map can place in one half.
 
     Returns images (n, size, size, 3) in [0, 1], labels, and the side of each patch (0 left, 1 right).
     """
     rng = np.random.default_rng(seed)
-    p = size * 5 // 16
+    p, margin = size * 5 // 16, size // 7
     X = rng.uniform(0, noise, (n, size, size, 1)).astype(np.float32) * np.ones(3, np.float32)
     y, side = rng.integers(0, 2, n), rng.integers(0, 2, n)
     for i in range(n):
         row = rng.integers(0, size - p)
-        col = rng.integers(0, size // 2 - p - p // 4 + 1) + side[i] * (size // 2 + p // 4)
+        col = rng.integers(0, size // 2 - p - margin + 1) + side[i] * (size // 2 + margin)
         X[i, row : row + p, col : col + p] = [1.0, 0.2, 0.2] if y[i] == 0 else [0.2, 1.0, 0.2]
     return X, y, side
 
@@ -40,53 +39,47 @@ def mass_in_patch_half(maps, side):
     return np.where(side == 0, left, 1 - left)
 
 
-@pytest.fixture(scope="module")
-def patches():
-    return patch_images(240, seed=0), patch_images(30, seed=1)
-
-
 PATCH_MODELS = {
-    # The pretrained backbone frozen: the linear probe on its final features is the model.
-    "frozen": dict(backbone="efficientnet_lite0", trainable_blocks=0),
+    # The pretrained backbone frozen, at its native 224 px (a 7x7 final map): the linear probe on its final
+    # features is the model. At 128 px its 4x4 map gave Grad-CAM 0.68 for the worst map.
+    "frozen": dict(backbone="efficientnet_lite0", trainable_blocks=0, image_size=224),
     # A small random-init network trained end to end, every block. Light augmentation: without it the
     # network leaned on the noise as well (smallest saliency fraction 0.55 instead of 0.81).
     "unfrozen": dict(backbone="timm/test_resnet", weights=None, trainable_blocks="all", max_epochs=5,
-                     augment="light"),
+                     augment="light", image_size=128),
 }
 
-#: (smallest fraction of any map, mean fraction) of the mass that must lie in the patch's half. Measured
-#: (smallest/mean): frozen Grad-CAM 0.60/0.74, frozen saliency 0.72/0.85, unfrozen Grad-CAM 0.83/0.93,
-#: unfrozen saliency 0.81/0.86. Frozen Grad-CAM reads a 4x4 map of the final block, whose cells see
-#: most of the image: every map is held to 0.5 and their mean to 0.7; the rest to 0.7 for each map.
-PATCH_BARS = {
-    ("frozen", "gradcam"): (0.5, 0.7),
-    ("frozen", "saliency"): (0.7, 0.8),
-    ("unfrozen", "gradcam"): (0.7, 0.85),
-    ("unfrozen", "saliency"): (0.7, 0.8),
-}
+#: The mass each map must put in the patch's half: at least 0.7 (the issue's bar), and on average the
+#: stated mean. Measured (smallest/mean): frozen Grad-CAM 0.77/0.87, frozen saliency 0.73/0.87, unfrozen
+#: Grad-CAM 0.94/0.97, unfrozen saliency 0.94/0.96.
+PATCH_MEANS = {("frozen", "gradcam"): 0.8, ("frozen", "saliency"): 0.8, ("unfrozen", "gradcam"): 0.9,
+               ("unfrozen", "saliency"): 0.9}
 
 
 @pytest.fixture(scope="module")
-def patch_models(patches):
-    (X, y, _), _ = patches
-    common = dict(image_size=PATCH_SIZE, layer=None, min_steps=0, augment=None, tta=0, early_stopping=None,
-                  validation_fraction=None, verbose=0, random_state=0)
-    return {name: FineTunedClassifier(**{**common, **params}).fit(X, y) for name, params in PATCH_MODELS.items()}
+def patch_models():
+    """Each model fitted on 240 patch images of its size, with 30 new ones to explain."""
+    common = dict(layer=None, min_steps=0, augment=None, tta=0, early_stopping=None, validation_fraction=None,
+                  verbose=0, random_state=0)
+    fitted = {}
+    for name, params in PATCH_MODELS.items():
+        X, y, _ = patch_images(240, seed=0, size=params["image_size"])
+        fitted[name] = FineTunedClassifier(**{**common, **params}).fit(X, y), patch_images(
+            30, seed=1, size=params["image_size"])
+    return fitted
 
 
 @pytest.mark.parametrize("method", ["gradcam", "saliency"])
 @pytest.mark.parametrize("model", ["frozen", "unfrozen"])
-def test_maps_point_at_the_patch(patches, patch_models, model, method):
-    _, (X, y, side) = patches
-    clf = patch_models[model]
+def test_maps_point_at_the_patch(patch_models, model, method):
+    clf, (X, y, side) = patch_models[model]
     assert clf.score(X, y) == 1.0  # the model decides by the patch; now the maps must point at it
     result = clf.explain(X, method=method)
     fraction = mass_in_patch_half(result.maps, side)
-    floor, mean = PATCH_BARS[model, method]
-    assert fraction.min() >= floor and fraction.mean() >= mean, (
-        f"{model} {method}: smallest {fraction.min():.2f}, mean {fraction.mean():.2f}")
     # A map that ignored the image would put half its mass in each half; a flipped one, little.
-    assert result.maps.shape == (len(X), PATCH_SIZE, PATCH_SIZE)
+    assert fraction.min() >= 0.7 and fraction.mean() >= PATCH_MEANS[model, method], (
+        f"{model} {method}: smallest {fraction.min():.2f}, mean {fraction.mean():.2f}")
+    assert result.maps.shape == X.shape[:3]
 
 
 @pytest.fixture(scope="module")
