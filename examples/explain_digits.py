@@ -51,16 +51,25 @@ for method in ("gradcam", "saliency"):
     display.figure_.savefig(OUT / f"explain_mnist_{method}.png", dpi=90)
 
 # The deletion check: delete the pixels each map ranks first; the faster the probability falls, the better.
+# Two references: random pixels, and random maps as coarse as Grad-CAM's (a random value per cell of an
+# s x s grid, upsampled as Grad-CAM's map is): deleting scattered pixels breaks every stroke at once, which
+# deleting whole regions, in any order, does not.
 X_check = X_test[:200]
 rng = np.random.default_rng(0)
-random_maps = rng.random((len(X_check), 28, 28))
-for method in ("gradcam", "saliency"):
-    result = clf.explain(X_check, method=method)
+random_maps = {"random pixels": rng.random((len(X_check), 28, 28))}
+for side in (4, 8):
+    cells = torch.from_numpy(rng.random((len(X_check), 1, side, side)))
+    random_maps[f"random {side}x{side}"] = torch.nn.functional.interpolate(
+        cells, size=(28, 28), mode="bilinear", align_corners=False)[:, 0].numpy()
+for method, layer in (("gradcam", "auto"), ("gradcam", "blocks.1"), ("saliency", "auto")):
+    result = clf.explain(X_check, method=method, layer=layer)
     for baseline in ("blur", "mean"):
         score = deletion_score(clf, X_check, result, baseline=baseline)
-        random = deletion_score(clf, X_check, random_maps, target=result.target, baseline=baseline)
+        references = ", ".join(
+            f"{name} {deletion_score(clf, X_check, maps, target=result.target, baseline=baseline):.3f}"
+            for name, maps in random_maps.items())
         print(f"deletion score (lower is better), {len(X_check)} test digits, baseline {baseline}: {method} "
-              f"{score:.3f}, random maps {random:.3f} (layer {result.layer})")
+              f"(layer {result.layer}) {score:.3f}; {references}")
 
 display = FeatureSpaceDisplay.from_estimator(clf, X_test[:500], y_test[:500], random_state=0)
 display.ax_.set_title("fine-tuned features of 500 test digits (PCA)")
@@ -71,26 +80,27 @@ display.figure_.suptitle("fine-tuning EfficientNet-Lite0 on 1,000 MNIST digits")
 display.figure_.savefig(OUT / "training_curve_mnist.png", dpi=90)
 
 
-# A control where the answer is known: the class is the patch's colour, the patch is in one half.
-def patch_images(n, seed, size=128, noise=0.25):
+# A control where the answer is known: the class is the patch's colour, the patch is in one half, at least
+# a seventh of the side (one cell of the backbone's 7x7 map at 224 px) from the middle.
+def patch_images(n, seed, size=224, noise=0.25):
     rng = np.random.default_rng(seed)
-    p = size * 5 // 16
+    p, margin = size * 5 // 16, size // 7
     images = rng.uniform(0, noise, (n, size, size, 1)).astype(np.float32) * np.ones(3, np.float32)
     labels, side = rng.integers(0, 2, n), rng.integers(0, 2, n)
     for i in range(n):
         row = rng.integers(0, size - p)
-        col = rng.integers(0, size // 2 - p - p // 4 + 1) + side[i] * (size // 2 + p // 4)
+        col = rng.integers(0, size // 2 - p - margin + 1) + side[i] * (size // 2 + margin)
         images[i, row : row + p, col : col + p] = [1.0, 0.2, 0.2] if labels[i] == 0 else [0.2, 1.0, 0.2]
     return images, np.array(["red", "green"])[labels], side
 
 
 (P, q, _), (P_test, q_test, side) = patch_images(240, 0), patch_images(30, 1)
-frozen = FineTunedClassifier("efficientnet_lite0", image_size=128, layer=None, trainable_blocks=0, augment=None,
+frozen = FineTunedClassifier("efficientnet_lite0", image_size=224, layer=None, trainable_blocks=0, augment=None,
                              tta=0, early_stopping=None, validation_fraction=None, random_state=0,
                              verbose=0).fit(P, q)
 for method in ("gradcam", "saliency"):
     maps = frozen.explain(P_test, method=method).maps
-    left = maps[:, :, :64].sum(axis=(1, 2)) / maps.sum(axis=(1, 2))
+    left = maps[:, :, :112].sum(axis=(1, 2)) / maps.sum(axis=(1, 2))
     fraction = np.where(side == 0, left, 1 - left)
     print(f"patch control, frozen backbone, {method}: mass in the patch's half smallest {fraction.min():.2f}, "
           f"mean {fraction.mean():.2f}")

@@ -151,11 +151,13 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     pooling : {"avg", "max", "avgmax", "gem", "none"}, default="avg"
         How the last feature map becomes a vector, as in
         :class:`~sktransfer.PretrainedFeatureExtractor`.
-    augment : None, {"light", "strong"} or callable, default="strong"
+    augment : None, {"light", "strong", "domain"} or callable, default="strong"
         Augmentation of training batches only, on the device, on float images
         in [0, 1] after resizing. ``"light"``: small random-resized crop and
         shift, brightness/contrast jitter. ``"strong"``: more of that, small
-        rotations and shears, random erasing. Neither flips. A callable
+        rotations and shears, random erasing. ``"domain"``: ``"strong"`` with
+        the colour channels shuffled and half of the images inverted
+        (:class:`DomainAdaptiveClassifier`'s default). None flips. A callable
         (e.g. a ``torchvision.transforms.v2`` transform) gets the float batch
         ``(B, C, H, W)`` and returns one of the same shape; note that v2
         transforms draw one set of random parameters per batch. Not used with

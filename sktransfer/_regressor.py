@@ -56,7 +56,7 @@ class FineTunedRegressor(RegressorMixin, BackboneNetworkEstimator):
     probe_alpha : "auto" or float, default="auto"
         Ridge penalty of the probe on standardised features; "auto" chooses
         among ``numpy.logspace(-2, 4, 13)`` by efficient leave-one-out CV.
-    augment : None, {"light", "strong"} or callable, default="light"
+    augment : None, {"light", "strong", "domain"} or callable, default="light"
         Augmentation of training batches. "light" (small crops, shifts and
         brightness changes, no rotation) by default: a target may be
         geometric (an angle, a position), and "strong"'s rotations and shears

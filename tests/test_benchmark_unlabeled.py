@@ -52,11 +52,12 @@ def test_unlabeled_mode_gives_fixmatch_the_rest_of_the_pool_and_never_the_test_s
 def test_domain_mode_trains_on_the_source_and_tests_on_the_target(monkeypatch, two_domains):
     source, target = two_domains
     calls = _spy(monkeypatch)
-    result = run_benchmark(source, target=target, labels_per_class=[3], methods=["pixels", "finetune", "dann", "coral"],
+    methods = ["pixels", "finetune", "adabn", "dann", "coral"]
+    result = run_benchmark(source, target=target, labels_per_class=[3], methods=methods,
                            **{**TINY, "finetune_params": {"max_epochs": 1, "unlabeled_ratio": 2.0}})
-    assert [r["method"] for r in result.runs] == ["pixels", "finetune", "dann", "coral"]
+    assert [r["method"] for r in result.runs] == methods
     n = len(source)
-    by_method = dict(zip(["finetune", "dann", "coral"], calls))
+    by_method = dict(zip(methods[1:], calls))
     for method, call in by_method.items():
         assert (call["train"] < n).all() and (call["test"] >= n).all()  # labelled source, target test
         # Paired domains share the split: no test digit is a training digit in the other domain.
@@ -64,6 +65,8 @@ def test_domain_mode_trains_on_the_source_and_tests_on_the_target(monkeypatch, t
     assert by_method["finetune"]["unlabeled"] is None and by_method["finetune"]["cls"] == "FineTunedClassifier"
     dann = by_method["dann"]
     assert dann["cls"] == "DomainAdaptiveClassifier" and dann["params"] == {"max_epochs": 1, "method": "dann"}
+    # adabn: DomainAdaptiveClassifier without an adaptation loss, given the target pool for its BatchNorm
+    assert by_method["adabn"]["params"]["method"] == "none" and (by_method["adabn"]["unlabeled"] >= n).all()
     assert (dann["unlabeled"] >= n).all() and not np.intersect1d(dann["unlabeled"], dann["test"]).size
     assert len(dann["unlabeled"]) + len(dann["test"]) == len(target)
     assert result.config["target"] == "inverted" and result.runs[0]["dataset"] == "digits-to-inverted"

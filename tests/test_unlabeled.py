@@ -6,6 +6,7 @@ the code must do: which rows train, in which batches, with which losses,
 and what bad input gets.
 """
 
+import copy
 import pickle
 
 import numpy as np
@@ -19,8 +20,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktransfer import DomainAdaptiveClassifier, FineTunedClassifier
 from sktransfer._domain import DISCRIMINATOR_LR
+from sktransfer.backbones import get_backbone
 from sktransfer.images import as_image_set
 from sktransfer.metrics import labeled_accuracy_scorer, prediction_entropy_scorer
+from sktransfer.nn._augment import PRESETS, BatchAugment
+from sktransfer.nn._encoder import ImageEncoder, recompute_batchnorm
 from sktransfer.training._data import DeviceBatchIterator, ImageDataset
 from test_finetune import EXPECTED_FAILED_CHECKS as CLASSIFIER_FAILED_CHECKS
 from tiny import FAST
@@ -209,16 +213,15 @@ def test_frozen_backbone_with_unlabelled_rows_trains_the_head_instead_of_stoppin
 # --------------------------------------------------------------------------- domain adaptation
 
 
-@pytest.mark.parametrize("method, keys", [("dann", {"domain_acc", "reversal", "adaptation_loss"}),
-                                          ("coral", {"adaptation_loss"})])
+@pytest.mark.parametrize("method, keys", [("dann", {"domain_acc", "reversal", "adaptation_loss", "pseudo_label_rate"}),
+                                          ("coral", {"adaptation_loss", "pseudo_label_rate"})])
 def test_domain_adaptation_records_its_losses_and_keeps_no_discriminator(domains, method, keys):
     X, y, Xt, yt = domains
     recorder = BatchRecorder()
     clf = DomainAdaptiveClassifier(**SEMI, method=method, callbacks=[recorder]).fit(X, y)
     assert keys <= set(clf.history_[-1]) and clf.n_target_ == 90
-    # As many target as source rows in each batch, through the trunk together.
+    # As many target as source rows in each batch.
     assert all(len(labels) == 32 and (labels[16:] == -1).all() for labels in recorder.labels_)
-    assert recorder.trunk_sizes_[0] == 32
     assert not any(k.startswith("discriminator") for k in clf.module_.state_dict())
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_allclose(restored.predict_proba(Xt), clf.predict_proba(Xt), rtol=1e-6)
@@ -229,11 +232,101 @@ def test_domain_adaptation_records_its_losses_and_keeps_no_discriminator(domains
         assert recorder.discriminator_lrs_ == [pytest.approx(DISCRIMINATOR_LR)]
 
 
+@pytest.mark.parametrize("batchnorm, threshold, sizes", [
+    ("per-domain", 0.8, [16, 32]),   # the source's 16 rows, then the target's augmented and weak views
+    ("per-domain", None, [16, 16]),
+    ("mixed", None, [32]),           # one batch: BatchNorm over both domains
+    ("mixed", 0.8, [48]),
+])
+def test_each_domain_is_normalised_apart_or_both_together(domains, batchnorm, threshold, sizes):
+    X, y, _, _ = domains
+    recorder = BatchRecorder()
+    clf = DomainAdaptiveClassifier(**SEMI, batchnorm=batchnorm, pseudo_label_threshold=threshold,
+                                   callbacks=[recorder]).fit(X, y)
+    steps = len(recorder.labels_)
+    assert recorder.trunk_sizes_ == sizes * steps
+    assert ("pseudo_label_rate" in clf.history_[-1]) == (threshold is not None)
+
+
+def test_self_training_takes_the_confident_target_predictions(domains):
+    X, y, _, _ = domains
+    everyone = DomainAdaptiveClassifier(**SEMI, pseudo_label_threshold=0.0).fit(X, y)
+    assert everyone.history_[:, "pseudo_label_rate"] == [1.0, 1.0]
+    # The tiny network is saturated on many target images (probability 1.0 in float32), not on all.
+    picky = DomainAdaptiveClassifier(**SEMI, pseudo_label_threshold=0.99).fit(X, y)
+    assert 0 < min(picky.history_[:, "pseudo_label_rate"]) and max(picky.history_[:, "pseudo_label_rate"]) < 1
+    with pytest.raises(ValueError, match="pseudo_label_threshold"):
+        DomainAdaptiveClassifier(**SEMI, pseudo_label_threshold=1.5).fit(X, y)
+
+
 def test_method_none_is_the_source_only_classifier(domains):
     X, y, Xt, _ = domains
-    source_only = DomainAdaptiveClassifier(**SEMI, method="none").fit(X, y)
+    source_only = DomainAdaptiveClassifier(**SEMI, method="none", batchnorm="mixed").fit(X, y)
     plain = FineTunedClassifier(**SEMI, semi_supervised="none").fit(X, y)
     np.testing.assert_allclose(source_only.predict_proba(Xt), plain.predict_proba(Xt), rtol=1e-5, atol=1e-6)
+
+
+def _batchnorm_stats(module):
+    return {k: v.clone() for k, v in module.state_dict().items() if k.endswith(("running_mean", "running_var"))}
+
+
+@pytest.mark.parametrize("method", ["none", "coral"])
+def test_per_domain_batchnorm_ends_with_the_target_images_statistics(domains, method):
+    X, y, _, _ = domains
+    clf = DomainAdaptiveClassifier(**SEMI, method=method).fit(X, y)
+    got = _batchnorm_stats(clf.module_)
+    assert len(got) > 0 and not clf.module_.training
+    cpu = torch.device("cpu")
+    for rows, same in ((y == -1, True), (y != -1, False)):
+        module = copy.deepcopy(clf.module_)
+        recompute_batchnorm(module.encoder, as_image_set(X[rows], input_shape=(8, 8)), batch_size=16, device=cpu)
+        expected = _batchnorm_stats(module)
+        close = all(torch.allclose(got[k], expected[k], rtol=1e-4, atol=1e-5) for k in got)
+        assert close == same  # the target's statistics, not the source's
+    mixed = DomainAdaptiveClassifier(**SEMI, method="none", batchnorm="mixed").fit(X, y)
+    plain = FineTunedClassifier(**SEMI, semi_supervised="none").fit(X, y)
+    assert all(torch.equal(v, _batchnorm_stats(plain.module_)[k]) for k, v in _batchnorm_stats(mixed.module_).items())
+
+
+def test_recompute_batchnorm_averages_the_batch_statistics_of_the_images():
+    encoder = ImageEncoder(get_backbone("timm/test_resnet", weights=None), (16, 16))
+    norm = encoder.trunk.get_submodule("model.bn1")
+    seen = []
+    handle = norm.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().float().clone()))
+    images = as_image_set(np.random.default_rng(0).random((9, 16, 16, 3)))
+    cpu = torch.device("cpu")
+    try:
+        # 9 images in batches of 4 would leave a batch of one image: the batches are 5 and 4
+        assert recompute_batchnorm(encoder, images, batch_size=4, device=cpu) > 0
+        uneven = list(seen)
+        seen.clear()
+        recompute_batchnorm(encoder, images, batch_size=3, device=cpu)
+    finally:
+        handle.remove()
+    assert [len(a) for a in uneven] == [5, 4] and [len(a) for a in seen] == [3, 3, 3]
+    # Equal batches: the mean is the images' mean; the variance, the average of the batches' variances.
+    torch.testing.assert_close(norm.running_mean, torch.cat(seen).mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+    variances = torch.stack([b.var(dim=(0, 2, 3)) for b in seen]).mean(0)
+    torch.testing.assert_close(norm.running_var, variances, rtol=1e-3, atol=1e-5)
+    assert norm.momentum == 0.1 and not encoder.training  # put back as it was
+    with pytest.raises(ValueError, match="at least 2 images"):
+        recompute_batchnorm(encoder, images, batch_size=4, device=cpu, indices=[3])
+
+
+def test_domain_augmentation_shuffles_colour_channels_and_inverts_images():
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 8, 8)
+    shuffled = BatchAugment(channel_shuffle=True)(x.clone())
+    means, shuffled_means = x.mean(dim=(2, 3)), shuffled.mean(dim=(2, 3))
+    assert torch.allclose(means.sort(dim=1).values, shuffled_means.sort(dim=1).values)  # the same channels
+    assert not torch.equal(shuffled, x) and (shuffled_means != means).any(dim=1).float().mean() > 0.5
+    torch.testing.assert_close(BatchAugment(invert_p=1.0)(x.clone()), 1 - x)
+    halves = BatchAugment(invert_p=0.5)(x.clone())
+    inverted = torch.isclose(halves, 1 - x).flatten(1).all(dim=1)
+    assert 16 < int(inverted.sum()) < 48 and torch.equal(halves[~inverted], x[~inverted])
+    gray = torch.rand(4, 1, 8, 8)
+    torch.testing.assert_close(BatchAugment(channel_shuffle=True)(gray.clone()), gray)
+    assert DomainAdaptiveClassifier().augment == "domain" and BatchAugment(**PRESETS["domain"]).invert_p == 0.5
 
 
 def test_sample_domain_marks_the_target_rows_whatever_their_labels(domains, digits):

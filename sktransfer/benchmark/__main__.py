@@ -22,8 +22,8 @@ learning-curve plot (PNG).
 
 With --unlabeled, fine-tuning also learns from the training pool's remaining
 images, unlabelled (method "fixmatch"); with --target, the labelled images
-come from one domain and the test images from another (methods "dann" and
-"coral" adapt to it).
+come from one domain and the test images from another (methods "adabn",
+"dann" and "coral" adapt to it).
 """
 
 EPILOG = """\
@@ -115,7 +115,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--methods", nargs="+", choices=METHODS, default=None, metavar="METHOD",
         help=f"methods to compare, any of: {', '.join(METHODS)} (default: {' '.join(DEFAULTS['methods'])}; "
-             "with --target: pixels hog features finetune dann coral)",
+             "with --target: pixels hog features finetune adabn dann coral)",
     )
     parser.add_argument(
         "--unlabeled", action="store_true",

@@ -65,17 +65,18 @@ from .report import confusion, format_table, plot_learning_curve, summarize, wri
 
 __all__ = ["BenchmarkResult", "DEFAULTS", "FINETUNE_GRID", "METHODS", "run_benchmark", "scores"]
 
-METHODS = ("pixels", "hog", "features", "finetune", "scratch", "fixmatch", "dann", "coral")
+METHODS = ("pixels", "hog", "features", "finetune", "scratch", "fixmatch", "adabn", "dann", "coral")
 
 #: Methods that fine-tune a network (one FineTunedClassifier fit per run).
-NETWORK_METHODS = ("finetune", "scratch", "fixmatch", "dann", "coral")
+NETWORK_METHODS = ("finetune", "scratch", "fixmatch", "adabn", "dann", "coral")
 
 #: Methods that also learn from unlabelled images: the rest of the training pool
 #: (``unlabeled=True``) or the target domain's pool (``target=...``).
-UNLABELED_METHODS = ("fixmatch", "dann", "coral")
+UNLABELED_METHODS = ("fixmatch", "adabn", "dann", "coral")
 
-#: Domain adaptation (DomainAdaptiveClassifier's methods): they need a target domain.
-DOMAIN_METHODS = ("dann", "coral")
+#: Domain adaptation (DomainAdaptiveClassifier's methods): they need a target domain. "adabn" is its
+#: method="none": no adaptation loss, only the target's BatchNorm statistics and the "domain" augmentation.
+DOMAIN_METHODS = ("adabn", "dann", "coral")
 
 #: Defaults of ``sktransfer benchmark`` (digits, all five methods), sized for a
 #: few minutes on a 2-core CPU; see docs/benchmarking.md.
@@ -175,8 +176,9 @@ def run_benchmark(
         Which methods to compare; see :data:`METHODS`. ``"fixmatch"``
         fine-tunes with the labelled images plus unlabelled ones
         (:class:`~sktransfer.FineTunedClassifier`'s FixMatch);
-        ``"dann"`` and ``"coral"`` adapt to the ``target`` domain
-        (:class:`~sktransfer.DomainAdaptiveClassifier`).
+        ``"adabn"``, ``"dann"`` and ``"coral"`` adapt to the ``target`` domain
+        (:class:`~sktransfer.DomainAdaptiveClassifier`; ``"adabn"`` is its
+        ``method="none"``: the target's BatchNorm statistics, no adaptation loss).
     labels_per_class : sequence of int or "all", default=(5, 10, 50, "all")
         Training sizes of the learning curve, in labelled images per class.
         Sizes at least as large as the training pool are the same as "all".
@@ -241,10 +243,10 @@ def run_benchmark(
         Domain mode: ``dataset`` is the labelled *source*, ``target`` (any
         form ``dataset`` takes, e.g. ``"mnist-m"``) the domain tested on. The
         test set is held out from the target; its remaining images are the
-        unlabelled target pool that ``"dann"``, ``"coral"`` and
+        unlabelled target pool that ``"adabn"``, ``"dann"``, ``"coral"`` and
         ``"fixmatch"`` learn from; every method trains on labelled source
         images only. The default methods become ``pixels, hog, features,
-        finetune`` (the source only), ``dann`` and ``coral``. Two datasets
+        finetune`` (the source only), ``adabn``, ``dann`` and ``coral``. Two datasets
         with the same labels in the same order (``mnist`` and ``mnist-m``)
         get the same split, so no test digit is a training digit in the
         other domain.
@@ -640,7 +642,7 @@ def _domain_class(finetuned_cls, method, params):
     from .._finetune import SEMI_SUPERVISED_PARAMS
 
     params = {k: v for k, v in params.items() if k not in SEMI_SUPERVISED_PARAMS}
-    return DomainAdaptiveClassifier, {**params, "method": method}
+    return DomainAdaptiveClassifier, {**params, "method": "none" if method == "adabn" else method}
 
 
 def _finetune_class():

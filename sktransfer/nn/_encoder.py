@@ -151,6 +151,53 @@ def encode_batches(encoder, images, *, batch_size, device, indices=None, progres
     return out
 
 
+def recompute_batchnorm(encoder, images, *, batch_size, device, indices=None):
+    """Re-estimate every BatchNorm layer's running mean and variance on ``images`` (AdaBN).
+
+    Li et al. (2016, "Revisiting Batch Normalization for Practical Domain
+    Adaptation"): a network normalises with the statistics of the domain it
+    is used on. Only the BatchNorm layers run in training mode (dropout and
+    the rest stay in eval mode), and each one's statistics become the average,
+    over batches, of the batch mean and variance of its input
+    (``momentum=None``, as ``torch.optim.swa_utils.update_bn`` does); weights
+    are untouched and the encoder ends in eval mode. A batch of one image is
+    avoided (its variance over a 1x1 map is undefined). ``encoder`` is on
+    ``device``. Returns the number of layers updated.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.backbones import get_backbone
+    >>> from sktransfer.images import as_image_set
+    >>> from sktransfer.nn._encoder import ImageEncoder, recompute_batchnorm
+    >>> encoder = ImageEncoder(get_backbone("timm/test_resnet", weights=None), (32, 32))
+    >>> images = as_image_set(np.random.default_rng(0).random((8, 32, 32, 3)))
+    >>> recompute_batchnorm(encoder, images, batch_size=4, device=torch.device("cpu")) > 0
+    True
+    """
+    n = len(images) if indices is None else len(indices)
+    if n < 2:
+        raise ValueError(f"BatchNorm statistics need at least 2 images; got {n}.")
+    if n % batch_size == 1:
+        batch_size += 1  # no batch of one image: BatchNorm cannot take a variance over a 1x1 map of one image
+    norms = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    momenta = [m.momentum for m in norms]
+    encoder.eval()
+    try:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # the plain average over batches, not an exponential one
+            m.train()
+        with torch.no_grad(), autocast(device):
+            for batch in images.iter_batches(batch_size, indices=indices):
+                encoder(batch_to_device(batch, device, encoder.image_size, encoder.in_chans))
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        encoder.eval()
+    return len(norms)
+
+
 def feature_width(encoder):
     """Width of the encoder's pooled output: one forward pass of a blank image.
 

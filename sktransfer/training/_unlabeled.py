@@ -2,9 +2,11 @@
 
 Their training batches come from :class:`~sktransfer.training._data.DeviceBatchIterator`
 with unlabelled rows: labelled rows (``y >= 0``) and unlabelled rows
-(``y == -1``) together. Each step augments both and runs them through the
+(``y == -1``) together. FixMatch augments both and runs them through the
 network in *one* forward pass, so BatchNorm normalises over labelled and
-unlabelled images together (as FixMatch and DANN do). The supervised part of
+unlabelled images together (as FixMatch does); domain adaptation runs the
+two domains as two batches, each normalised with its own statistics, or as
+one (``per_domain_batchnorm=False``). The supervised part of
 the loss is skorch's ``get_loss`` on the labelled rows (label smoothing,
 class weights and L2-SP included); the unlabelled part is each method's.
 
@@ -23,7 +25,7 @@ from skorch import NeuralNetClassifier
 from ..nn._heads import grad_reverse
 from ._nets import InterruptMixin, L2SPMixin
 
-__all__ = ["DomainAdaptationNet", "FixMatchNet", "coral_loss", "ganin_coefficient"]
+__all__ = ["DomainAdaptationNet", "FixMatchNet", "coral_loss", "ganin_coefficient", "pseudo_label_loss"]
 
 
 class _MixedBatchMixin:
@@ -102,13 +104,33 @@ class FixMatchMixin(_MixedBatchMixin):
         n_l, n_u = len(x_l), len(x_u)
         logits_l, logits_weak, logits_strong = logits[:n_l], logits[n_l:n_l + n_u], logits[n_l + n_u:]
         loss = self.get_loss(logits_l, y_l, X=x_l, training=True)
-        confidence, pseudo = torch.softmax(logits_weak.detach(), dim=1).max(dim=1)
-        confident = (confidence >= self.threshold).float()
-        unlabeled_loss = (F.cross_entropy(logits_strong, pseudo, reduction="none") * confident).mean()
+        unlabeled_loss, rate = pseudo_label_loss(logits_strong, logits_weak, self.threshold)
         loss = loss + self.unlabeled_weight * unlabeled_loss
         loss.backward()
-        self.history.record_batch("pseudo_label_rate", float(confident.mean()))
+        self.history.record_batch("pseudo_label_rate", rate)
         return {"loss": loss, "y_pred": self._predictions(labeled, logits_l, logits_weak)}
+
+
+def pseudo_label_loss(logits_strong, logits_weak, threshold):
+    """FixMatch's unlabelled loss and the fraction of rows confident enough to count.
+
+    Cross-entropy of the strong views toward the class predicted on the weak
+    views, for rows whose top probability reaches ``threshold``; averaged over
+    *all* rows, so that the loss's weight means the same at any confidence.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.training._unlabeled import pseudo_label_loss
+    >>> weak = torch.tensor([[4.0, 0.0], [0.1, 0.0]])     # sure of class 0; unsure
+    >>> loss, rate = pseudo_label_loss(torch.zeros(2, 2), weak, threshold=0.9)
+    >>> round(float(loss), 4), rate                        # ln(2) / 2: only the first row counts
+    (0.3466, 0.5)
+    """
+    confidence, pseudo = torch.softmax(logits_weak.detach().float(), dim=1).max(dim=1)
+    confident = (confidence >= threshold).float()
+    loss = (F.cross_entropy(logits_strong.float(), pseudo, reduction="none") * confident).mean()
+    return loss, float(confident.mean())
 
 
 def ganin_coefficient(progress, gamma=10.0):
@@ -153,9 +175,8 @@ class DomainAdaptationMixin(_MixedBatchMixin):
     """Unsupervised domain adaptation in a skorch classifier's training step.
 
     Labelled rows are the source domain, unlabelled rows (``y == -1``) the
-    target. Source and target images go through the encoder in one batch
-    (BatchNorm over both); the classification loss is on the source rows,
-    plus ``adaptation_weight`` times:
+    target. The classification loss is on the source rows, plus
+    ``adaptation_weight`` times:
 
     - ``"dann"``: the loss of a domain classifier (the network's
       ``discriminator``) behind a gradient-reversal layer whose weight
@@ -163,6 +184,11 @@ class DomainAdaptationMixin(_MixedBatchMixin):
       ``domain_acc`` and ``reversal`` per batch.
     - ``"coral"``: the Deep CORAL distance between the source and target
       feature covariances.
+
+    With ``threshold``, also self-training on the target (FixMatch's
+    consistency): a confident prediction on a weakly augmented target image
+    is the label of its augmented view, weighted by ``unlabeled_weight``;
+    records ``pseudo_label_rate``.
 
     Parameters
     ----------
@@ -172,15 +198,30 @@ class DomainAdaptationMixin(_MixedBatchMixin):
         Augmentation of source and target rows alike.
     method : {"dann", "coral"}
     adaptation_weight : float
+    per_domain_batchnorm : bool
+        True: the source rows and the target rows go through the network as
+        two batches, so that BatchNorm normalises each domain with its own
+        statistics (as the target is normalised at prediction once its
+        statistics are re-estimated). False: one mixed batch.
+    weak_augment : callable or None
+        The weak view of target rows for self-training.
+    threshold : float or None
+        Confidence a target pseudo-label needs; None: no self-training.
+    unlabeled_weight : float
+        Weight of the self-training loss.
     """
 
-    batch_keys = ("adaptation_loss", "domain_acc", "reversal")
+    batch_keys = ("adaptation_loss", "domain_acc", "reversal", "pseudo_label_rate")
 
-    def __init__(self, *args, augment=None, method="dann", adaptation_weight=1.0, **kwargs):
+    def __init__(self, *args, augment=None, method="dann", adaptation_weight=1.0, per_domain_batchnorm=True,
+                 weak_augment=None, threshold=None, unlabeled_weight=1.0, **kwargs):
         super().__init__(*args, **kwargs)
-        self.augmentations = {"both": augment}  # in a dict, as in FixMatchMixin
+        self.augmentations = {"both": augment, "weak": weak_augment}  # in a dict, as in FixMatchMixin
         self.method = method
         self.adaptation_weight = adaptation_weight
+        self.per_domain_batchnorm = per_domain_batchnorm
+        self.threshold = threshold
+        self.unlabeled_weight = unlabeled_weight
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
@@ -196,26 +237,37 @@ class DomainAdaptationMixin(_MixedBatchMixin):
         self._set_training(True)
         module = self.module_
         x_s, y_s, x_t = x[source], y[source], x[~source]
-        features = module.features(torch.cat([self._views(x_s, self.augmentations["both"]),
-                                              self._views(x_t, self.augmentations["both"])]))
-        n_s = len(x_s)
-        logits = module.outputs(features)
-        loss = self.get_loss(logits[:n_s], y_s, X=x_s, training=True)
-        features = features.float()
+        n_s, n_t = len(x_s), len(x_t)
+        views_s = self._views(x_s, self.augmentations["both"])
+        views_t = [self._views(x_t, self.augmentations["both"])]
+        if self.threshold is not None:
+            views_t.append(self._views(x_t, self.augmentations["weak"]))
+        if self.per_domain_batchnorm:
+            features_s, features_t = module.features(views_s), module.features(torch.cat(views_t))
+        else:
+            features = module.features(torch.cat([views_s, *views_t]))
+            features_s, features_t = features[:n_s], features[n_s:]
+        logits_s, logits_t = module.outputs(features_s), module.outputs(features_t)
+        loss = self.get_loss(logits_s, y_s, X=x_s, training=True)
+        features_s, features_t = features_s.float(), features_t[:n_t].float()
         if self.method == "dann":
             coefficient = ganin_coefficient(self.step_ / self.total_steps_)
-            domain_logits = module.discriminator(grad_reverse(features, coefficient))
-            is_target = torch.cat([torch.zeros(n_s), torch.ones(len(x_t))]).to(features.device)
+            domain_logits = module.discriminator(grad_reverse(torch.cat([features_s, features_t]), coefficient))
+            is_target = torch.cat([torch.zeros(n_s), torch.ones(n_t)]).to(features_s.device)
             adaptation = F.binary_cross_entropy_with_logits(domain_logits, is_target)
             self.history.record_batch("domain_acc", float(((domain_logits > 0).float() == is_target).float().mean()))
             self.history.record_batch("reversal", coefficient)
         else:
-            adaptation = coral_loss(features[:n_s], features[n_s:])
+            adaptation = coral_loss(features_s, features_t)
         self.history.record_batch("adaptation_loss", float(adaptation.detach()))
         loss = loss + self.adaptation_weight * adaptation
+        if self.threshold is not None:
+            self_training, rate = pseudo_label_loss(logits_t[:n_t], logits_t[n_t:], self.threshold)
+            loss = loss + self.unlabeled_weight * self_training
+            self.history.record_batch("pseudo_label_rate", rate)
         loss.backward()
         self.step_ += 1
-        return {"loss": loss, "y_pred": self._predictions(source, logits[:n_s], logits[n_s:])}
+        return {"loss": loss, "y_pred": self._predictions(source, logits_s, logits_t[:n_t])}
 
 
 class FixMatchNet(InterruptMixin, FixMatchMixin, L2SPMixin, NeuralNetClassifier):
