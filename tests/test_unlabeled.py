@@ -347,6 +347,8 @@ def test_sample_domain_marks_the_target_rows_whatever_their_labels(domains, digi
     ("zero_domain", "nonzero numbers"),
     ("unlabelled_source", "source images .* are labelled -1"),
     ("multilabel", "multi-label y is not supported"),
+    ("batchnorm", r"'batchnorm' parameter .* must be a str among"),
+    ("weight", r"'unlabeled_weight' parameter .* must be a float in the range \[0.0, inf\). Got -1.0"),
 ])
 def test_domain_adaptation_errors(domains, case, match):
     X, y, _, _ = domains
@@ -359,6 +361,8 @@ def test_domain_adaptation_errors(domains, case, match):
         "zero_domain": lambda: clf.fit(X, y, sample_domain=np.r_[source[:-1], 0]),
         "unlabelled_source": lambda: clf.fit(X, np.r_[y[:89], -1, y[90:]], sample_domain=source),
         "multilabel": lambda: clf.fit(X, np.tile([[0, 1], [1, 0]], (90, 1))),
+        "batchnorm": lambda: clf.set_params(batchnorm="target").fit(X, y),
+        "weight": lambda: clf.set_params(unlabeled_weight=-1.0).fit(X, y),
     }[case]
     with pytest.raises(ValueError, match=match):
         call()
@@ -404,8 +408,14 @@ def test_domain_adaptive_classifier_passes_sklearn_checks(estimator, check):
 
 
 def test_clone_keeps_the_new_parameters():
-    est = DomainAdaptiveClassifier(method="coral", adaptation_weight=0.3)
-    assert clone(est).get_params()["method"] == "coral"
+    est = DomainAdaptiveClassifier(method="coral", adaptation_weight=0.3, batchnorm="mixed",
+                                   pseudo_label_threshold=None, unlabeled_weight=2.0)
+    params = clone(est).get_params()
+    assert [params[k] for k in ("method", "batchnorm", "pseudo_label_threshold", "unlabeled_weight")] == \
+        ["coral", "mixed", None, 2.0]
+    defaults = DomainAdaptiveClassifier().get_params()
+    assert [defaults[k] for k in ("method", "batchnorm", "augment", "max_epochs", "early_stopping")] == \
+        ["dann", "per-domain", "domain", 10, None]
     clf = FineTunedClassifier(semi_supervised="none", pseudo_label_threshold=0.8, unlabeled_ratio=5)
     assert {k: clone(clf).get_params()[k] for k in ("semi_supervised", "pseudo_label_threshold", "unlabeled_ratio")} \
         == {"semi_supervised": "none", "pseudo_label_threshold": 0.8, "unlabeled_ratio": 5}
