@@ -311,6 +311,15 @@ def test_recompute_batchnorm_averages_the_batch_statistics_of_the_images():
     assert norm.momentum == 0.1 and not encoder.training  # put back as it was
     with pytest.raises(ValueError, match="at least 2 images"):
         recompute_batchnorm(encoder, images, batch_size=4, device=cpu, indices=[3])
+    # 13 images: batches of 3 or of 4 would both leave one image alone; batches of 5 do not
+    seen.clear()
+    handle = norm.register_forward_pre_hook(lambda m, args: seen.append(len(args[0])))
+    try:
+        recompute_batchnorm(encoder, as_image_set(np.random.default_rng(1).random((13, 16, 16, 3))), batch_size=3,
+                            device=cpu)
+    finally:
+        handle.remove()
+    assert seen == [5, 5, 3]
 
 
 def test_domain_augmentation_shuffles_colour_channels_and_inverts_images():

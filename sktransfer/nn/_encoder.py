@@ -178,7 +178,7 @@ def recompute_batchnorm(encoder, images, *, batch_size, device, indices=None):
     n = len(images) if indices is None else len(indices)
     if n < 2:
         raise ValueError(f"BatchNorm statistics need at least 2 images; got {n}.")
-    if n % batch_size == 1:
+    while n % batch_size == 1:  # ends by batch_size == n at the latest
         batch_size += 1  # no batch of one image: BatchNorm cannot take a variance over a 1x1 map of one image
     norms = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
     momenta = [m.momentum for m in norms]
