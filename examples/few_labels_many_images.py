@@ -11,7 +11,7 @@
 
 Prints accuracies and fit times, and draws what each training did per epoch
 (the fraction of confident pseudo-labels, in both) into
-docs/images/few_labels_many_images.png. Takes about 8 minutes on a 2-core CPU
+docs/images/few_labels_many_images.png. Takes about 4 minutes on a 2-core CPU
 (one torch thread); needs ``pip install "sktransfer[data,plot]"``.
 """
 
