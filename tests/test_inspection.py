@@ -8,29 +8,11 @@ import torch.nn.functional as F
 from sklearn.exceptions import NotFittedError
 
 from sktransfer import FineTunedClassifier, FineTunedRegressor
-from sktransfer.inspection import deletion_curve, deletion_score, explain
+from sktransfer.inspection import deletion_curve, deletion_score, explain, patch_images
 from sktransfer.inspection._gradcam import locate_layer
 from tiny import FAST
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
-
-def patch_images(n, seed, size, noise=0.25):
-    """Gray noise with one bright patch (5/16 of the side) in the left or right half, at least a seventh of
-    the side (one stride-32 cell of a 7x7 map) away from the middle; the class is the patch's colour (0: red,
-    1: green), so the patch alone decides it. A patch touching the middle would light the cells that straddle
-    it, which no coarse map can place in one half.
-
-    Returns images (n, size, size, 3) in [0, 1], labels, and the side of each patch (0 left, 1 right).
-    """
-    rng = np.random.default_rng(seed)
-    p, margin = size * 5 // 16, size // 7
-    X = rng.uniform(0, noise, (n, size, size, 1)).astype(np.float32) * np.ones(3, np.float32)
-    y, side = rng.integers(0, 2, n), rng.integers(0, 2, n)
-    for i in range(n):
-        row = rng.integers(0, size - p)
-        col = rng.integers(0, size // 2 - p - margin + 1) + side[i] * (size // 2 + margin)
-        X[i, row : row + p, col : col + p] = [1.0, 0.2, 0.2] if y[i] == 0 else [0.2, 1.0, 0.2]
-    return X, y, side
 
 
 def mass_in_patch_half(maps, side):
@@ -63,9 +45,9 @@ def patch_models():
                   verbose=0, random_state=0)
     fitted = {}
     for name, params in PATCH_MODELS.items():
-        X, y, _ = patch_images(240, seed=0, size=params["image_size"])
+        X, y, _ = patch_images(240, size=params["image_size"], random_state=0)
         fitted[name] = FineTunedClassifier(**{**common, **params}).fit(X, y), patch_images(
-            30, seed=1, size=params["image_size"])
+            30, size=params["image_size"], random_state=1)
     return fitted
 
 
