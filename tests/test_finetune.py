@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
 from sktransfer import PretrainedFeatureExtractor
-from sktransfer._finetune import FineTunedClassifier
+from sktransfer.estimators._classifier import FineTunedClassifier
 from sktransfer.backbones import get_backbone
 from sktransfer.nn._augment import PRESETS, BatchAugment
 from sktransfer.nn._encoder import encode_batches
@@ -351,7 +351,7 @@ def test_frozen_backbone_computes_features_once(small, monkeypatch):
 
     monkeypatch.setattr(BackboneNetwork, "forward", counting)
     encoded = []
-    import sktransfer._base as ft
+    import sktransfer.estimators._base as ft
 
     def spy(*args, **kwargs):
         out = encode_batches(*args, **kwargs)
@@ -776,7 +776,7 @@ def test_min_steps_counts_the_budget_in_optimizer_steps(small):
 
 
 def test_auto_early_stopping_needs_enough_images_per_class(small, monkeypatch):
-    import sktransfer._finetune as ft
+    import sktransfer.estimators._classifier as ft
 
     X, y, _, _ = small
     params = {**FAST, "trainable_blocks": 1, "max_epochs": 3, "validation_fraction": "auto",

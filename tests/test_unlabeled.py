@@ -19,7 +19,7 @@ from skorch.callbacks import Callback
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktransfer import DomainAdaptiveClassifier, FineTunedClassifier
-from sktransfer._domain import DISCRIMINATOR_LR
+from sktransfer.estimators._domain import DISCRIMINATOR_LR
 from sktransfer.backbones import get_backbone
 from sktransfer.images import as_image_set
 from sktransfer.metrics import labeled_accuracy_scorer, prediction_entropy_scorer

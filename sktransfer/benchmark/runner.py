@@ -462,7 +462,7 @@ def training_subset(per_class, size):
 
 def _variants(method, ds, backbone, backbone_size, device, n_jobs, log):
     """The feature transformers a method's inner search chooses among."""
-    from .._baselines import HOGTransformer, PixelTransformer
+    from ..estimators import HOGTransformer, PixelTransformer
 
     color = "rgb" if ds.channels == 3 else "gray"
     h, w = ds.image_shape
@@ -479,7 +479,7 @@ def _variants(method, ds, backbone, backbone_size, device, n_jobs, log):
                 pixels_per_cell=side // 4, cells_per_block=2, image_size=side, color=color, n_jobs=n_jobs),
         }
     if method == "features":
-        from .._features import PretrainedFeatureExtractor
+        from ..estimators import PretrainedFeatureExtractor
 
         from ..backbones._contract import mid_blocks
 
@@ -638,8 +638,8 @@ def _check_finetune_params(cls, params):
 
 def _domain_class(finetuned_cls, method, params):
     """DomainAdaptiveClassifier and the ``finetune_params`` it takes (not the semi-supervised ones)."""
-    from .._domain import DomainAdaptiveClassifier
-    from .._finetune import SEMI_SUPERVISED_PARAMS
+    from ..estimators import DomainAdaptiveClassifier
+    from ..estimators import SEMI_SUPERVISED_PARAMS
 
     params = {k: v for k, v in params.items() if k not in SEMI_SUPERVISED_PARAMS}
     return DomainAdaptiveClassifier, {**params, "method": "none" if method == "adabn" else method}
@@ -647,7 +647,7 @@ def _domain_class(finetuned_cls, method, params):
 
 def _finetune_class():
     try:
-        from .._finetune import FineTunedClassifier
+        from ..estimators import FineTunedClassifier
     except ImportError as exc:
         raise ValueError(
             f"The 'finetune' and 'scratch' methods need sktransfer.FineTunedClassifier, which could not be "

@@ -13,13 +13,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory
 
-from ._device import cpu_copy, on_device, resolve_device, seeded
-from ._progress import progress_bar
-from ._validation import resolve_image_size
-from .backbones import Backbone, build_backbone
-from .backbones._contract import mid_blocks
-from .nn._encoder import POOLINGS, ImageEncoder, encode_batches, feature_width
-from .images import as_image_set, check_n_features_in, record_n_features_in
+from .._device import cpu_copy, on_device, resolve_device, seeded
+from .._progress import progress_bar
+from .._validation import resolve_image_size
+from ..backbones import Backbone, build_backbone
+from ..backbones._contract import mid_blocks
+from ..nn._encoder import POOLINGS, ImageEncoder, encode_batches, feature_width
+from ..images import as_image_set, check_n_features_in, record_n_features_in
 
 
 #: ``layer="auto"`` reads mid-level blocks for images whose larger side is below this (pixels).
@@ -308,7 +308,7 @@ def check_writable_memory(memory):
 
     Examples
     --------
-    >>> from sktransfer._features import check_writable_memory
+    >>> from sktransfer.estimators._features import check_writable_memory
     >>> check_writable_memory(None)  # no cache: nothing to check
     >>> check_writable_memory("/proc/no-cache-here")
     Traceback (most recent call last):
@@ -337,7 +337,7 @@ def weights_fingerprint(state_dict):
     Examples
     --------
     >>> import torch
-    >>> from sktransfer._features import weights_fingerprint
+    >>> from sktransfer.estimators._features import weights_fingerprint
     >>> a = torch.nn.Linear(2, 2)
     >>> weights_fingerprint(a.state_dict()) == weights_fingerprint(__import__("copy").deepcopy(a).state_dict())
     True

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .images import as_image_set, check_n_features_in, iter_arrays, record_n_features_in
+from ..images import as_image_set, check_n_features_in, iter_arrays, record_n_features_in
 
 __all__ = ["HOGTransformer", "PixelTransformer"]
 

@@ -1,7 +1,7 @@
 """FineTunedClassifier: a pretrained backbone fine-tuned as a scikit-learn classifier (single- or multi-label).
 
 The shared machinery (probe, freezing, training through skorch, test-time
-views, pickling) is :class:`~sktransfer._base.BackboneNetworkEstimator`'s;
+views, pickling) is :class:`~sktransfer.estimators._base.BackboneNetworkEstimator`'s;
 this module says how labels are encoded, probed, lost and predicted.
 """
 
@@ -22,12 +22,12 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch.callbacks import EpochScoring
 
 from ._base import BackboneNetworkEstimator
-from ._validation import UNLABELED, as_label_array, is_unlabeled, unlabeled_mask
-from .images import as_image_set, check_n_features_in
-from .nn._augment import PRESETS, BatchAugment
-from .training._nets import ClassifierNet, MultiLabelLoss, MultiLabelNet
-from .training._unlabeled import FixMatchNet
-from .training._probe import fit_multilabel_probe, fit_probe, logistic_probe, multilabel_probe
+from .._validation import UNLABELED, as_label_array, is_unlabeled, unlabeled_mask
+from ..images import as_image_set, check_n_features_in
+from ..nn._augment import PRESETS, BatchAugment
+from ..training._nets import ClassifierNet, MultiLabelLoss, MultiLabelNet
+from ..training._unlabeled import FixMatchNet
+from ..training._probe import fit_multilabel_probe, fit_probe, logistic_probe, multilabel_probe
 
 __all__ = ["FineTunedClassifier"]
 

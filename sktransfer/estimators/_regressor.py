@@ -1,6 +1,6 @@
 """FineTunedRegressor: a pretrained backbone fine-tuned to predict one or several continuous targets.
 
-The shared machinery is :class:`~sktransfer._base.BackboneNetworkEstimator`'s;
+The shared machinery is :class:`~sktransfer.estimators._base.BackboneNetworkEstimator`'s;
 this module standardises the targets, probes them with ridge regression and
 trains with a squared-error or Huber loss.
 """
@@ -18,8 +18,8 @@ from sklearn.utils.validation import check_array
 from skorch.callbacks import EpochScoring
 
 from ._base import BackboneNetworkEstimator
-from .training._nets import RegressorNet
-from .training._probe import fit_ridge_probe, ridge_probe
+from ..training._nets import RegressorNet
+from ..training._probe import fit_ridge_probe, ridge_probe
 
 __all__ = ["FineTunedRegressor"]
 

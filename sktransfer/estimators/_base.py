@@ -35,20 +35,20 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from skorch.history import History
 
-from ._device import cpu_copy, on_device, resolve_device, seeded
-from ._progress import progress_bar
-from ._validation import auto_image_size, check_hidden_units, resolve_image_size
-from .backbones import Backbone, build_backbone
-from .backbones._contract import block_params, top_blocks
-from .images import as_image_set, check_n_features_in, record_n_features_in
-from .nn._augment import PRESETS, BatchAugment, resolve_augment
-from .nn._encoder import POOLINGS, ImageEncoder, encode_batches, feature_width
-from .nn._heads import make_head, probe_head
-from .nn._network import AugmentedView, BackboneNetwork
-from .training._callbacks import GradualUnfreeze, RecordLR
-from .training._data import DeviceBatchIterator, ImageDataset
-from .training._optim import MergedGroups, one_cycle, param_groups, warmup_cosine
-from .training._probe import choose_layers, layer_candidates
+from .._device import cpu_copy, on_device, resolve_device, seeded
+from .._progress import progress_bar
+from .._validation import auto_image_size, check_hidden_units, resolve_image_size
+from ..backbones import Backbone, build_backbone
+from ..backbones._contract import block_params, top_blocks
+from ..images import as_image_set, check_n_features_in, record_n_features_in
+from ..nn._augment import PRESETS, BatchAugment, resolve_augment
+from ..nn._encoder import POOLINGS, ImageEncoder, encode_batches, feature_width
+from ..nn._heads import make_head, probe_head
+from ..nn._network import AugmentedView, BackboneNetwork
+from ..training._callbacks import GradualUnfreeze, RecordLR
+from ..training._data import DeviceBatchIterator, ImageDataset
+from ..training._optim import MergedGroups, one_cycle, param_groups, warmup_cosine
+from ..training._probe import choose_layers, layer_candidates
 
 __all__ = ["BackboneNetworkEstimator"]
 
@@ -80,7 +80,7 @@ class BackboneNetworkEstimator(BaseEstimator):
     Examples
     --------
     >>> from sktransfer import FineTunedClassifier, FineTunedRegressor
-    >>> from sktransfer._base import BackboneNetworkEstimator
+    >>> from sktransfer.estimators._base import BackboneNetworkEstimator
     >>> issubclass(FineTunedClassifier, BackboneNetworkEstimator), issubclass(FineTunedRegressor,
     ...                                                                        BackboneNetworkEstimator)
     (True, True)
@@ -597,7 +597,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         >>> clf.explain(X[:2] / 16, method="saliency").maps.shape
         (2, 8, 8)
         """
-        from .inspection import explain  # inspection builds on the estimators, not the other way round
+        from ..inspection import explain  # inspection builds on the estimators, not the other way round
 
         return explain(self, X, target, method=method, layer=layer)
 

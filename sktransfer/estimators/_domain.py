@@ -17,13 +17,13 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._finetune import SEMI_SUPERVISED_PARAMS, FineTunedClassifier
-from ._device import on_device
-from ._validation import UNLABELED, as_label_array, unlabeled_mask
-from .nn._augment import PRESETS, BatchAugment
-from .nn._encoder import recompute_batchnorm
-from .nn._heads import domain_discriminator
-from .training._unlabeled import DomainAdaptationNet
+from ._classifier import SEMI_SUPERVISED_PARAMS, FineTunedClassifier
+from .._device import on_device
+from .._validation import UNLABELED, as_label_array, unlabeled_mask
+from ..nn._augment import PRESETS, BatchAugment
+from ..nn._encoder import recompute_batchnorm
+from ..nn._heads import domain_discriminator
+from ..training._unlabeled import DomainAdaptationNet
 
 __all__ = ["DomainAdaptiveClassifier"]
 
