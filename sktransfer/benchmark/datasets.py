@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..images import ImageTooLargeError, open_image
+
 __all__ = ["BUILTIN_DATASETS", "Dataset", "fashion_mnist_dirs", "load_dataset", "load_fashion_mnist_dataset",
            "load_folder", "load_npz", "read_idx"]
 
@@ -344,8 +346,6 @@ def load_folder(root):
     """
     from PIL import UnidentifiedImageError
 
-    from ..images import _ImageTooLargeError, _open_image
-
     root = Path(root)
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(class_dirs) < 2:
@@ -374,10 +374,10 @@ def load_folder(root):
     bad, huge, first = [], [], None
     for path in paths:
         try:
-            with _open_image(path) as img:
+            with open_image(path) as img:
                 if first is None:
                     first = (img.size[1], img.size[0]), (1 if img.mode in _GRAY_MODES else 3)
-        except _ImageTooLargeError as exc:
+        except ImageTooLargeError as exc:
             huge.append((path, exc))
         except (UnidentifiedImageError, OSError) as exc:
             bad.append(f"{path} ({type(exc).__name__}: {exc})" if not isinstance(exc, UnidentifiedImageError) else path)

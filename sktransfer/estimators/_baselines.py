@@ -16,12 +16,23 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..images import as_image_set, check_n_features_in, iter_arrays, record_n_features_in
+from .._tensors import to_float_images
+from ..images import as_image_set, check_n_features_in, record_n_features_in
 
 __all__ = ["HOGTransformer", "PixelTransformer"]
 
 _CHANNELS = {"gray": 1, "rgb": 3}
 _CHUNK = 256  # images per joblib task / resize batch
+
+
+def _iter_arrays(images, batch_size, size, channels):
+    """Yield float32 numpy batches ``(B, H, W, C)`` in [0, 1] of an ImageSet, resized on CPU.
+
+    What the classical pipelines (HOG, raw pixels) work on: numpy arrays, channels last.
+    """
+    for batch in images.iter_batches(batch_size):
+        x = to_float_images(batch, size, channels=channels)
+        yield x.permute(0, 2, 3, 1).numpy()
 
 
 def _check_n_jobs(n_jobs):
@@ -274,7 +285,7 @@ class HOGTransformer(_ImageTransformerBase):
         # n_jobs is read now, not fitted: it changes the speed, never the features.
         _check_n_jobs(self.n_jobs)
         kwargs = dict(self.hog_params_)
-        batches = iter_arrays(images, _CHUNK, self.image_size_, channels=_CHANNELS[self.color_])
+        batches = _iter_arrays(images, _CHUNK, self.image_size_, channels=_CHANNELS[self.color_])
         # The generator is consumed lazily (pre_dispatch), so memory stays bounded.
         parts = Parallel(n_jobs=self.n_jobs)(delayed(_hog_chunk)(batch, kwargs) for batch in batches)
         out = np.concatenate(parts).astype(np.float32, copy=False)
@@ -417,7 +428,7 @@ class PixelTransformer(_ImageTransformerBase):
             Values in [0, 1].
         """
         images = self._transform_images(X)
-        batches = iter_arrays(images, _CHUNK, self.image_size_, channels=_CHANNELS[self.color_])
+        batches = _iter_arrays(images, _CHUNK, self.image_size_, channels=_CHANNELS[self.color_])
         return np.concatenate([batch.reshape(len(batch), -1) for batch in batches])
 
     def get_feature_names_out(self, input_features=None):

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from sktransfer._tensors import to_float_images
-from sktransfer.images import as_image_set, iter_arrays
+from sktransfer.images import as_image_set
 
 
 def first_batch(X, **kw):
@@ -132,12 +132,6 @@ def test_resize_is_antialiased():
     board = (np.indices((64, 64)).sum(0) % 2 * 255).astype(np.uint8)
     out = to_float_images(torch.from_numpy(board)[None, None], (8, 8))
     assert torch.allclose(out, torch.full_like(out, 0.5), atol=0.05)
-
-
-def test_iter_arrays_gives_numpy_channels_last(digits):
-    images = as_image_set(digits[0][:3], input_shape=(8, 8))
-    (batch,) = list(iter_arrays(images, 10, (16, 16), channels=1))
-    assert batch.shape == (3, 16, 16, 1) and batch.dtype == np.float32
 
 
 # ----------------------------------------------------------------------------- pixel types (issue 13)

@@ -1,0 +1,46 @@
+"""What kind of thing one item of ``X`` is: a path, a PIL image, an array, a number, a hole.
+
+Small predicates used by the dispatch, by lists and object arrays (to
+refuse mixed or missing items with a message naming the first one) and by
+``n_features_in_`` (to tell a row of numbers from a row of images).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+
+import numpy as np
+
+
+_PATH_TYPES = (str, os.PathLike)
+
+
+def _is_pandas(X):
+    return type(X).__module__.startswith("pandas") and hasattr(X, "to_numpy")
+
+
+def _is_missing(item):
+    """None, NaN (float or numpy), pandas NA/NaT: a hole in a list or column of paths."""
+    if item is None or type(item).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(item, (float, np.floating)) and math.isnan(item)
+
+
+def _item_kind(item):
+    if isinstance(item, _PATH_TYPES):
+        return "path"
+    if _is_missing(item):
+        return "missing"
+    if isinstance(item, np.ma.MaskedArray):
+        return "masked"
+    if isinstance(item, np.ndarray):
+        return "array"
+    if isinstance(item, (list, tuple)):
+        return "nested"
+    if isinstance(item, (numbers.Number, np.bool_)):
+        return "number"
+    if type(item).__module__.startswith("PIL.") and hasattr(item, "convert"):
+        return "pil"
+    return type(item).__name__
