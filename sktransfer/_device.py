@@ -165,3 +165,16 @@ def cpu_copy(obj):
     copied = copy.deepcopy(obj)
     getattr(copied, "trunk", copied).to("cpu")
     return copied
+
+
+def cpu_state_dict(module):
+    """CPU copies of ``module``'s state dict, so that what was trained on CUDA loads on a machine without it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer._device import cpu_state_dict
+    >>> sorted(cpu_state_dict(torch.nn.Linear(2, 1)))
+    ['bias', 'weight']
+    """
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["MAX_SIDE", "MIN_SIDE", "UNLABELED", "as_label_array", "auto_image_size", "check_hidden_units",
+__all__ = ["MAX_SIDE", "MIN_SIDE", "UNLABELED", "as_label_array", "check_hidden_units",
            "is_unlabeled", "resolve_image_size", "unlabeled_mask"]
 
 #: The label of an unlabelled image (scikit-learn's semi-supervised convention).
@@ -44,24 +43,6 @@ def resolve_image_size(image_size, backbone):
     if backbone.extra.get("fixed_input_size") and size != tuple(backbone.input_size):
         raise ValueError(f"{backbone.name} only takes {backbone.input_size} images; got image_size={image_size!r}.")
     return size
-
-
-def auto_image_size(image_shape, largest=(224, 224)):
-    """``image_size="auto"``: the larger image side rounded up to a multiple of 32, within [32, the backbone's].
-
-    Small images are not blown up to the backbone's 224 px: a 28x28 digit
-    at 32 px trains about 40x faster than at 224 px (see docs/finetuning.md
-    for what each size buys).
-
-    Examples
-    --------
-    >>> from sktransfer._validation import auto_image_size
-    >>> auto_image_size((8, 8)), auto_image_size((28, 28)), auto_image_size((100, 60)), auto_image_size((480, 640))
-    ((32, 32), (32, 32), (128, 128), (224, 224))
-    """
-    side = max(image_shape) if image_shape else max(largest)
-    side = int(min(max(largest), max(32, math.ceil(side / 32) * 32)))
-    return (side, side)
 
 
 def check_hidden_units(hidden_units):

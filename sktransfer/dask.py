@@ -28,6 +28,11 @@ import pickle
 from collections import Counter
 
 import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from ._device import CUDA_DEVICE_ENV, TORCH_THREADS_ENV, resolve_device
 
 __all__ = ["configure_workers", "dask_backend", "extract_features"]
 
@@ -159,11 +164,6 @@ def _relax_malloc():
 
 
 def _apply_settings(n_threads, gpu_rank, relax_malloc=True):
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    from ._device import CUDA_DEVICE_ENV, TORCH_THREADS_ENV
-
     # Torch's thread count and CUDA's device are per thread, and tasks run in the
     # worker's executor threads: the estimators apply these at each fit/transform.
     os.environ[TORCH_THREADS_ENV] = str(int(n_threads))
@@ -178,9 +178,6 @@ def _apply_settings(n_threads, gpu_rank, relax_malloc=True):
 
 def _read_settings():
     """What a task on this worker gets (run as a task, in an executor thread)."""
-    import torch
-
-    from ._device import resolve_device
 
     device = resolve_device("auto")  # applies the thread setting, as the estimators do
     gpu = None
@@ -299,12 +296,10 @@ def extract_features(extractor, X, *, chunk_size=1000):
     True
     """
     dask, da, db, _ = _import_dask()
-    from sklearn.utils.validation import check_is_fitted
-
     check_is_fitted(extractor)
     if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int; got {chunk_size!r}.")
-    n_out = _n_features_out(extractor)
+    n_out = len(extractor.get_feature_names_out())
     blob = pickle.dumps(extractor)
     token = dask.base.tokenize(blob)
     # One graph key for the pickled extractor: each worker receives it once.
@@ -358,9 +353,3 @@ def _extract_chunk(chunk, token, blob):
         chunk = list(chunk)  # a bag partition or a slice of paths
     return np.asarray(extractor.transform(chunk), dtype=np.float32)
 
-
-def _n_features_out(extractor):
-    n = getattr(extractor, "_n_features_out", None)
-    if n is None:
-        n = len(extractor.get_feature_names_out())
-    return int(n)

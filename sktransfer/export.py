@@ -15,6 +15,10 @@ import numpy as np
 import torch
 from skorch.history import History
 
+from ._device import cpu_state_dict
+from .estimators import NETWORK_ESTIMATORS, TargetSpec
+from .nn import ArchSpec
+
 __all__ = ["export_weights", "load_weights"]
 
 FORMAT = "sktransfer-weights/1"
@@ -48,7 +52,7 @@ def export_weights(estimator, path):
 
     Parameters
     ----------
-    estimator : FineTunedClassifier or FineTunedRegressor
+    estimator : FineTunedClassifier, FineTunedRegressor or DomainAdaptiveClassifier
         Fitted, with a named backbone (a string such as ``"efficientnet_lite0"``
         or ``"timm/resnet18"``): a module of your own cannot be rebuilt from
         data alone.
@@ -77,11 +81,7 @@ def export_weights(estimator, path):
     """
     if not hasattr(estimator, "module_"):
         raise ValueError(f"{type(estimator).__name__} is not fitted: fit it before export_weights.")
-    if not isinstance(estimator.backbone, str):
-        raise ValueError(
-            "export_weights needs a named backbone (e.g. 'efficientnet_lite0', 'timm/<model>'); this model's "
-            f"backbone is a {type(estimator.backbone).__name__} object, which only a pickle can carry."
-        )
+    arch = estimator.arch_spec_.to_dict()  # a ValueError for a backbone given as a module
     params, dropped = {}, []
     for name, value in estimator.get_params(deep=False).items():
         if name == "optimizer" and getattr(torch.optim, getattr(value, "__name__", ""), None) is value:
@@ -91,20 +91,20 @@ def export_weights(estimator, path):
             params[name] = _plain(value)
         except TypeError:
             dropped.append(name)
-    # Everything fit set (public and the task's private attributes) but the network, its history and its
-    # architecture, which are stored in their own forms below.
+    # Everything else fit set but the network, its history and the specs, stored in their own forms below.
+    own_form = ("module_", "history_", "arch_spec_", "target_spec_")
     fitted = {k: _plain(v) for k, v in vars(estimator).items()
-              if k not in params and k not in dropped and k not in ("module_", "history_", "_arch")}
-    arch = {k: _plain(v) for k, v in estimator._arch.items() if k != "blocks"}
+              if k not in params and k not in dropped and k not in own_form}
     torch.save({
         "format": FORMAT,
         "estimator": type(estimator).__name__,
         "params": params,
         "not_exported": dropped,
         "fitted": fitted,
-        "arch": arch,
+        "arch": _plain(arch),
+        "targets": estimator.target_spec_.to_dict(),
         "history": _plain(list(estimator.history_)),
-        "state_dict": {k: v.detach().to("cpu") for k, v in estimator.module_.state_dict().items()},
+        "state_dict": cpu_state_dict(estimator.module_),
     }, path)
 
 
@@ -117,16 +117,13 @@ def load_weights(path):
 
     Returns
     -------
-    estimator : FineTunedClassifier or FineTunedRegressor
+    estimator : FineTunedClassifier, FineTunedRegressor or DomainAdaptiveClassifier
         Fitted: it predicts as the exported one did.
 
     Examples
     --------
     See :func:`export_weights`.
     """
-    from . import FineTunedClassifier, FineTunedRegressor
-    from .backbones import build_backbone
-
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # the restricted unpickler's refusals are UnpicklingError, RuntimeError...
@@ -134,7 +131,11 @@ def load_weights(path):
             from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path} is not a file written by sktransfer's export_weights ({FORMAT}).")
-    cls = {c.__name__: c for c in (FineTunedClassifier, FineTunedRegressor)}[data["estimator"]]
+    classes = {c.__name__: c for c in NETWORK_ESTIMATORS}
+    if data.get("estimator") not in classes:
+        raise ValueError(f"{path} holds a {data.get('estimator')!r}, which load_weights cannot rebuild; it "
+                         f"rebuilds {sorted(classes)}.")
+    cls = classes[data["estimator"]]
     params = dict(data["params"])
     if isinstance(params.get("optimizer"), dict):
         params["optimizer"] = getattr(torch.optim, params["optimizer"]["torch.optim"])
@@ -147,12 +148,9 @@ def load_weights(path):
     estimator = cls(**params)  # nested skorch parameters go to **kwargs, as when they were set
     for name, value in data["fitted"].items():
         setattr(estimator, name, _restored(value))
-    arch = dict(data["arch"])
-    arch["image_size"] = tuple(arch["image_size"])
-    arch["hidden_units"] = tuple(arch["hidden_units"])
-    arch["blocks"] = list(build_backbone(arch["backbone"], None).blocks[: estimator.n_blocks_])
-    estimator._arch = arch
+    estimator.arch_spec_ = ArchSpec.from_dict(data["arch"])
+    estimator.target_spec_ = TargetSpec.from_dict(data["targets"])
     estimator.image_size_ = tuple(estimator.image_size_)
     estimator.history_ = History(data["history"])
-    estimator.__setstate__({**vars(estimator), "_module_state": data["state_dict"]})
+    estimator.module_ = estimator.arch_spec_.load_network(data["state_dict"])
     return estimator

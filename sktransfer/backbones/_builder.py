@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ._contract import IMAGENET_MEAN, IMAGENET_STD, Backbone, Block
+from ._blocks import Block
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def blocks_from_groups(groups, trunk, prefix="", channels_last=False):
@@ -53,39 +56,9 @@ def infer_feature_dim(trunk, in_chans, input_size, channels_last_output=False):
     return int(out.shape[-1])
 
 
-def _from_module(cls, module, *, blocks=None, feature_dim=None, input_size=(224, 224), mean=IMAGENET_MEAN,
-                 std=IMAGENET_STD, in_chans=3, name=None, channels_last_output=False):
-    """Wrap any ``nn.Module`` that maps images to features as a :class:`Backbone`.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        Maps ``(N, in_chans, H, W)`` to ``(N, D, h, w)``, ``(N, T, D)`` or ``(N, D)``.
-    blocks : list of str, default=None
-        Names of sub-modules, from input to output, that make the blocks. By
-        default the module's top-level children that hold parameters.
-    feature_dim : int, default=None
-        ``D``; found by one forward pass of a zero image when None.
-    input_size : tuple of int, default=(224, 224)
-    mean, std : tuple of float, default=ImageNet's
-    in_chans : int, default=3
-    name : str, default=None
-        Defaults to the module's class name.
-    channels_last_output : bool, default=False
-
-    Returns
-    -------
-    backbone : Backbone
-
-    Examples
-    --------
-    >>> from torch import nn
-    >>> from sktransfer.backbones import Backbone
-    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 16, 3))
-    >>> bb = Backbone.from_module(net, input_size=(32, 32))
-    >>> bb.feature_dim, [b.name for b in bb.blocks]
-    (16, ['0', '2'])
-    """
+def backbone_fields_from_module(module, *, blocks, feature_dim, input_size, mean, std, in_chans, name,
+                                channels_last_output):
+    """The fields of a :class:`Backbone` wrapping ``module`` (see :meth:`Backbone.from_module`)."""
     named = dict(module.named_modules())
     if blocks is None:
         blocks = [n for n, child in module.named_children() if any(True for _ in child.parameters())]
@@ -97,7 +70,7 @@ def _from_module(cls, module, *, blocks=None, feature_dim=None, input_size=(224,
         groups.append((block, params))
     if feature_dim is None:
         feature_dim = infer_feature_dim(module, in_chans, tuple(input_size), channels_last_output)
-    return cls(
+    return dict(
         name=name or type(module).__name__,
         trunk=module,
         blocks=[Block(n, tuple(p), n) for n, p in groups],
@@ -110,5 +83,3 @@ def _from_module(cls, module, *, blocks=None, feature_dim=None, input_size=(224,
         channels_last_output=channels_last_output,
     )
 
-
-Backbone.from_module = classmethod(_from_module)

@@ -6,69 +6,10 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ._blocks import block_index, block_params, top_blocks
+from ._builder import IMAGENET_MEAN, IMAGENET_STD, backbone_fields_from_module
 
-
-def top_blocks(blocks, n):
-    """The top ``n`` of ``blocks`` (ordered from input to output); none for ``n=0``.
-
-    Examples
-    --------
-    >>> from sktransfer.backbones._contract import top_blocks
-    >>> top_blocks(["stem", "layer1", "layer2"], 2), top_blocks(["stem", "layer1"], 0)
-    (['layer1', 'layer2'], [])
-    """
-    return list(blocks[len(blocks) - n :]) if n else []
-
-
-def block_params(blocks):
-    """Names of the trunk parameters that belong to ``blocks``."""
-    return [name for block in blocks for name in block.params]
-
-
-def mid_blocks(n_blocks):
-    """The mid-level blocks of a backbone with ``n_blocks`` blocks (three around the middle).
-
-    Examples
-    --------
-    >>> from sktransfer.backbones._contract import mid_blocks
-    >>> mid_blocks(8)
-    [3, 4, 5]
-    >>> mid_blocks(3)
-    [1]
-    """
-    n = int(n_blocks)
-    return sorted({max(1, n // 2 - 1), n // 2, max(1, min(n - 2, n // 2 + 1))} & set(range(n)))
-
-
-@dataclass(frozen=True)
-class Block:
-    """One freezable unit of a backbone.
-
-    Parameters
-    ----------
-    name : str
-        A readable name, e.g. ``"layer3"``; usable as ``layer=`` in
-        :class:`~sktransfer.PretrainedFeatureExtractor`.
-    params : tuple of str
-        Names of the trunk parameters that belong to this block.
-    output : str
-        Name of the trunk sub-module whose output is this block's output.
-    channels_last : bool, default=False
-        True when that output is ``(N, h, w, D)`` rather than ``(N, D, h, w)``.
-
-    Examples
-    --------
-    >>> from sktransfer.backbones import Block
-    >>> Block("layer1", ("layer1.0.conv1.weight",), "layer1").name
-    'layer1'
-    """
-
-    name: str
-    params: tuple
-    output: str
-    channels_last: bool = False
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Backbone"]
 
 
 @dataclass(eq=False)
@@ -117,19 +58,51 @@ class Backbone:
     channels_last_output: bool = False
     extra: dict = field(default_factory=dict)
 
+    #: What the trunk takes: ``"image"`` (float images ``(N, C, H, W)``); the estimators ask the
+    #: input layer (:func:`sktransfer._inputs.as_inputs`) for this modality.
+    modality = "image"
+
+    @classmethod
+    def from_module(cls, module, *, blocks=None, feature_dim=None, input_size=(224, 224), mean=IMAGENET_MEAN,
+                    std=IMAGENET_STD, in_chans=3, name=None, channels_last_output=False):
+        """Wrap any ``nn.Module`` that maps images to features as a :class:`Backbone`.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            Maps ``(N, in_chans, H, W)`` to ``(N, D, h, w)``, ``(N, T, D)`` or ``(N, D)``.
+        blocks : list of str, default=None
+            Names of sub-modules, from input to output, that make the blocks. By
+            default the module's top-level children that hold parameters.
+        feature_dim : int, default=None
+            ``D``; found by one forward pass of a zero image when None.
+        input_size : tuple of int, default=(224, 224)
+        mean, std : tuple of float, default=ImageNet's
+        in_chans : int, default=3
+        name : str, default=None
+            Defaults to the module's class name.
+        channels_last_output : bool, default=False
+
+        Returns
+        -------
+        backbone : Backbone
+
+        Examples
+        --------
+        >>> from torch import nn
+        >>> from sktransfer.backbones import Backbone
+        >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 16, 3))
+        >>> bb = Backbone.from_module(net, input_size=(32, 32))
+        >>> bb.feature_dim, [b.name for b in bb.blocks]
+        (16, ['0', '2'])
+        """
+        return cls(**backbone_fields_from_module(
+            module, blocks=blocks, feature_dim=feature_dim, input_size=input_size, mean=mean, std=std,
+            in_chans=in_chans, name=name, channels_last_output=channels_last_output))
+
     def block_index(self, layer):
         """Return the index of ``layer`` (an int, negative allowed, or a block name)."""
-        n = len(self.blocks)
-        if isinstance(layer, str):
-            names = [b.name for b in self.blocks]
-            if layer not in names:
-                raise ValueError(f"layer={layer!r} is not a block of {self.name}; blocks are {names}.")
-            return names.index(layer)
-        if isinstance(layer, bool) or not isinstance(layer, int):
-            raise TypeError(f"layer must be an int or a block name; got {layer!r}.")
-        if not -n <= layer < n:
-            raise ValueError(f"layer={layer} is out of range for {self.name}, which has {n} blocks (-{n}..{n - 1}).")
-        return layer % n
+        return block_index(self.blocks, layer, self.name)
 
     def trainable_parameters(self, n_top_blocks):
         """Names of the trunk parameters in the top ``n_top_blocks`` blocks."""

@@ -7,15 +7,15 @@ import fnmatch
 
 from torch import nn
 
-from . import _builder  # noqa: F401  (attaches Backbone.from_module)
 from ._contract import Backbone
 
 
 _BUILDERS = {}
 _PREFIXES = {}
+_MODALITIES = {}
 
 
-def register_backbone(name, builder=None, *, prefix=False):
+def register_backbone(name, builder=None, *, prefix=False, modality="image"):
     """Register ``builder(weights=..., name=...) -> Backbone`` under ``name``.
 
     Usable as a decorator. With ``prefix=True``, ``name`` is a source such as
@@ -29,6 +29,9 @@ def register_backbone(name, builder=None, *, prefix=False):
         Called as ``builder(name=..., weights=...)``; returns a :class:`Backbone`.
     prefix : bool, default=False
         Whether ``name`` is a source prefix.
+    modality : str, default="image"
+        What the backbones built take (:func:`backbone_modality`); the
+        estimators ask the input layer for that modality.
 
     Returns
     -------
@@ -47,8 +50,9 @@ def register_backbone(name, builder=None, *, prefix=False):
     4
     """
     if builder is None:
-        return lambda fn: register_backbone(name, fn, prefix=prefix)
+        return lambda fn: register_backbone(name, fn, prefix=prefix, modality=modality)
     (_PREFIXES if prefix else _BUILDERS)[name] = builder
+    _MODALITIES[name] = modality
     return builder
 
 
@@ -152,3 +156,20 @@ def build_backbone(backbone, weights):
     if isinstance(backbone, (Backbone, nn.Module)):
         backbone = copy.deepcopy(backbone)
     return get_backbone(backbone, weights)
+
+
+def backbone_modality(backbone):
+    """What ``backbone`` (a name, a :class:`Backbone` or a module) takes as input, without building it.
+
+    Examples
+    --------
+    >>> from sktransfer.backbones import backbone_modality
+    >>> backbone_modality("efficientnet_lite0"), backbone_modality("timm/resnet18")
+    ('image', 'image')
+    """
+    if isinstance(backbone, Backbone):
+        return backbone.modality
+    if isinstance(backbone, str):
+        source = backbone.split("/", 1)[0] if "/" in backbone else backbone
+        return _MODALITIES.get(backbone, _MODALITIES.get(source, "image"))
+    return "image"  # a plain module maps images to features (Backbone.from_module)

@@ -13,10 +13,11 @@ from ._classifier import SEMI_SUPERVISED_PARAMS, FineTunedClassifier
 from ._domain import DomainAdaptiveClassifier
 from ._features import PretrainedFeatureExtractor
 from ._regressor import FineTunedRegressor
+from ._targets import TargetSpec
 
 #: Every estimator that trains a network over a backbone (export_weights / load_weights take each).
 NETWORK_ESTIMATORS = (FineTunedClassifier, FineTunedRegressor, DomainAdaptiveClassifier)
 
 __all__ = ["NETWORK_ESTIMATORS", "SEMI_SUPERVISED_PARAMS", "BackboneNetworkEstimator", "DomainAdaptiveClassifier",
            "FineTunedClassifier", "FineTunedRegressor", "HOGTransformer", "PixelTransformer",
-           "PretrainedFeatureExtractor"]
+           "PretrainedFeatureExtractor", "TargetSpec"]

@@ -3,122 +3,69 @@
 An estimator here *has* a skorch net (built anew in every ``fit``) rather than
 *being* one: scikit-learn sees only the parameters of ``__init__``, ``clone``
 never touches weights, and every fit starts from the pretrained backbone.
-skorch runs the loop, the callbacks and the history, and routes nested
-parameters such as ``optimizer__weight_decay``.
 
-:class:`BackboneNetworkEstimator` does what every task shares: parameters
-(nested skorch ones included), seeding, the validation split, the probe and
-the choice of blocks, freezing, warm start, the device round trip,
-test-time views and pickling. A task (classification, multi-label,
-regression) plugs in what differs through the hooks at the end of the
-class: how ``y`` is checked and encoded, its probe, its loss and skorch net,
-and, in its own public methods, how outputs become predictions.
+:class:`BackboneNetworkEstimator` is the small core every task shares:
+parameter routing (nested skorch parameters included), ``fit`` under
+scikit-learn's ``_fit_context``, prediction through test-time views, and
+pickling. The pieces it calls live below it: the network is built by
+``_network.build_network`` from an :class:`~sktransfer.nn.ArchSpec`, the probe
+and the skorch net come from ``sktransfer.training``, and how ``y`` becomes
+targets and outputs become predictions is the task's
+:class:`~sktransfer.estimators._targets.TargetSpec`. A task (classification,
+multi-label, regression, domain adaptation) plugs in through the hooks at the
+end of the class.
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
-import gc
-import math
-import time
-import warnings
-from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback
-from skorch.history import History
 
-from .._device import cpu_copy, on_device, resolve_device, seeded
+from .._auto import validation_fraction
+from .._device import cpu_copy, cpu_state_dict, on_device, resolve_device, seeded
+from .._inputs import as_inputs
 from .._progress import progress_bar
-from .._validation import auto_image_size, check_hidden_units, resolve_image_size
-from ..backbones import Backbone, build_backbone
-from ..backbones._contract import block_params, top_blocks
-from ..images import as_image_set, check_n_features_in, record_n_features_in
-from ..nn._augment import PRESETS, BatchAugment, resolve_augment
-from ..nn._encoder import POOLINGS, ImageEncoder, encode_batches, feature_width
-from ..nn._heads import make_head, probe_head
-from ..nn._network import AugmentedView, BackboneNetwork
-from ..training._callbacks import GradualUnfreeze, RecordLR
-from ..training._data import DeviceBatchIterator, ImageDataset
-from ..training._optim import MergedGroups, one_cycle, param_groups, warmup_cosine
-from ..training._probe import choose_layers, layer_candidates
+from ..backbones import backbone_modality
+from ..images import check_n_features_in, record_n_features_in
+from ..inspection import explain
+from ..nn import encode_views, resolve_augment
+from ..training import Freezing, TrainingData, TrainingPlan, handle_interrupt, train_network
+from ._network import BuiltNetwork, build_network
+from ._params import NETWORK_CONSTRAINTS, check_nested_params, nested_params, split_nested
 
 __all__ = ["BackboneNetworkEstimator"]
-
-#: Prefixes of the skorch parameters that may be passed as extra keywords.
-SKORCH_PREFIXES = ("optimizer", "criterion", "callbacks")
-
-#: ``early_stopping="auto"``: a tenth is held out, and training stops after
-#: this many epochs without a lower validation loss (when the task says its
-#: training set can spare the images: see ``_can_spare_validation``).
-AUTO_VALIDATION_FRACTION = 0.1
-AUTO_PATIENCE = 5
-
-#: The augmentation of test-time views (``tta``): mild, never flipping.
-TTA_PRESET = "light"
-
-#: Parameters that fix the network's shape: warm start needs them unchanged.
-ARCHITECTURE_PARAMS = ("backbone", "weights", "pooling", "hidden_units", "layer")
 
 
 class BackboneNetworkEstimator(BaseEstimator):
     """Base class: a skorch-trained network (pretrained backbone + new head) as a scikit-learn estimator.
 
-    Not used directly: :class:`~sktransfer.FineTunedClassifier` and
-    :class:`~sktransfer.FineTunedRegressor` are built on it. A subclass
+    Not used directly: :class:`~sktransfer.FineTunedClassifier`,
+    :class:`~sktransfer.FineTunedRegressor` and
+    :class:`~sktransfer.DomainAdaptiveClassifier` are built on it. A subclass
     defines ``__init__`` (its signature lists every parameter, as
     scikit-learn requires; storing them is :meth:`_store_params`'s job),
     ``_parameter_constraints``, and the task hooks below.
 
+    After ``fit``, ``arch_spec_`` (:class:`~sktransfer.nn.ArchSpec`) and
+    ``target_spec_`` (``TargetSpec``) are the public, read-only facts other
+    packages read: what the network is and what its outputs mean.
+
     Examples
     --------
-    >>> from sktransfer import FineTunedClassifier, FineTunedRegressor
-    >>> from sktransfer.estimators._base import BackboneNetworkEstimator
-    >>> issubclass(FineTunedClassifier, BackboneNetworkEstimator), issubclass(FineTunedRegressor,
-    ...                                                                        BackboneNetworkEstimator)
-    (True, True)
+    >>> from sktransfer import DomainAdaptiveClassifier, FineTunedClassifier, FineTunedRegressor
+    >>> from sktransfer.estimators import BackboneNetworkEstimator
+    >>> all(issubclass(c, BackboneNetworkEstimator)
+    ...     for c in (FineTunedClassifier, FineTunedRegressor, DomainAdaptiveClassifier))
+    True
     """
 
-    _parameter_constraints = {
-        "backbone": [str, Backbone, torch.nn.Module],
-        "weights": [str, None],
-        "trainable_blocks": [Interval(Integral, 0, None, closed="left"), StrOptions({"all"})],
-        "layer": [StrOptions({"auto"}), Integral, str, list, tuple, None],
-        "schedule": [StrOptions({"lp-ft", "ft"})],
-        "l2sp": [Interval(Real, 0, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "lr_decay": [Interval(Real, 0, 1, closed="right")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "optimizer": [callable],
-        "lr_schedule": [StrOptions({"cosine", "onecycle"}), None],
-        "warmup_epochs": [Interval(Real, 0, None, closed="left")],
-        "unfreeze_every": [Interval(Integral, 1, None, closed="left"), None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "min_steps": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "hidden_units": [tuple, list],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "image_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), tuple, list, None],
-        "pooling": [StrOptions(set(POOLINGS))],
-        "augment": [StrOptions(set(PRESETS)), callable, None],
-        "tta": [Interval(Integral, 0, None, closed="left")],
-        "validation_fraction": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left"), None],
-        "early_stopping": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
-        "warm_start": ["boolean"],
-        "random_state": ["random_state"],
-        "device": [str, torch.device],
-        "input_shape": [tuple, list, None],
-        "callbacks": [list, None],
-        "verbose": ["verbose"],
-        "on_interrupt": [StrOptions({"raise", "keep"})],
-    }
+    _parameter_constraints = NETWORK_CONSTRAINTS
 
     def _store_params(self, params):
         """What ``__init__`` does: store each parameter as given (``params`` is its ``locals()``).
@@ -145,7 +92,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         params : dict
         """
         params = super().get_params(deep=deep)
-        params.update(self._nested_params())
+        params.update(nested_params(self))
         return params
 
     def set_params(self, **params):
@@ -159,44 +106,10 @@ class BackboneNetworkEstimator(BaseEstimator):
         -------
         self : estimator instance
         """
-        # Like __init__'s **kwargs, keys that are not parameters of the signature
-        # are stored as they are and checked in fit (skorch does the same).
-        names = set(self._get_param_names())
-        extra = {k: params.pop(k) for k in list(params)
-                 if k.split("__", 1)[0] not in names or ("__" in k and k.split("__", 1)[0] in SKORCH_PREFIXES)}
+        extra = split_nested(set(self._get_param_names()), params)
         super().set_params(**params)
         vars(self).update(extra)
         return self
-
-    def _nested_params(self):
-        names = set(self._get_param_names())
-        return {k: v for k, v in vars(self).items()
-                if k not in names and not k.startswith("_") and not k.endswith("_")}
-
-    def _check_nested_params(self):
-        valid = list(self._get_param_names())
-        nested = self._nested_params()
-        for key in nested:
-            if key.split("__", 1)[0] not in SKORCH_PREFIXES or "__" not in key or key.endswith("__"):
-                close = difflib.get_close_matches(key, valid, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise TypeError(
-                    f"{type(self).__name__} got an unexpected parameter {key!r}.{hint} Extra keywords "
-                    f"must be nested skorch parameters starting with {', '.join(p + '__' for p in SKORCH_PREFIXES)}."
-                )
-        smoothing = nested.get("criterion__label_smoothing")
-        if smoothing is not None and not (isinstance(smoothing, Real) and 0.0 <= smoothing <= 1.0):
-            raise ValueError(f"criterion__label_smoothing={smoothing!r} must be a number in [0, 1] (0 for none); "
-                             "or use the label_smoothing parameter.")
-        for i, callback in enumerate(self.callbacks or []):
-            named = isinstance(callback, tuple) and len(callback) == 2 and isinstance(callback[0], str)
-            target = callback[1] if named else callback
-            is_callback = isinstance(target, Callback) or (isinstance(target, type) and issubclass(target, Callback))
-            if not is_callback:
-                raise TypeError(
-                    f"callbacks[{i}] is {callback!r}, not a skorch callback; pass instances (or classes) of "
-                    "skorch.callbacks.Callback, or (name, callback) pairs."
-                )
 
     # ------------------------------------------------------------------ fit
 
@@ -215,22 +128,20 @@ class BackboneNetworkEstimator(BaseEstimator):
         -------
         self : estimator instance
         """
-        self._check_nested_params()
+        check_nested_params(self)
         # Cheap checks of y first, then the images, then that they match.
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        targets, fitted = self._encode_targets(self._check_targets(y))
-        images = as_image_set(X, input_shape=self.input_shape)
+        targets, spec = self._encode_targets(self._check_targets(y))
+        images = self._inputs(X)
         if len(targets) != len(images):
             raise ValueError(
                 f"X has {len(images)} images but y has {len(targets)} {self._target_noun}s; pass one "
                 f"{self._target_noun} per image "
                 f"(found input variables with inconsistent numbers of samples: [{len(images)}, {len(targets)}])."
             )
-        device = resolve_device(self.device)
-        augment = resolve_augment(self.augment)
-        # Unlabelled rows (y == -1) never reach the split, the probe or the supervised loss.
-        labeled = self._labeled_rows(targets)
+        device, augment = resolve_device(self.device), resolve_augment(self.augment)
+        labeled = self._labeled_rows(targets)  # unlabelled rows never reach the split, the probe or the loss
         if self.early_stopping not in (None, "auto") and not self._validation_fraction(targets[labeled]):
             raise ValueError(
                 f"early_stopping={self.early_stopping} needs a validation split; set "
@@ -238,113 +149,67 @@ class BackboneNetworkEstimator(BaseEstimator):
             )
         warm = bool(self.warm_start) and hasattr(self, "module_")
         if warm:
-            self._check_warm_targets(fitted)
+            self._check_warm_targets(spec)
         unlabeled_idx = np.flatnonzero(~labeled) if self._learns_from_unlabeled() else np.arange(0)
         self._check_unlabeled(unlabeled_idx)
         rng = check_random_state(self.random_state)
         torch_seed = int(rng.randint(2**31 - 1))
         train_idx, valid_idx = self._split(targets, np.flatnonzero(labeled), rng)
-        data_rng = np.random.default_rng(int(rng.randint(2**31 - 1)))
+        data = TrainingData(images, targets, train_idx, valid_idx, unlabeled_idx, self._unlabeled_ratio(),
+                            cached=False, rng=np.random.default_rng(int(rng.randint(2**31 - 1))))
         cv_seed = int(rng.randint(2**31 - 1))
-
         # Seed torch for this fit only: head init, dropout, augmentation.
         with seeded(torch_seed if self.random_state is not None else None, device):
-            if warm:
-                module, arch, probe = self._warm_module(), self._arch, None
-            else:
-                module, arch, probe = self._build_module(images, targets, train_idx, fitted, device, cv_seed)
-            blocks = arch["blocks"]
-            n_trainable, all_trunk = self._resolve_trainable(len(blocks), arch["name"])
-            # With the backbone frozen, the converged probe is the model: more
-            # epochs of the head (augmented or not) could only move it off the optimum.
-            frozen = n_trainable == 0 and not all_trunk
-            probe_only = probe is not None and probe["history"] is not None and frozen and not len(unlabeled_idx)
-            cached = frozen and augment is None and not len(unlabeled_idx)
-            first = 0 if self.unfreeze_every else n_trainable  # gradual unfreezing starts with the head
-            module.set_trainable(block_params(top_blocks(blocks, first)),
-                                 all_trunk=all_trunk and first == n_trainable)
-            if probe_only:
-                history, interrupted = probe["history"], False
-            else:
-                history, interrupted = self._train(
-                    module, images, targets, train_idx, valid_idx, unlabeled_idx, augment=augment, cached=cached,
-                    blocks=blocks, n_trainable=n_trainable, all_trunk=all_trunk, fitted=fitted, device=device,
-                    data_rng=data_rng)
-
+            built = self._warm_network() if warm else build_network(self, data, spec, device, cv_seed)
+            history, interrupted, freezing, cached = self._train(built, data, spec, device, augment)
         # Assign fitted state only now, so a failed (re)fit leaves the model as it was.
-        self.module_ = module.train(False)
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        self.history_ = history
-        self.image_size_ = module.image_size
-        self.layers_ = arch["layers"]
-        self.n_blocks_ = len(blocks)
-        self.trainable_blocks_ = n_trainable
-        self.features_cached_ = cached
+        self.module_ = built.module.train(False)
+        vars(self).update(self._fitted_attributes(spec, targets))
+        self.arch_spec_, self.target_spec_, self.history_ = built.arch, spec, history
+        self.image_size_, self.layers_, self.n_blocks_ = built.arch.image_size, built.arch.layers, len(freezing.blocks)
+        self.trainable_blocks_, self.features_cached_ = freezing.n_trainable, cached
         self.n_steps_ = int(sum(history[:, "n_steps"])) if "n_steps" in history[-1] else 0
         self.interrupted_ = interrupted
-        if probe is not None:
-            self.probe_scores_ = probe["scores"]
-        self._arch = arch
+        if built.probe is not None:
+            self.probe_scores_ = built.probe.scores
         record_n_features_in(self, X)
         return self
 
-    def _train(self, module, images, targets, train_idx, valid_idx, unlabeled_idx, *, augment, cached, blocks,
-               n_trainable, all_trunk, fitted, device, data_rng):
-        """Run the skorch net on the device; return its history and whether Ctrl-C ended it.
-
-        The module ends on CPU. With ``unlabeled_idx``, every training batch
-        also holds unlabelled rows, and the task's net augments them itself.
-        """
-        module.augment = None if len(unlabeled_idx) else augment
-        try:
-            with on_device(module, device):
-                source = images
-                if cached:  # the frozen backbone runs once, over all images, train and validation
-                    source = torch.from_numpy(self._encode(module.encoder, images, device)).to(device)
-                y_device = torch.as_tensor(targets).to(device)
-
-                def data(idx):
-                    return ImageDataset(source, idx, y_device, device=device, image_size=module.image_size,
-                                        channels=module.in_chans, rng=data_rng)
-
-                train_data = data(train_idx)
-                if len(unlabeled_idx):
-                    train_data.unlabeled, train_data.unlabeled_ratio = unlabeled_idx, self._unlabeled_ratio()
-                valid_data = None if valid_idx is None else data(valid_idx)
-                net = self._build_net(module, blocks, n_trainable, all_trunk, train_data, valid_data, targets,
-                                      fitted, device, augment)
-                net.fit(train_data, None)
-                history = net.history  # the net itself (optimizer state, device buffers) is dropped
-                interrupted, max_epochs = net.interrupted_, net.max_epochs
-                if device.type == "cuda":
-                    net = source = y_device = None  # noqa: F841  (free device memory now, not at the next gc)
-                    gc.collect()
-        finally:
-            module.augment = None
-            self._end_training(module)
+    def _train(self, built, data, spec, device, augment):
+        """Freeze, then train ``built.module`` (or keep the probe); ``(history, interrupted, freezing, cached)``."""
+        freezing = Freezing.resolve(built.arch.blocks, self.trainable_blocks, built.arch.name)
+        unlabeled = len(data.unlabeled_idx) > 0
+        freezing.apply(built.module, gradual=bool(self.unfreeze_every))
+        # With the backbone frozen, the converged probe is the model: more epochs
+        # of the head (augmented or not) could only move it off the optimum.
+        if built.probe is not None and built.probe.history is not None and freezing.frozen and not unlabeled:
+            return built.probe.history, False, freezing, False
+        data.cached = freezing.frozen and augment is None and not unlabeled
+        task = self._task_net(data.targets, spec, data.valid_idx is not None)
+        if unlabeled:
+            task = self._unlabeled_net(task, augment, built.arch)
+        history, interrupted, max_epochs = train_network(built.module, data, self._training_plan(), freezing, task,
+                                                         device, augment)
         if interrupted:
-            epochs = len(history)
-            if self.on_interrupt == "raise":
-                # The fit is abandoned: the estimator keeps its previous fitted state (or stays unfitted).
-                raise KeyboardInterrupt(f"training interrupted in epoch {epochs}; {type(self).__name__} keeps its "
-                                        "previous state (on_interrupt='keep' keeps partial weights instead)")
-            warnings.warn(f"Training was interrupted in epoch {epochs} of {max_epochs}: the model keeps the "
-                          "partially trained weights (on_interrupt='keep'); interrupted_ is True.", UserWarning,
-                          stacklevel=3)
-        return history, interrupted
+            handle_interrupt(history, max_epochs, self.on_interrupt, type(self).__name__)
+        self._after_training(built.module, data, device)
+        return history, interrupted, freezing, data.cached
 
-    def _encode(self, encoder, images, device, indices=None):
-        """Frozen-backbone features of ``images`` (rows ``indices``), as float32 numpy; ``encoder`` is on ``device``."""
-        n = len(images) if indices is None else len(indices)
-        with progress_bar(n, self.verbose, "features") as bar:
-            return encode_batches(encoder, images, batch_size=self.batch_size, device=device, indices=indices,
-                                  progress=bar)
+    def _training_plan(self):
+        return TrainingPlan(
+            lr=self.lr, max_epochs=self.max_epochs, min_steps=self.min_steps, batch_size=self.batch_size,
+            lr_decay=self.lr_decay, weight_decay=self.weight_decay, l2sp=self.l2sp, optimizer=self.optimizer,
+            lr_schedule=self.lr_schedule, warmup_epochs=self.warmup_epochs, unfreeze_every=self.unfreeze_every,
+            early_stopping=self.early_stopping, callbacks=tuple(self.callbacks or ()), verbose=self.verbose,
+            nested=nested_params(self))
+
+    def _inputs(self, X):
+        """``X`` as the backbone's input layer takes it (images today)."""
+        return as_inputs(X, backbone_modality(self.backbone), input_shape=self.input_shape)
 
     def _split(self, targets, labeled_idx, rng):
         """Training and validation rows among the labelled rows ``labeled_idx``."""
         targets = targets[labeled_idx]
-        n = len(targets)
         fraction = self._validation_fraction(targets)
         if not fraction:
             return labeled_idx, None
@@ -355,31 +220,18 @@ class BackboneNetworkEstimator(BaseEstimator):
         except ValueError as exc:
             what = "a stratified split" if stratify is not None else "a split"
             raise ValueError(
-                f"validation_fraction={fraction} cannot make {what} of {n} labelled images ({exc}). Use a larger "
-                "fraction or validation_fraction=None."
+                f"validation_fraction={fraction} cannot make {what} of {len(targets)} labelled images ({exc}). Use "
+                "a larger fraction or validation_fraction=None."
             ) from exc
         return np.sort(train_idx), np.sort(valid_idx)
 
     def _validation_fraction(self, targets):
-        if self.validation_fraction != "auto":
-            return self.validation_fraction
-        if self.early_stopping is None:
-            return None
-        if self.early_stopping != "auto":
-            return AUTO_VALIDATION_FRACTION
-        return AUTO_VALIDATION_FRACTION if self._can_spare_validation(targets) else None
+        return validation_fraction(self.validation_fraction, self.early_stopping,
+                                   lambda: self._can_spare_validation(targets))
 
-    def _patience(self, has_validation):
-        if self.early_stopping == "auto":
-            return AUTO_PATIENCE if has_validation else None
-        return self.early_stopping
-
-    def _warm_module(self):
-        """warm start: a copy of the fitted module, if the architecture parameters still match it."""
-        arch = self._arch
-        changed = [k for k in ARCHITECTURE_PARAMS if not _same(arch[k], getattr(self, k))]
-        if arch["image_size_param"] != self.image_size:
-            changed.append("image_size")
+    def _warm_network(self):
+        """warm start: a copy of the fitted network, if the architecture parameters still match it."""
+        changed = self.arch_spec_.changed_params(self.get_params(deep=False))
         if changed:
             raise ValueError(
                 f"warm_start=True continues the fitted network, but {', '.join(changed)} changed since "
@@ -389,149 +241,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         for layer in module.head.modules():
             if isinstance(layer, torch.nn.Dropout):
                 layer.p = float(self.dropout)
-        return module
-
-    def _build_module(self, images, targets, train_idx, fitted, device, cv_seed):
-        """The pretrained backbone and a head: the probe's (LP-FT) or a new one ("ft", or hidden layers).
-
-        Returns the module, the configuration it is rebuilt from, and what the
-        probe found (None when no probe ran).
-        """
-        hidden = check_hidden_units(self.hidden_units)
-        backbone = build_backbone(self.backbone, self.weights)
-        image_size = self._resolve_image_size(images, backbone)
-        candidates = self._layer_candidates(backbone, image_size)
-        # The probe initialises linear heads (LP-FT) and is the whole model with a frozen backbone.
-        use_probe = not hidden and self.schedule == "lp-ft"
-        probe = None
-        if use_probe or len(candidates) > 1:
-            probe = self._probe(backbone, image_size, candidates, images, targets[train_idx], fitted, device,
-                                cv_seed, train_idx)
-            layers = candidates[probe["name"]]
-        else:
-            layers = next(iter(candidates.values()))
-        encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
-        n_features = feature_width(encoder)
-        n_outputs = self._n_outputs(fitted)
-        if use_probe:
-            head = probe_head(n_features, n_outputs, probe["scaler"], probe["linear"])
-        else:
-            head = make_head(n_features, n_outputs, hidden, float(self.dropout))
-            probe = None if probe is None else {**probe, "history": None}
-        # The network runs up to the highest block the head reads; the blocks above it never run.
-        n_used = len(backbone.blocks) if layers is None else max(layers) + 1
-        arch = dict(backbone=self.backbone, weights=self.weights, pooling=self.pooling, layer=self.layer,
-                    layers=layers, hidden_units=hidden, dropout=float(self.dropout), image_size=image_size,
-                    image_size_param=self.image_size, n_features=n_features, n_outputs=n_outputs,
-                    probe_head=use_probe, blocks=list(backbone.blocks[:n_used]), name=backbone.name)
-        return BackboneNetwork(encoder, head), arch, probe
-
-    def _resolve_image_size(self, images, backbone):
-        if self.image_size != "auto":
-            return resolve_image_size(self.image_size, backbone)
-        return auto_image_size(images.typical_shape(), backbone.input_size)
-
-    def _layer_candidates(self, backbone, image_size):
-        if self.layer == "auto":
-            return layer_candidates(len(backbone.blocks), image_size)
-        if self.layer is None:
-            return {"final": None}
-        layers = list(self.layer) if isinstance(self.layer, (list, tuple)) else [self.layer]
-        if not layers:
-            raise ValueError("layer is an empty list; pass None for the final features, 'auto', or a list of blocks.")
-        return {"given": sorted({backbone.block_index(layer) for layer in layers})}
-
-    def _probe(self, backbone, image_size, candidates, images, train_targets, fitted, device, cv_seed, train_idx):
-        """Features of the training images for each candidate; the best by CV; the probe fitted on it."""
-        start = time.perf_counter()
-        features = {}
-        with on_device(backbone.trunk, device):  # one round trip for all candidates, which share the trunk
-            for name, layers in candidates.items():
-                encoder = ImageEncoder(backbone, image_size, layers, self.pooling).to(device)  # its own buffers
-                features[name] = self._encode(encoder, images, device, indices=train_idx)
-        name, scores = choose_layers(features, train_targets, make_probe=lambda: self._make_probe(fitted),
-                                     stratify=self._stratify(train_targets) is not None, random_state=cv_seed)
-        scaler, linear, record = self._fit_probe(features[name], train_targets, fitted)
-        history = History()
-        history.new_epoch()
-        history.record("epoch", 1)
-        for key, value in record.items():
-            history.record(key, value)
-        history.record("n_steps", 0)
-        history.record("dur", time.perf_counter() - start)
-        return dict(name=name, scores=scores, scaler=scaler, linear=linear, history=history)
-
-    def _resolve_trainable(self, n_blocks, name):
-        value = self.trainable_blocks
-        if isinstance(value, str):
-            return n_blocks, True
-        if value > n_blocks:
-            raise ValueError(
-                f"trainable_blocks={value} is out of range for {name}, whose head reads {n_blocks} blocks: "
-                f"use 0..{n_blocks} or 'all'."
-            )
-        return int(value), False
-
-    def _n_epochs(self, steps_per_epoch):
-        """``max_epochs``, raised so that small training sets still get ``min_steps`` optimizer steps."""
-        return max(int(self.max_epochs), math.ceil(int(self.min_steps) / max(steps_per_epoch, 1)))
-
-    def _build_net(self, module, blocks, n_trainable, all_trunk, train_data, valid_data, targets, fitted, device,
-                   augment):
-        from skorch.callbacks import EarlyStopping, LRScheduler
-        from skorch.helper import predefined_split
-
-        steps_per_epoch = len(DeviceBatchIterator(train_data, self.batch_size, shuffle=True))
-        max_epochs = self._n_epochs(steps_per_epoch)
-        total_steps = steps_per_epoch * max_epochs
-        warmup_steps = round(self.warmup_epochs * steps_per_epoch)
-        callbacks = self._scoring_callbacks(valid_data is not None, fitted) + [("record_lr", RecordLR())]
-        if self.lr_schedule == "cosine":
-            callbacks.append(("lr_scheduler", LRScheduler(
-                warmup_cosine, total_steps=total_steps, warmup_steps=warmup_steps, step_every="batch")))
-        elif self.lr_schedule == "onecycle":
-            pct = warmup_steps / total_steps if warmup_steps else 0.3
-            callbacks.append(("lr_scheduler", LRScheduler(
-                one_cycle, total_steps=total_steps, pct_start=min(max(pct, 0.01), 0.99), step_every="batch")))
-        patience = self._patience(valid_data is not None)
-        if patience is not None:
-            callbacks.append(("early_stopping", EarlyStopping(monitor="valid_loss", patience=patience,
-                                                              load_best=True)))
-        if self.unfreeze_every:
-            callbacks.append(("gradual_unfreeze", GradualUnfreeze(blocks, n_trainable, self.unfreeze_every, all_trunk)))
-        callbacks += list(self.callbacks or [])
-
-        net_class, criterion, kwargs = self._net_spec(targets, fitted)
-        if train_data.unlabeled is not None:
-            net_class, unlabeled_kwargs = self._unlabeled_net(module, augment)
-            kwargs.update(unlabeled_kwargs)
-        kwargs["optimizer__weight_decay"] = self.weight_decay
-        # Groups of training-only modules (a domain classifier) come first: skorch gives a parameter
-        # to the first pattern it matches.
-        kwargs["optimizer__param_groups"] = kwargs.pop("extra_param_groups", []) + param_groups(
-            module, blocks, n_trainable, self.lr, self.lr_decay, all_trunk,
-            trunk_weight_decay=0.0 if self.l2sp else None)
-        if self.optimizer in (torch.optim.AdamW, torch.optim.Adam):
-            # One fused kernel for all parameters: measured 3x faster steps than the default on CPU.
-            kwargs["optimizer__fused"] = True
-        kwargs.update(self._nested_params())
-        return net_class(
-            module,
-            l2sp=float(self.l2sp),
-            criterion=criterion,
-            optimizer=MergedGroups(self.optimizer),
-            lr=self.lr,
-            max_epochs=max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=DeviceBatchIterator,
-            iterator_train__shuffle=True,
-            iterator_valid=DeviceBatchIterator,
-            train_split=None if valid_data is None else predefined_split(valid_data),
-            callbacks=callbacks,
-            device=str(device),
-            verbose=self.verbose,
-            **kwargs,
-        )
+        return BuiltNetwork(module, self.arch_spec_, None)
 
     # ------------------------------------------------------------------ predict
 
@@ -539,27 +249,16 @@ class BackboneNetworkEstimator(BaseEstimator):
         """The network's outputs for ``X`` (with ``tta``, averaged over the views), float32 numpy."""
         check_is_fitted(self, "module_")
         check_n_features_in(self, X)
-        images = as_image_set(X, input_shape=self.input_shape)
+        images = self._inputs(X)
         device = resolve_device(self.device)
-        with on_device(self.module_, device) as module:
-            return self._encode_views(module, images, device)
-
-    def _encode_views(self, module, images, device):
-        """Outputs of the images, averaged with those of ``tta`` randomly augmented views."""
         # A probe-only model never saw augmented images: it stays the plain probe.
         n_views = 1 + (int(self.tta) if self.n_steps_ else 0)
-        with progress_bar(len(images) * n_views, self.verbose, "predict") as bar:
-            total = encode_batches(module, images, batch_size=self.batch_size, device=device, progress=bar)
-            if n_views == 1:
-                return total
-            # Views are seeded from random_state, so predictions are reproducible.
-            seed = check_random_state(self.random_state).randint(2**31 - 1) if self.random_state is not None else None
-            augmented = AugmentedView(module, BatchAugment(**PRESETS[TTA_PRESET]))
-            for view in range(1, n_views):
-                with seeded(None if seed is None else seed + view, device):
-                    total += encode_batches(augmented, images, batch_size=self.batch_size, device=device,
-                                            progress=bar)
-        return total / n_views
+        # Views are seeded from random_state, so predictions are reproducible.
+        seed = check_random_state(self.random_state).randint(2**31 - 1) if self.random_state is not None else None
+        with on_device(self.module_, device) as module, \
+                progress_bar(len(images) * n_views, self.verbose, "predict") as bar:
+            return encode_views(module, images, n_views=n_views, seed=seed, batch_size=self.batch_size,
+                                device=device, progress=bar)
 
     def explain(self, X, target=None, method="gradcam", layer="auto"):
         """Heat maps of the image regions behind the network's output (Grad-CAM or gradient saliency).
@@ -597,8 +296,6 @@ class BackboneNetworkEstimator(BaseEstimator):
         >>> clf.explain(X[:2] / 16, method="saliency").maps.shape
         (2, 8, 8)
         """
-        from ..inspection import explain  # inspection builds on the estimators, not the other way round
-
         return explain(self, X, target, method=method, layer=layer)
 
     # ------------------------------------------------------------------ pickling and tags
@@ -608,30 +305,18 @@ class BackboneNetworkEstimator(BaseEstimator):
         # A user's own module (the backbone parameter, and the one the fit was built from) may live
         # on CUDA: pickle CPU copies, so the model unpickles on a machine without a GPU.
         state["backbone"] = cpu_copy(state["backbone"])
-        if "_arch" in state:
-            state["_arch"] = {**state["_arch"], "backbone": cpu_copy(state["_arch"]["backbone"])}
+        if "arch_spec_" in state:
+            state["arch_spec_"] = state["arch_spec_"].on_cpu()
         module = state.pop("module_", None)
         if module is not None:
-            # CPU tensors: a model trained on CUDA unpickles on a machine without it.
-            state["_module_state"] = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+            state["_module_state"] = cpu_state_dict(module)
         return state
 
     def __setstate__(self, state):
         module_state = state.pop("_module_state", None)
         super().__setstate__(state)
-        if module_state is None:
-            return
-        arch = self._arch
-        backbone = build_backbone(arch["backbone"], None)  # structure only: the weights come next
-        encoder = ImageEncoder(backbone, arch["image_size"], arch["layers"], arch["pooling"])
-        n_features, n_outputs = arch["n_features"], arch["n_outputs"]
-        if arch["probe_head"]:  # buffers and weights come from the state dict
-            head = probe_head(n_features, n_outputs)
-        else:
-            head = make_head(n_features, n_outputs, arch["hidden_units"], arch["dropout"])
-        module = BackboneNetwork(encoder, head)
-        module.load_state_dict(module_state)
-        self.module_ = module.train(False)
+        if module_state is not None:
+            self.module_ = self.arch_spec_.load_network(module_state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -649,16 +334,15 @@ class BackboneNetworkEstimator(BaseEstimator):
         raise NotImplementedError
 
     def _encode_targets(self, y):
-        """``(targets, fitted)``: what the network trains on (int64 or float32 numpy, one row per image),
-        and the fitted attributes the task sets when ``fit`` succeeds (e.g. ``classes_``)."""
+        """``(targets, TargetSpec)``: what the network trains on (int64 or float32 numpy, one row per image)."""
         raise NotImplementedError
 
-    def _check_warm_targets(self, fitted):
+    def _fitted_attributes(self, spec, targets):
+        """The task's public fitted attributes (e.g. ``classes_``), set when ``fit`` succeeds."""
+        return {}
+
+    def _check_warm_targets(self, spec):
         """Raise a ValueError when ``warm_start`` cannot continue with these targets."""
-
-    def _n_outputs(self, fitted):
-        """Width of the head's output."""
-        raise NotImplementedError
 
     def _stratify(self, targets):
         """Labels to stratify the validation split and the probe's folds by, or None."""
@@ -668,20 +352,16 @@ class BackboneNetworkEstimator(BaseEstimator):
         """``early_stopping="auto"``: whether the training set is large enough to hold a tenth out."""
         raise NotImplementedError
 
-    def _make_probe(self, fitted):
+    def _make_probe(self, spec):
         """A fresh scikit-learn probe, scored by cross-validation to choose the blocks."""
         raise NotImplementedError
 
-    def _fit_probe(self, features, targets, fitted):
+    def _fit_probe(self, features, targets, spec):
         """Fit the probe; return ``(FeatureScaler, nn.Linear, history record of the probe)``."""
         raise NotImplementedError
 
-    def _scoring_callbacks(self, has_validation, fitted):
-        """skorch callbacks that score each epoch (``train_acc`` and the like)."""
-        return []
-
-    def _net_spec(self, targets, fitted):
-        """``(skorch net class, criterion, net keyword arguments)`` of the task (``targets``: all of ``fit``'s)."""
+    def _task_net(self, targets, spec, has_validation):
+        """The task's :class:`~sktransfer.training.TaskNet`: skorch class, loss, keywords, scoring callbacks."""
         raise NotImplementedError
 
     # Learning from unlabelled rows: a task that has none keeps these defaults.
@@ -701,18 +381,10 @@ class BackboneNetworkEstimator(BaseEstimator):
         """Unlabelled rows per labelled row in each training batch."""
         return 1.0
 
-    def _unlabeled_net(self, module, augment):
-        """``(skorch net class, extra keyword arguments)`` that trains on labelled and unlabelled rows;
-        it augments the rows itself (``augment`` is the labelled rows' augmentation)."""
+    def _unlabeled_net(self, task, augment, arch):
+        """``task`` turned into a net that also learns from unlabelled rows (and augments them itself)."""
         raise NotImplementedError
 
-    def _end_training(self, module):
-        """Undo what ``_unlabeled_net`` added to ``module`` for training only (e.g. a domain classifier)."""
+    def _after_training(self, module, data, device):
+        """What the task does to the trained network before it is fitted state (e.g. AdaBN)."""
 
-
-def _same(a, b):
-    if isinstance(a, str) or isinstance(b, str) or a is None or b is None:
-        return a == b
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return tuple(a) == tuple(b)
-    return a is b

@@ -12,7 +12,6 @@ from numbers import Real
 
 import numpy as np
 import torch
-from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -21,22 +20,16 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch.callbacks import EpochScoring
 
-from ._base import BackboneNetworkEstimator
+from .._auto import MIN_PER_CLASS_FOR_VALIDATION
 from .._validation import UNLABELED, as_label_array, is_unlabeled, unlabeled_mask
-from ..images import as_image_set, check_n_features_in
-from ..nn._augment import PRESETS, BatchAugment
-from ..training._nets import ClassifierNet, MultiLabelLoss, MultiLabelNet
-from ..training._unlabeled import FixMatchNet
-from ..training._probe import fit_multilabel_probe, fit_probe, logistic_probe, multilabel_probe
+from ..images import check_n_features_in
+from ..nn import PRESETS, BatchAugment
+from ..training import (ClassifierNet, FixMatchNet, MultiLabelLoss, MultiLabelNet, TaskNet, fit_multilabel_probe,
+                        fit_probe, logistic_probe, multilabel_probe)
+from ._base import BackboneNetworkEstimator
+from ._targets import encode_labels
 
 __all__ = ["FineTunedClassifier"]
-
-#: ``early_stopping="auto"`` holds a tenth out only when the smallest class (for
-#: multi-label: the rarer value of the rarest label) has at least this many
-#: images: below that, a tenth of the labels is worth more as training data
-#: than as a noisy stopping signal (the LP-FT start and the cosine schedule
-#: already keep small fits from drifting).
-AUTO_MIN_PER_CLASS = 100
 
 #: FixMatch's two views of an unlabelled image: the weak one gives the pseudo-label,
 #: the strong one learns it.
@@ -352,8 +345,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
             Rows sum to 1; for multi-label ``y``, each entry is that label's
             own probability.
         """
-        logits = self._outputs(X).astype(np.float64)
-        return expit(logits) if self._multilabel else softmax(logits, axis=1)
+        return self.target_spec_.proba(self._outputs(X))
 
     def predict(self, X):
         """Predicted labels, from ``classes_`` (multi-label: a 0/1 indicator matrix).
@@ -367,10 +359,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         -------
         y : ndarray of shape (n_images,) or (n_images, n_labels)
         """
-        logits = self._outputs(X)
-        if self._multilabel:
-            return (logits > 0).astype(np.int64)
-        return self.classes_[logits.argmax(axis=1)]
+        return self.target_spec_.predict(self._outputs(X))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably.
@@ -384,8 +373,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         -------
         log_proba : ndarray of shape (n_images, n_classes)
         """
-        logits = self._outputs(X).astype(np.float64)
-        return log_expit(logits) if self._multilabel else log_softmax(logits, axis=1)
+        return self.target_spec_.log_proba(self._outputs(X))
 
     def score(self, X, y, sample_weight=None):
         """Accuracy of :meth:`predict` on ``(X, y)`` (multi-label: subset accuracy, every label right).
@@ -404,7 +392,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         score : float
         """
         check_is_fitted(self, "module_")
-        if not self._multilabel:
+        if not self.target_spec_.multilabel:
             y_arr = column_or_1d(as_label_array(y))
             labeled = ~unlabeled_mask(y_arr)
             if not labeled.all():  # unlabelled images (y == -1) have nothing to score
@@ -412,7 +400,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
                     raise ValueError("every label in y is -1 (unlabelled): there is nothing to score; pass "
                                      "labelled images.")
                 check_n_features_in(self, X)
-                X = as_image_set(X, input_shape=self.input_shape).subset(np.flatnonzero(labeled))
+                X = self._inputs(X).subset(np.flatnonzero(labeled))
                 y_arr = y_arr[labeled]
                 sample_weight = None if sample_weight is None else np.asarray(sample_weight)[labeled]
                 y = y_arr
@@ -451,10 +439,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         >>> binary.decision_function(X[100:103] / 16.0).shape
         (3,)
         """
-        logits = self._outputs(X).astype(np.float64)
-        if len(self.classes_) == 2 and not self._multilabel:
-            return logits[:, 1] - logits[:, 0]
-        return logits
+        return self.target_spec_.decision(self._outputs(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -499,36 +484,23 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         return y
 
     def _encode_targets(self, y):
-        if y.ndim == 2:
-            if self.class_weight is not None:
-                raise ValueError(
-                    f"class_weight={self.class_weight!r} is not supported with multi-label y; use "
-                    "class_weight=None (or criterion__pos_weight, a tensor of one weight per label)."
-                )
-            return y.astype(np.float32), {"classes_": np.arange(y.shape[1]), "_multilabel": True}
-        labeled = ~unlabeled_mask(y)
-        classes, y_index = np.unique(y[labeled], return_inverse=True)
-        if len(classes) < 2:
-            unlabeled = "" if labeled.all() else (
-                f" ({int((~labeled).sum())} images are marked -1, unlabelled; if -1 is a class, recode it)")
+        if y.ndim == 2 and self.class_weight is not None:
             raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y; got {len(classes)} "
-                f"class(es): {classes.tolist()}{unlabeled}. A classifier can't train when only one class "
-                "is present."
+                f"class_weight={self.class_weight!r} is not supported with multi-label y; use "
+                "class_weight=None (or criterion__pos_weight, a tensor of one weight per label)."
             )
-        targets = np.full(len(y), UNLABELED, dtype=np.int64)
-        targets[labeled] = y_index
-        return targets, {"classes_": classes, "_multilabel": False}
+        return encode_labels(y, type(self).__name__)
 
-    def _check_warm_targets(self, fitted):
-        if fitted["_multilabel"] != self._multilabel or not np.array_equal(fitted["classes_"], self.classes_):
+    def _fitted_attributes(self, spec, targets):
+        return {"classes_": spec.labels}
+
+    def _check_warm_targets(self, spec):
+        previous = self.target_spec_
+        if spec.multilabel != previous.multilabel or not np.array_equal(spec.labels, previous.labels):
             raise ValueError(
-                f"warm_start=True needs y with the classes of the previous fit {self.classes_.tolist()}; "
-                f"got {fitted['classes_'].tolist()}. Set warm_start=False to start afresh."
+                f"warm_start=True needs y with the classes of the previous fit {previous.labels.tolist()}; "
+                f"got {spec.labels.tolist()}. Set warm_start=False to start afresh."
             )
-
-    def _n_outputs(self, fitted):
-        return len(fitted["classes_"])
 
     def _labeled_rows(self, targets):
         return np.ones(len(targets), dtype=bool) if targets.ndim == 2 else targets != UNLABELED
@@ -539,11 +511,11 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     def _unlabeled_ratio(self):
         return float(self.unlabeled_ratio)
 
-    def _unlabeled_net(self, module, augment):
-        return FixMatchNet, dict(augment=augment, weak_augment=BatchAugment(**PRESETS[FIXMATCH_WEAK]),
-                                 strong_augment=BatchAugment(**PRESETS[FIXMATCH_STRONG]),
-                                 threshold=float(self.pseudo_label_threshold),
-                                 unlabeled_weight=float(self.unlabeled_weight))
+    def _unlabeled_net(self, task, augment, arch):
+        kwargs = dict(augment=augment, weak_augment=BatchAugment(**PRESETS[FIXMATCH_WEAK]),
+                      strong_augment=BatchAugment(**PRESETS[FIXMATCH_STRONG]),
+                      threshold=float(self.pseudo_label_threshold), unlabeled_weight=float(self.unlabeled_weight))
+        return TaskNet(FixMatchNet, task.criterion, {**task.kwargs, **kwargs}, task.scoring)
 
     def _stratify(self, targets):
         return None if targets.ndim == 2 else targets
@@ -551,25 +523,25 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     def _can_spare_validation(self, targets):
         if targets.ndim == 2:
             positives = targets.sum(axis=0)
-            return int(min(positives.min(), (len(targets) - positives).min())) >= AUTO_MIN_PER_CLASS
-        return int(np.bincount(targets).min()) >= AUTO_MIN_PER_CLASS
+            return int(min(positives.min(), (len(targets) - positives).min())) >= MIN_PER_CLASS_FOR_VALIDATION
+        return int(np.bincount(targets).min()) >= MIN_PER_CLASS_FOR_VALIDATION
 
-    def _make_probe(self, fitted):
-        return multilabel_probe(self.probe_C) if fitted["_multilabel"] else logistic_probe(self.probe_C)
+    def _make_probe(self, spec):
+        return multilabel_probe(self.probe_C) if spec.multilabel else logistic_probe(self.probe_C)
 
-    def _fit_probe(self, features, targets, fitted):
-        if fitted["_multilabel"]:
+    def _fit_probe(self, features, targets, spec):
+        if spec.multilabel:
             scaler, linear = fit_multilabel_probe(features, targets, C=self.probe_C)
         else:
             class_weight = self.class_weight  # keyed by label; the probe sees class indices
             if isinstance(class_weight, dict):
-                class_weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(fitted["classes_"].tolist())}
-            scaler, linear = fit_probe(features, targets, len(fitted["classes_"]), C=self.probe_C,
+                class_weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(spec.labels.tolist())}
+            scaler, linear = fit_probe(features, targets, spec.n_outputs, C=self.probe_C,
                                        class_weight=class_weight)
         with torch.no_grad():
             logits = linear(scaler(torch.from_numpy(features)))
             target = torch.as_tensor(targets)
-            if fitted["_multilabel"]:
+            if spec.multilabel:
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
                 acc = float(((logits > 0).float() == target).all(dim=1).float().mean())
             else:
@@ -577,25 +549,23 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
                 acc = float((logits.argmax(1) == target).float().mean())
         return scaler, linear, {"train_loss": float(loss), "train_acc": acc}
 
-    def _scoring_callbacks(self, has_validation, fitted):
-        scoring = _subset_accuracy if fitted["_multilabel"] else _labeled_accuracy
+    def _task_net(self, targets, spec, has_validation):
+        scoring = _subset_accuracy if spec.multilabel else _labeled_accuracy
         callbacks = [("train_acc", EpochScoring(scoring, lower_is_better=False, on_train=True, name="train_acc"))]
-        if has_validation and fitted["_multilabel"]:  # NeuralNetClassifier adds its own valid_acc
+        if has_validation and spec.multilabel:  # NeuralNetClassifier adds its own valid_acc
             callbacks.append(("valid_acc", EpochScoring(scoring, lower_is_better=False, name="valid_acc")))
-        return callbacks
-
-    def _net_spec(self, targets, fitted):
         kwargs = {}
         if self.label_smoothing:
             kwargs["criterion__label_smoothing"] = float(self.label_smoothing)
-        if fitted["_multilabel"]:
+        if spec.multilabel:
             # Raw logits from skorch's predict_proba: its "auto" nonlinearity would make two columns per label.
-            return MultiLabelNet, MultiLabelLoss, {"predict_nonlinearity": None, **kwargs}
-        classes = fitted["classes_"]
+            return TaskNet(MultiLabelNet, MultiLabelLoss, {"predict_nonlinearity": None, **kwargs}, callbacks)
+        classes = spec.labels
         if self.class_weight is not None:
             weight = compute_class_weight(self.class_weight, classes=classes, y=classes[targets[targets >= 0]])
             kwargs["criterion__weight"] = torch.as_tensor(weight, dtype=torch.float32)
-        return ClassifierNet, torch.nn.CrossEntropyLoss, {"classes": list(range(len(classes))), **kwargs}
+        return TaskNet(ClassifierNet, torch.nn.CrossEntropyLoss, {"classes": list(range(len(classes))), **kwargs},
+                       callbacks)
 
 
 def _subset_accuracy(net, X, y):

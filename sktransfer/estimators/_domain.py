@@ -17,13 +17,11 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._classifier import SEMI_SUPERVISED_PARAMS, FineTunedClassifier
 from .._device import on_device
 from .._validation import UNLABELED, as_label_array, unlabeled_mask
-from ..nn._augment import PRESETS, BatchAugment
-from ..nn._encoder import recompute_batchnorm
-from ..nn._heads import domain_discriminator
-from ..training._unlabeled import DomainAdaptationNet
+from ..nn import PRESETS, BatchAugment, recompute_batchnorm
+from ..training import DomainAdaptationNet, TaskNet
+from ._classifier import SEMI_SUPERVISED_PARAMS, FineTunedClassifier
 
 __all__ = ["DomainAdaptiveClassifier"]
 
@@ -247,40 +245,31 @@ class DomainAdaptiveClassifier(FineTunedClassifier):
                 "sample_domain (negative for target), or use method='none' to train on the source only."
             )
 
-    def _encode_targets(self, y):
-        targets, fitted = super()._encode_targets(y)
-        return targets, {**fitted, "n_target_": int(np.sum(targets == UNLABELED))}
+    def _fitted_attributes(self, spec, targets):
+        return {**super()._fitted_attributes(spec, targets), "n_target_": int(np.sum(targets == UNLABELED))}
 
     def _unlabeled_ratio(self):
         return 1.0  # as many target as source images in each batch (Ganin & Lempitsky's halves)
 
-    def _unlabeled_net(self, module, augment):
-        if self.method == "dann":
-            n_features = next(m for m in module.head.modules() if isinstance(m, torch.nn.Linear)).in_features
-            device = next(module.parameters()).device
-            module.discriminator = domain_discriminator(n_features).to(device)
+    def _unlabeled_net(self, task, augment, arch):
         weight = AUTO_WEIGHTS[self.method] if self.adaptation_weight == "auto" else float(self.adaptation_weight)
         threshold = None if self.pseudo_label_threshold is None else float(self.pseudo_label_threshold)
         kwargs = dict(augment=augment, method=self.method, adaptation_weight=weight,
                       per_domain_batchnorm=self.batchnorm == "per-domain",
                       weak_augment=BatchAugment(**PRESETS[SELF_TRAINING_WEAK]), threshold=threshold,
                       unlabeled_weight=float(self.unlabeled_weight))
-        if self.method == "dann":
-            kwargs["extra_param_groups"] = [("discriminator.*", {"lr": self.lr * DISCRIMINATOR_LR})]
-        return DomainAdaptationNet, kwargs
+        groups = []
+        if self.method == "dann":  # a module of the net, trained with the network, never part of the model
+            kwargs["discriminator_features"] = arch.n_features
+            groups = [("discriminator.*", {"lr": self.lr * DISCRIMINATOR_LR})]
+        return TaskNet(DomainAdaptationNet, task.criterion, {**task.kwargs, **kwargs}, task.scoring, groups)
 
-    def _train(self, module, images, targets, train_idx, valid_idx, unlabeled_idx, **kwargs):
-        result = super()._train(module, images, targets, train_idx, valid_idx, unlabeled_idx, **kwargs)
-        target_idx = np.flatnonzero(targets == UNLABELED)
+    def _after_training(self, module, data, device):
+        target_idx = np.flatnonzero(data.targets == UNLABELED)
         if self.batchnorm == "per-domain" and len(target_idx) > 1:  # AdaBN: the target's statistics
-            with on_device(module, kwargs["device"]) as moved:
-                recompute_batchnorm(moved.encoder, images, batch_size=self.batch_size, device=kwargs["device"],
+            with on_device(module, device) as moved:
+                recompute_batchnorm(moved.encoder, data.images, batch_size=self.batch_size, device=device,
                                     indices=target_idx)
-        return result
-
-    def _end_training(self, module):
-        if "discriminator" in module._modules:  # trained with the network, never part of the model
-            del module.discriminator
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

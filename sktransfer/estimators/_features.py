@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from numbers import Integral
 
 import torch
@@ -13,17 +12,15 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory
 
-from .._device import cpu_copy, on_device, resolve_device, seeded
+from .._auto import extractor_layers
+from .._device import cpu_copy, cpu_state_dict, on_device, resolve_device, seeded
+from .._files import check_writable_folder
+from .._inputs import as_inputs
 from .._progress import progress_bar
 from .._validation import resolve_image_size
-from ..backbones import Backbone, build_backbone
-from ..backbones._contract import mid_blocks
-from ..nn._encoder import POOLINGS, ImageEncoder, encode_batches, feature_width
-from ..images import as_image_set, check_n_features_in, record_n_features_in
-
-
-#: ``layer="auto"`` reads mid-level blocks for images whose larger side is below this (pixels).
-AUTO_SMALL_IMAGE = 64
+from ..backbones import Backbone, backbone_modality, block_indices, build_backbone
+from ..images import check_n_features_in, record_n_features_in
+from ..nn import POOLINGS, ImageEncoder, encode_batches, feature_width
 
 
 def reproducible_weights(backbone_param, weights):
@@ -51,7 +48,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         whose pooled features are concatenated (multi-scale features).
         ``"auto"`` decides from the images given to :meth:`fit`: pooled
         mid-level blocks for small images (larger side under
-        ``AUTO_SMALL_IMAGE`` = 64 px: digits, glyphs, thumbnails), the final
+        64 px, ``sktransfer._auto.EXTRACTOR_SMALL_IMAGE``: digits, glyphs, thumbnails), the final
         features otherwise. Measured on scikit-learn's digits at 32 px with a
         logistic regression and 5 labels per class: final features 0.61,
         mid-level blocks 0.92, raw pixels 0.86; ImageNet's top blocks describe
@@ -185,7 +182,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self : PretrainedFeatureExtractor
         """
         self._validate_params()
-        images = as_image_set(X, input_shape=self.input_shape)  # validate before the slow load
+        images = self._inputs(X)  # validate before the slow load
         device = resolve_device(self.device)
         check_writable_memory(self.memory)
         seed = None if self.random_state is None else check_random_state(self.random_state).randint(2**31 - 1)
@@ -220,7 +217,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         features : ndarray of shape (n_images, n_features), dtype float32
         """
         check_is_fitted(self, "image_size_")
-        images = as_image_set(X, input_shape=self.input_shape)
+        images = self._inputs(X)
         check_n_features_in(self, X)
         memory = check_memory(self.memory)
         if memory.location is None:
@@ -240,15 +237,13 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         with on_device(self.encoder_, device) as encoder, progress_bar(len(images), self.verbose, "features") as bar:
             return encode_batches(encoder, images, batch_size=self.batch_size, device=device, progress=bar)
 
+    def _inputs(self, X):
+        return as_inputs(X, backbone_modality(self.backbone), input_shape=self.input_shape)
+
     def _resolve_layers(self, backbone, images):
         if self.layer == "auto":
-            return mid_blocks(len(backbone.blocks)) if max(images.typical_shape()) < AUTO_SMALL_IMAGE else None
-        if self.layer is None:
-            return None
-        layers = list(self.layer) if isinstance(self.layer, (list, tuple)) else [self.layer]
-        if not layers:
-            raise ValueError("layer is an empty list; pass None for the final features or a list of blocks.")
-        return [backbone.block_index(layer) for layer in layers]
+            return extractor_layers(len(backbone.blocks), images.typical_shape())
+        return block_indices(backbone.blocks, self.layer, backbone.name)
 
     def _cache_key(self, X):
         fitted = self._fitted_with
@@ -279,7 +274,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         fitted = state.get("_fitted_with")
         if encoder is not None and not reproducible_weights(fitted["backbone"], fitted["weights"]):
             # CPU tensors, so a model used on CUDA unpickles on a machine without it.
-            state["_trunk_state"] = {k: v.detach().cpu() for k, v in encoder.trunk.state_dict().items()}
+            state["_trunk_state"] = cpu_state_dict(encoder.trunk)
         return state
 
     def __setstate__(self, state):
@@ -319,11 +314,8 @@ def check_writable_memory(memory):
         return
     try:
         location = check_memory(memory).location  # joblib creates the folder
-        if location is None:
-            return
-        os.makedirs(location, exist_ok=True)
-        with tempfile.TemporaryFile(dir=location):
-            pass
+        if location is not None:
+            check_writable_folder(location)
     except OSError as exc:
         raise ValueError(
             f"memory={memory!r} is not a writable folder ({exc.strerror or exc}); pass a folder you can write to, "
@@ -360,4 +352,4 @@ def _file_digest(path):
 
 def _cached_features(key, X, *, extractor):
     """What ``memory`` caches: ``key`` and ``X`` are hashed, the extractor is not."""
-    return extractor._extract(as_image_set(X, input_shape=extractor.input_shape))
+    return extractor._extract(extractor._inputs(X))

@@ -17,14 +17,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array
 from skorch.callbacks import EpochScoring
 
+from .._auto import MIN_IMAGES_FOR_VALIDATION
+from ..training import RegressorNet, TaskNet, fit_ridge_probe, ridge_probe
 from ._base import BackboneNetworkEstimator
-from ..training._nets import RegressorNet
-from ..training._probe import fit_ridge_probe, ridge_probe
+from ._targets import encode_values
 
 __all__ = ["FineTunedRegressor"]
-
-#: ``early_stopping="auto"`` holds a tenth out only from this many training images up.
-AUTO_MIN_IMAGES = 1000
 
 LOSSES = {"squared_error": torch.nn.MSELoss, "huber": torch.nn.HuberLoss}
 
@@ -67,7 +65,7 @@ validation_fraction, early_stopping, warm_start, random_state, device, input_sha
 on_interrupt, **kwargs
         As in :class:`~sktransfer.FineTunedClassifier`, except that the
         validation split is not stratified and ``early_stopping="auto"``
-        holds a tenth out from ``AUTO_MIN_IMAGES`` (1,000) images up.
+        holds a tenth out from 1,000 images up.
 
     Attributes
     ----------
@@ -123,8 +121,7 @@ features_cached_, interrupted_, n_features_in_
         y : ndarray of shape (n_images,) or (n_images, n_outputs)
             1-D when ``y`` in :meth:`fit` was 1-D.
         """
-        out = self._outputs(X).astype(np.float64) * self._y_scale + self._y_mean
-        return out.ravel() if self._y_1d else out
+        return self.target_spec_.predict(self._outputs(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -146,40 +143,33 @@ features_cached_, interrupted_, n_features_in_
                              "FineTunedClassifier.") from exc
 
     def _encode_targets(self, y):
-        y2 = y.reshape(len(y), -1)
-        mean, scale = y2.mean(axis=0), y2.std(axis=0)
-        scale[scale == 0] = 1.0  # a constant target stays constant
-        fitted = {"n_outputs_": y2.shape[1], "_y_mean": mean, "_y_scale": scale, "_y_1d": y.ndim == 1}
-        return ((y2 - mean) / scale).astype(np.float32), fitted
+        return encode_values(y)
 
-    def _check_warm_targets(self, fitted):
-        if fitted["n_outputs_"] != self.n_outputs_:
+    def _fitted_attributes(self, spec, targets):
+        return {"n_outputs_": spec.n_outputs}
+
+    def _check_warm_targets(self, spec):
+        if spec.n_outputs != self.n_outputs_:
             raise ValueError(
                 f"warm_start=True needs y with the {self.n_outputs_} target(s) of the previous fit; got "
-                f"{fitted['n_outputs_']}. Set warm_start=False to start afresh."
+                f"{spec.n_outputs}. Set warm_start=False to start afresh."
             )
 
-    def _n_outputs(self, fitted):
-        return fitted["n_outputs_"]
-
     def _can_spare_validation(self, targets):
-        return len(targets) >= AUTO_MIN_IMAGES
+        return len(targets) >= MIN_IMAGES_FOR_VALIDATION
 
-    def _make_probe(self, fitted):
+    def _make_probe(self, spec):
         return ridge_probe(self.probe_alpha)
 
-    def _fit_probe(self, features, targets, fitted):
+    def _fit_probe(self, features, targets, spec):
         scaler, linear, _ = fit_ridge_probe(features, targets, alpha=self.probe_alpha)
         with torch.no_grad():
             out = linear(scaler(torch.from_numpy(features)))
             loss = float(LOSSES[self.loss]()(out, torch.from_numpy(targets)))
         return scaler, linear, {"train_loss": loss, "train_r2": float(r2_score(targets, out.numpy()))}
 
-    def _scoring_callbacks(self, has_validation, fitted):
+    def _task_net(self, targets, spec, has_validation):
         callbacks = [("train_r2", EpochScoring("r2", lower_is_better=False, on_train=True, name="train_r2"))]
         if has_validation:
             callbacks.append(("valid_r2", EpochScoring("r2", lower_is_better=False, name="valid_r2")))
-        return callbacks
-
-    def _net_spec(self, targets, fitted):
-        return RegressorNet, LOSSES[self.loss], {}
+        return TaskNet(RegressorNet, LOSSES[self.loss], {}, callbacks)

@@ -17,7 +17,6 @@ from .._device import on_device, resolve_device
 from ..images import as_image_set, check_n_features_in
 from ._explain import float_batches
 from ._gradcam import gaussian_blur
-from ._targets import TaskView
 
 __all__ = ["deletion_curve", "deletion_score"]
 
@@ -69,7 +68,7 @@ def deletion_curve(estimator, X, maps, *, target=None, n_steps=20, baseline="blu
     ([0.0, 0.25, 0.5, 0.75, 1.0], (4, 5))
     """
     check_is_fitted(estimator, "module_")
-    view = TaskView.of(estimator)
+    view = estimator.target_spec_  # what the outputs mean
     if view.kind == "regression":
         raise TypeError(f"deletion_curve follows a class probability; {type(estimator).__name__} is a regressor. "
                         "Use it with a classifier.")

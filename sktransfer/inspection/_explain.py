@@ -11,7 +11,6 @@ from .._device import on_device, pin, resolve_device
 from .._tensors import to_float_images
 from ..images import as_image_set, check_n_features_in
 from ._gradcam import gradcam, gradients_on, locate_layer, saliency
-from ._targets import TaskView
 
 __all__ = ["METHODS", "explain"]
 
@@ -100,7 +99,7 @@ def explain(estimator, X, target=None, *, method="gradcam", layer="auto"):
     check_is_fitted(estimator, "module_")
     check_n_features_in(estimator, X)
     images = as_image_set(X, input_shape=estimator.input_shape)
-    view = TaskView.of(estimator)
+    view = estimator.target_spec_  # what the outputs mean
     chosen = view.resolve(target, len(images))
     device = resolve_device(estimator.device)
     maps, outputs, indices, site = [], [], [], None

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._device import on_device, resolve_device
 from ..images import as_image_set, check_n_features_in
-from ..nn._encoder import encode_batches
+from ..nn import encode_batches
 from ._plotting import require_matplotlib
 
 __all__ = ["FeatureSpaceDisplay"]

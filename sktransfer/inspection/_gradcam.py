@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torchvision.transforms.v2.functional import gaussian_blur as _torchvision_blur
 
-#: ``layer="auto"`` wants a map at least this many positions a side (a 224-pixel image gives 7 on a
-#: stride-32 network).
-AUTO_MIN_SIDE = 4
+from .._auto import EXPLAIN_MIN_MAP_SIDE
+from ..backbones import block_index
 
 __all__ = ["Site", "gaussian_blur", "gradcam", "gradients_on", "locate_layer", "saliency"]
 
@@ -51,7 +51,7 @@ def _sites(estimator):
     """Every feature map the fitted network computes, from the top: the final output (if the head reads it),
     then each block that runs, highest first."""
     encoder = estimator.module_.encoder
-    blocks = [Site(b.name, b.output, b.channels_last) for b in estimator._arch["blocks"]]
+    blocks = [Site(b.name, b.output, b.channels_last) for b in estimator.arch_spec_.blocks]
     top = [Site("final", "", encoder.channels_last_output)] if encoder.layers is None else []
     return top + blocks[::-1]
 
@@ -83,7 +83,7 @@ def locate_layer(estimator, module, layer, device):
     """The :class:`Site` Grad-CAM reads for ``layer`` ("auto", a block index or a block name).
 
     ``"auto"`` is the highest feature map the network computes up to what
-    the head reads that is 4-D with at least ``AUTO_MIN_SIDE`` positions a
+    the head reads that is 4-D with at least ``EXPLAIN_MIN_MAP_SIDE`` positions a
     side, found by a forward pass as torchcam's ``locate_candidate_layer``
     does; when none is that large, the largest 4-D map. A 1x1 map gives a
     constant heat map and a 2x2 one little more: on MNIST at 32 pixels,
@@ -94,18 +94,7 @@ def locate_layer(estimator, module, layer, device):
     blocks = [s for s in sites if s.name != "final"][::-1]  # input to output, as layer= counts them
     names = [s.name for s in blocks]
     if layer != "auto":
-        if isinstance(layer, str):
-            if layer not in names:
-                raise ValueError(f"layer={layer!r} is not a block this network runs; its blocks are {names} "
-                                 "(or pass layer='auto').")
-            sites = [blocks[names.index(layer)]]
-        elif isinstance(layer, int) and not isinstance(layer, bool):
-            if not -len(blocks) <= layer < len(blocks):
-                raise ValueError(f"layer={layer} is out of range: this network runs {len(blocks)} blocks "
-                                 f"({names}); pass -{len(blocks)}..{len(blocks) - 1}, a block name or 'auto'.")
-            sites = [blocks[layer]]
-        else:
-            raise TypeError(f"layer must be 'auto', a block index or a block name; got {layer!r}.")
+        sites = [blocks[block_index(blocks, layer, "this network (the blocks it runs)")]]
     shapes = _spatial_shapes(module, sites, device)
     spatial = [s for s in sites if shapes[s] is not None]
     if not spatial:
@@ -115,7 +104,7 @@ def locate_layer(estimator, module, layer, device):
                          f"transformer tokens are not); try method='saliency'"
                          + (f" or another layer among {maps}." if maps else "."))
     if layer == "auto":
-        wide = [s for s in spatial if min(shapes[s]) >= AUTO_MIN_SIDE]
+        wide = [s for s in spatial if min(shapes[s]) >= EXPLAIN_MIN_MAP_SIDE]
         return wide[0] if wide else max(spatial, key=lambda s: math.prod(shapes[s]))
     return spatial[0]
 
@@ -177,7 +166,7 @@ def saliency(module, x, score_of):
 
 
 def gaussian_blur(x, sigma):
-    """Separable Gaussian blur of ``(B, C, H, W)`` with edges replicated (any size, any device).
+    """Gaussian blur of ``(B, C, H, W)`` over three standard deviations (torchvision's; edges reflected).
 
     Examples
     --------
@@ -189,13 +178,7 @@ def gaussian_blur(x, sigma):
     (1.0, True)
     """
     radius = max(1, math.ceil(3 * sigma))
-    t = torch.arange(-radius, radius + 1, dtype=torch.float32, device=x.device)
-    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).to(x.dtype)
-    channels = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
-    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+    return _torchvision_blur(x, kernel_size=[2 * radius + 1] * 2, sigma=[float(sigma)] * 2)
 
 
 def _unit_range(maps):

@@ -1,4 +1,4 @@
-"""What the estimators hand to skorch, which owns the training loop (internal).
+"""What the estimators hand to skorch, which owns the training loop.
 
 - ``_data``: a dataset of image rows (or cached features) and the iterator that
   moves its batches to the device;
@@ -6,5 +6,26 @@
   the learning-rate schedules;
 - ``_callbacks``: gradual unfreezing and per-epoch learning-rate records;
 - ``_nets``: skorch nets with the L2-SP penalty in their loss;
-- ``_probe``: linear probes (logistic, multi-label, ridge) that start LP-FT.
+- ``_unlabeled``: skorch nets whose training step also learns from unlabelled rows (FixMatch, DANN, CORAL);
+- ``_probe``: linear probes (logistic, multi-label, ridge) that start LP-FT, and the choice of blocks;
+- ``_assemble``: the training plan, the freezing and the task's net -> one skorch net;
+- ``_run``: running that net on the device, and what a Ctrl-C leaves.
 """
+
+from ._assemble import Freezing, TaskNet, TrainingPlan, assemble_net
+from ._callbacks import GradualUnfreeze, RecordLR
+from ._data import DeviceBatchIterator, ImageDataset
+from ._nets import ClassifierNet, InterruptMixin, L2SPMixin, MultiLabelLoss, MultiLabelNet, RegressorNet
+from ._optim import MergedGroups, one_cycle, param_groups, warmup_cosine
+from ._probe import (ProbeResult, TaskProbe, choose_layers, fit_multilabel_probe, fit_probe, fit_ridge_probe,
+                     logistic_probe, multilabel_probe, ridge_probe, run_probe)
+from ._run import TrainingData, encode_images, handle_interrupt, train_network
+from ._unlabeled import DomainAdaptationNet, FixMatchNet, coral_loss, ganin_coefficient, pseudo_label_loss
+
+__all__ = ["ClassifierNet", "DeviceBatchIterator", "DomainAdaptationNet", "FixMatchNet", "Freezing",
+           "GradualUnfreeze", "ImageDataset", "InterruptMixin", "L2SPMixin", "MergedGroups", "MultiLabelLoss",
+           "MultiLabelNet", "ProbeResult", "RecordLR", "RegressorNet", "TaskNet", "TaskProbe", "TrainingData",
+           "TrainingPlan", "assemble_net", "choose_layers", "coral_loss", "encode_images", "fit_multilabel_probe",
+           "fit_probe", "fit_ridge_probe", "ganin_coefficient", "handle_interrupt", "logistic_probe",
+           "multilabel_probe", "one_cycle", "param_groups", "pseudo_label_loss", "ridge_probe", "run_probe",
+           "train_network", "warmup_cosine"]

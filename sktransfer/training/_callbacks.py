@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from skorch.callbacks import Callback
 
-from ..backbones._contract import block_params, top_blocks
+from ..backbones import block_params, top_blocks
 
 __all__ = ["GradualUnfreeze", "RecordLR"]
 

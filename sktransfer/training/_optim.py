@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..backbones._contract import top_blocks
+from ..backbones import top_blocks
 
 __all__ = ["MergedGroups", "one_cycle", "param_groups", "warmup_cosine"]
 

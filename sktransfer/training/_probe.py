@@ -16,7 +16,9 @@ the frozen backbone and a few fits of a linear model.
 
 from __future__ import annotations
 
+import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,44 +28,16 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch.history import History
 from torch import nn
 
-from ..backbones._contract import mid_blocks
-from ..nn._heads import FeatureScaler
+from ..nn import FeatureScaler
 
-__all__ = ["choose_layers", "fit_multilabel_probe", "fit_probe", "fit_ridge_probe", "layer_candidates",
+__all__ = ["ProbeResult", "TaskProbe", "run_probe", "choose_layers", "fit_multilabel_probe", "fit_probe", "fit_ridge_probe",
            "logistic_probe", "multilabel_probe", "ridge_probe"]
 
 #: L-BFGS iterations of the probe: enough to converge on standardised features.
 PROBE_MAX_ITER = 1000
-
-
-#: Below this input side (pixels) ``layer="auto"`` does not offer the final features to
-#: fine-tuning: a stride-32 backbone's last map is then 1x1 or 2x2, whose BatchNorm
-#: statistics differ wildly between small training batches and inference. Measured on
-#: digits, 5 per class: fine-tuning from a final-layer probe collapsed to 0.24 accuracy at
-#: 32 px and to 0.43 on one of two seeds at 64 px; from mid-level blocks 0.95-0.96.
-MIN_SIDE_FOR_FINAL = 128
-
-
-def layer_candidates(n_blocks, image_size=None):
-    """``{"final": None, "mid": [...]}``: the block sets ``layer="auto"`` chooses among.
-
-    Examples
-    --------
-    >>> from sktransfer.training._probe import layer_candidates
-    >>> layer_candidates(8, (224, 224))
-    {'final': None, 'mid': [3, 4, 5]}
-    >>> layer_candidates(8, (64, 64))
-    {'mid': [3, 4, 5]}
-    """
-    candidates = {"final": None}
-    mid = mid_blocks(n_blocks)
-    if mid and mid != [n_blocks - 1]:
-        candidates["mid"] = mid
-        if image_size is not None and min(image_size) < MIN_SIDE_FOR_FINAL:
-            del candidates["final"]
-    return candidates
 
 
 def logistic_probe(C, class_weight=None):
@@ -251,3 +225,51 @@ def fit_ridge_probe(features, y, *, alpha="auto"):
     model = ridge_probe(alpha).fit(features, y)
     scaler, linear = _to_torch(model[0], model[1].coef_, model[1].intercept_)
     return scaler, linear, float(model[1].alpha_)
+
+
+@dataclass(frozen=True)
+class TaskProbe:
+    """A task's probe: ``make()`` a fresh scikit-learn model (scored by CV to choose the blocks),
+    ``fit(features, targets)`` -> ``(FeatureScaler, nn.Linear, history record)``, whether to stratify the
+    folds, and their seed."""
+
+    make: object
+    fit: object
+    stratify: bool
+    seed: int
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the probe found: the chosen candidate, each candidate's CV score, the head's layers, a history."""
+
+    name: str
+    scores: dict
+    scaler: object
+    linear: object
+    history: object
+
+
+def run_probe(task_probe, encoders, encode, targets):
+    """Features of the training images for each candidate encoder; the best by CV; the probe fitted on it.
+
+    ``encoders`` maps each candidate's name to its :class:`~sktransfer.nn.ImageEncoder` (they share one
+    trunk, already on the device); ``encode(encoder)`` returns the training images' features.
+
+    Examples
+    --------
+    See :class:`~sktransfer.FineTunedClassifier`, whose ``fit`` starts with it.
+    """
+    start = time.perf_counter()
+    features = {name: encode(encoder) for name, encoder in encoders.items()}
+    name, scores = choose_layers(features, targets, make_probe=task_probe.make, stratify=task_probe.stratify,
+                                 random_state=task_probe.seed)
+    scaler, linear, record = task_probe.fit(features[name], targets)
+    history = History()
+    history.new_epoch()
+    history.record("epoch", 1)
+    for key, value in record.items():
+        history.record(key, value)
+    history.record("n_steps", 0)
+    history.record("dur", time.perf_counter() - start)
+    return ProbeResult(name, scores, scaler, linear, history)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from skorch import NeuralNetClassifier
 
-from ..nn._heads import grad_reverse
+from ..nn import domain_discriminator, grad_reverse
 from ._nets import InterruptMixin, L2SPMixin
 
 __all__ = ["DomainAdaptationNet", "FixMatchNet", "coral_loss", "ganin_coefficient", "pseudo_label_loss"]
@@ -164,9 +164,8 @@ def coral_loss(source, target):
     """
     d = source.shape[1]
 
-    def covariance(x):
-        x = x.float() - x.float().mean(dim=0, keepdim=True)
-        return x.T @ x / max(len(x) - 1, 1)
+    def covariance(x):  # unbiased (n - 1), or 0 for a single row
+        return torch.cov(x.float().T, correction=int(len(x) > 1)).reshape(d, d)
 
     return ((covariance(source) - covariance(target)) ** 2).sum() / (4 * d * d)
 
@@ -178,8 +177,8 @@ class DomainAdaptationMixin(_MixedBatchMixin):
     target. The classification loss is on the source rows, plus
     ``adaptation_weight`` times:
 
-    - ``"dann"``: the loss of a domain classifier (the network's
-      ``discriminator``) behind a gradient-reversal layer whose weight
+    - ``"dann"``: the loss of a domain classifier (``discriminator_``, a
+      module of the net that training only uses) behind a gradient-reversal layer whose weight
       follows Ganin's schedule over the planned steps; records
       ``domain_acc`` and ``reversal`` per batch.
     - ``"coral"``: the Deep CORAL distance between the source and target
@@ -209,19 +208,35 @@ class DomainAdaptationMixin(_MixedBatchMixin):
         Confidence a target pseudo-label needs; None: no self-training.
     unlabeled_weight : float
         Weight of the self-training loss.
+    discriminator_features : int or None
+        DANN: the width of the features its domain classifier (``discriminator_``, one logit) reads.
     """
 
     batch_keys = ("adaptation_loss", "domain_acc", "reversal", "pseudo_label_rate")
 
     def __init__(self, *args, augment=None, method="dann", adaptation_weight=1.0, per_domain_batchnorm=True,
-                 weak_augment=None, threshold=None, unlabeled_weight=1.0, **kwargs):
+                 weak_augment=None, threshold=None, unlabeled_weight=1.0, discriminator_features=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.discriminator_features = discriminator_features
         self.augmentations = {"both": augment, "weak": weak_augment}  # in a dict, as in FixMatchMixin
         self.method = method
         self.adaptation_weight = adaptation_weight
         self.per_domain_batchnorm = per_domain_batchnorm
         self.threshold = threshold
         self.unlabeled_weight = unlabeled_weight
+
+    def initialize_module(self):
+        super().initialize_module()
+        if self.discriminator_features is not None:
+            # A training-only module of the net (skorch moves it to the device), never part of the model.
+            self.discriminator_ = domain_discriminator(self.discriminator_features)
+        return self
+
+    def get_all_learnable_params(self):
+        # The domain classifier's parameters under "discriminator.", so that a parameter group can match them.
+        own = set() if self.discriminator_features is None else {id(p) for p in self.discriminator_.parameters()}
+        for name, param in super().get_all_learnable_params():
+            yield (f"discriminator.{name}" if id(param) in own else name), param
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
@@ -252,7 +267,7 @@ class DomainAdaptationMixin(_MixedBatchMixin):
         features_s, features_t = features_s.float(), features_t[:n_t].float()
         if self.method == "dann":
             coefficient = ganin_coefficient(self.step_ / self.total_steps_)
-            domain_logits = module.discriminator(grad_reverse(torch.cat([features_s, features_t]), coefficient))
+            domain_logits = self.discriminator_(grad_reverse(torch.cat([features_s, features_t]), coefficient))
             is_target = torch.cat([torch.zeros(n_s), torch.ones(n_t)]).to(features_s.device)
             adaptation = F.binary_cross_entropy_with_logits(domain_logits, is_target)
             self.history.record_batch("domain_acc", float(((domain_logits > 0).float() == is_target).float().mean()))

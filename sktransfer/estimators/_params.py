@@ -1,0 +1,108 @@
+"""The parameters every network estimator shares: their constraints and the nested skorch ones.
+
+Nested skorch parameters (``optimizer__weight_decay``, ``criterion__*``,
+``callbacks__<name>__<param>``) are stored as attributes like the others,
+returned by ``get_params`` and accepted by ``set_params`` (so ``GridSearchCV``
+reaches them), and checked in ``fit``, as skorch does.
+"""
+
+from __future__ import annotations
+
+import difflib
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from skorch.callbacks import Callback
+
+from ..backbones import Backbone
+from ..nn import POOLINGS, PRESETS
+
+__all__ = ["NETWORK_CONSTRAINTS", "SKORCH_PREFIXES", "check_nested_params", "nested_params", "split_nested"]
+
+#: Prefixes of the skorch parameters that may be passed as extra keywords.
+SKORCH_PREFIXES = ("optimizer", "criterion", "callbacks")
+
+#: scikit-learn's constraints of the parameters of :class:`BackboneNetworkEstimator`.
+NETWORK_CONSTRAINTS = {
+    "backbone": [str, Backbone, torch.nn.Module],
+    "weights": [str, None],
+    "trainable_blocks": [Interval(Integral, 0, None, closed="left"), StrOptions({"all"})],
+    "layer": [StrOptions({"auto"}), Integral, str, list, tuple, None],
+    "schedule": [StrOptions({"lp-ft", "ft"})],
+    "l2sp": [Interval(Real, 0, None, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "lr_decay": [Interval(Real, 0, 1, closed="right")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "optimizer": [callable],
+    "lr_schedule": [StrOptions({"cosine", "onecycle"}), None],
+    "warmup_epochs": [Interval(Real, 0, None, closed="left")],
+    "unfreeze_every": [Interval(Integral, 1, None, closed="left"), None],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "min_steps": [Interval(Integral, 0, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "hidden_units": [tuple, list],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "image_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), tuple, list, None],
+    "pooling": [StrOptions(set(POOLINGS))],
+    "augment": [StrOptions(set(PRESETS)), callable, None],
+    "tta": [Interval(Integral, 0, None, closed="left")],
+    "validation_fraction": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left"), None],
+    "early_stopping": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
+    "warm_start": ["boolean"],
+    "random_state": ["random_state"],
+    "device": [str, torch.device],
+    "input_shape": [tuple, list, None],
+    "callbacks": [list, None],
+    "verbose": ["verbose"],
+    "on_interrupt": [StrOptions({"raise", "keep"})],
+}
+
+
+def nested_params(estimator):
+    """The extra keywords stored on ``estimator`` (not in its signature, not fitted, not private).
+
+    Examples
+    --------
+    >>> from sktransfer import FineTunedClassifier
+    >>> from sktransfer.estimators._params import nested_params
+    >>> nested_params(FineTunedClassifier(optimizer__betas=(0.9, 0.99)))
+    {'optimizer__betas': (0.9, 0.99)}
+    """
+    names = set(estimator._get_param_names())
+    return {k: v for k, v in vars(estimator).items()
+            if k not in names and not k.startswith("_") and not k.endswith("_")}
+
+
+def split_nested(names, params):
+    """Pop from ``params`` (a dict) and return the keys that are not parameters of the signature ``names``:
+    unknown names and nested skorch keys, stored as they are and checked in ``fit`` (skorch does the same)."""
+    return {k: params.pop(k) for k in list(params)
+            if k.split("__", 1)[0] not in names or ("__" in k and k.split("__", 1)[0] in SKORCH_PREFIXES)}
+
+
+def check_nested_params(estimator):
+    """Raise a TypeError (or ValueError) naming the fix for an unknown keyword or a bad callback."""
+    valid = list(estimator._get_param_names())
+    nested = nested_params(estimator)
+    for key in nested:
+        if key.split("__", 1)[0] not in SKORCH_PREFIXES or "__" not in key or key.endswith("__"):
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise TypeError(
+                f"{type(estimator).__name__} got an unexpected parameter {key!r}.{hint} Extra keywords "
+                f"must be nested skorch parameters starting with {', '.join(p + '__' for p in SKORCH_PREFIXES)}."
+            )
+    smoothing = nested.get("criterion__label_smoothing")
+    if smoothing is not None and not (isinstance(smoothing, Real) and 0.0 <= smoothing <= 1.0):
+        raise ValueError(f"criterion__label_smoothing={smoothing!r} must be a number in [0, 1] (0 for none); "
+                         "or use the label_smoothing parameter.")
+    for i, callback in enumerate(estimator.callbacks or []):
+        named = isinstance(callback, tuple) and len(callback) == 2 and isinstance(callback[0], str)
+        target = callback[1] if named else callback
+        is_callback = isinstance(target, Callback) or (isinstance(target, type) and issubclass(target, Callback))
+        if not is_callback:
+            raise TypeError(
+                f"callbacks[{i}] is {callback!r}, not a skorch callback; pass instances (or classes) of "
+                "skorch.callbacks.Callback, or (name, callback) pairs."
+            )
