@@ -33,7 +33,7 @@ import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from sktransfer import FineTunedClassifier
-from sktransfer.dask import _usable_cores, configure_workers
+from sktransfer.dask import usable_cores, configure_workers
 
 GRID = {"trainable_blocks": [0, "all"], "lr": [1e-2, 3e-3]}
 LOCAL_1 = "n_jobs=1 (this process)"
@@ -73,7 +73,7 @@ def main():
     from distributed import Client, LocalCluster
 
     X, y = load_mnist(args.n)
-    cores = _usable_cores()
+    cores = usable_cores()
     print(f"{args.n} MNIST digits, grid {GRID}, 2-fold CV (8 fits + refit), min_steps={args.min_steps}, "
           f"{cores} cores, torch threads in this process: {torch.get_num_threads()}")
     runs, scores = {}, {}

@@ -35,10 +35,8 @@ from threadpoolctl import threadpool_limits
 
 from sktransfer import FineTunedClassifier
 from sktransfer.backbones import get_backbone
-from sktransfer.nn._encoder import ImageEncoder
-from sktransfer.nn._heads import make_head
-from sktransfer.nn._network import BackboneNetwork
-from sktransfer.training._optim import warmup_cosine
+from sktransfer.nn import BackboneNetwork, ImageEncoder, make_head
+from sktransfer.training import warmup_cosine
 
 
 def load_mnist(n):

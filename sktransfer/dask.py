@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from ._device import CUDA_DEVICE_ENV, TORCH_THREADS_ENV, resolve_device
 
-__all__ = ["configure_workers", "dask_backend", "extract_features"]
+__all__ = ["usable_cores", "configure_workers", "dask_backend", "extract_features"]
 
 EXTRA_HINT = 'pip install "sktransfer[dask]"'
 
@@ -123,7 +123,7 @@ def configure_workers(client, n_threads=None, gpus="auto", relax_malloc=True):
     workers = client.scheduler_info(n_workers=-1)["workers"]
     if not workers:
         raise ValueError("The cluster has no workers yet; start some (or wait_for_workers) before configuring them.")
-    cores = client.run(_usable_cores)
+    cores = client.run(usable_cores)
     by_host = {}
     for address in sorted(workers):
         by_host.setdefault(workers[address]["host"], []).append(address)
@@ -138,7 +138,17 @@ def configure_workers(client, n_threads=None, gpus="auto", relax_malloc=True):
     return {address: future.result() for address, future in futures.items()}
 
 
-def _usable_cores():
+def usable_cores():
+    """The CPU cores this process may run on (its affinity mask on Linux; all cores elsewhere).
+
+    ``configure_workers`` divides them among a machine's workers.
+
+    Examples
+    --------
+    >>> from sktransfer.dask import usable_cores
+    >>> usable_cores() >= 1
+    True
+    """
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -232,7 +242,7 @@ def dask_backend(scheduler, log=None):
         if scheduler == "local":
             # Workers without the nanny's MALLOC_TRIM_THRESHOLD_ (see configure_workers' relax_malloc).
             stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}))
-            cluster = stack.enter_context(LocalCluster(n_workers=_usable_cores(), threads_per_worker=1,
+            cluster = stack.enter_context(LocalCluster(n_workers=usable_cores(), threads_per_worker=1,
                                                        processes=True, dashboard_address=None))
             client = stack.enter_context(Client(cluster))
         else:

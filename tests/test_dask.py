@@ -129,7 +129,7 @@ def test_shared_memory_cache_is_filled_by_the_workers(client, digits, tmp_path):
 
 
 def test_configure_workers_gives_each_worker_its_share_of_cores(client):
-    cores = client.run(skdask._usable_cores)
+    cores = client.run(skdask.usable_cores)
     settings = skdask.configure_workers(client)
     assert set(settings) == set(cores)
     for address, setting in settings.items():

@@ -77,3 +77,30 @@ def test_a_planted_pickle_is_refused_without_running(tmp_path):
     path.write_bytes(pickle.dumps([1, 2, 3]))
     with pytest.raises(ValueError, match="not a file written by"):
         load_weights(path)
+
+
+@pytest.mark.parametrize("method", ["dann", "coral"])
+def test_domain_adaptive_round_trip_predicts_the_same(method, data, tmp_path):
+    from sktransfer import DomainAdaptiveClassifier
+
+    X, y, Xt = data
+    y_fit = np.concatenate([y[:40], np.full(20, -1)])  # the last 20 images: an unlabelled target domain
+    est = DomainAdaptiveClassifier(**{**FAST, "method": method, "max_epochs": 2}).fit(X, y_fit)
+    path = tmp_path / "domain.pt"
+    export_weights(est, path)
+    loaded = load_weights(path)
+    assert type(loaded) is DomainAdaptiveClassifier and loaded.n_target_ == est.n_target_ == 20
+    assert not any(k.startswith("discriminator") for k in torch.load(path, weights_only=True)["state_dict"])
+    np.testing.assert_array_equal(loaded.predict(Xt), est.predict(Xt))
+    np.testing.assert_allclose(loaded.predict_proba(Xt), est.predict_proba(Xt), rtol=1e-6)
+    assert loaded.arch_spec_ == est.arch_spec_
+
+
+def test_an_unknown_estimator_in_the_file_is_a_clear_error(data, tmp_path):
+    X, y, _ = data
+    path = tmp_path / "model.pt"
+    export_weights(FineTunedClassifier(**FAST).fit(X, y), path)
+    raw = torch.load(path, weights_only=True)
+    torch.save({**raw, "estimator": "SomethingElse"}, path)
+    with pytest.raises(ValueError, match="'SomethingElse', which load_weights cannot rebuild"):
+        load_weights(path)

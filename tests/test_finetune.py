@@ -351,7 +351,7 @@ def test_frozen_backbone_computes_features_once(small, monkeypatch):
 
     monkeypatch.setattr(BackboneNetwork, "forward", counting)
     encoded = []
-    import sktransfer.estimators._base as ft
+    import sktransfer.training._run as ft  # where the frozen backbone encodes the training images
 
     def spy(*args, **kwargs):
         out = encode_batches(*args, **kwargs)
@@ -783,7 +783,7 @@ def test_auto_early_stopping_needs_enough_images_per_class(small, monkeypatch):
               "early_stopping": "auto"}
     few = FineTunedClassifier(**params).fit(X, y)  # 12 images per class: every one trains
     assert "valid_loss" not in few.history_[-1]
-    monkeypatch.setattr(ft, "AUTO_MIN_PER_CLASS", 5)  # the smallest class has 9
+    monkeypatch.setattr(ft, "MIN_PER_CLASS_FOR_VALIDATION", 5)  # the smallest class has 9
     held = FineTunedClassifier(**params).fit(X, y)
     assert np.isfinite(held.history_[-1, "valid_loss"])
     assert "valid_loss_best" in held.history_[-1]  # the early-stopping callback watched it

@@ -21,8 +21,8 @@ PACKAGE = ROOT / "sktransfer"
 # private module (and they may import each other); "sktransfer" is the package root, sktransfer/__init__.py,
 # alone (it may import anything).
 LAYERS = (
-    (0, ("sktransfer._*",)),  # _device, _tensors, _progress, _validation, _auto, _files, _inputs, ...
-    (1, ("sktransfer.images",)),
+    (0, ("sktransfer._*",)),  # _device, _tensors, _progress, _validation, _auto, _files, ...
+    (1, ("sktransfer.images", "sktransfer._inputs")),  # the input layer: one adapter per modality
     (2, ("sktransfer.backbones",)),
     (3, ("sktransfer.nn",)),
     (4, ("sktransfer.training",)),
@@ -127,6 +127,10 @@ def imported_module(name):
 def layer_of(module):
     """The layer of an sktransfer module, or None when the table has no entry for it."""
     parts = module.split(".")
+    named = [(layer, entry) for layer, entries in LAYERS for entry in entries if entry != "sktransfer._*"]
+    for layer, entry in named:  # a module named in the table wins over the "sktransfer._*" wildcard
+        if entry != "sktransfer" and (module == entry or module.startswith(entry + ".")):
+            return layer
     for layer, entries in LAYERS:
         for entry in entries:
             if entry == "sktransfer._*":
@@ -221,7 +225,7 @@ def test_relative_imports_resolve(module, package, source, expected):
 
 
 def test_layer_table_and_owners():
-    assert layer_of("sktransfer._device") == layer_of("sktransfer._inputs") == 0
+    assert layer_of("sktransfer._device") == 0 and layer_of("sktransfer._inputs") == 1
     assert layer_of("sktransfer.images") == layer_of("sktransfer.images._open") == 1
     assert layer_of("sktransfer.estimators._base") == 6
     assert layer_of("sktransfer.benchmark.__main__") == 8

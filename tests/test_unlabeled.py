@@ -57,7 +57,7 @@ class BatchRecorder(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.labels_, self.trunk_sizes_ = [], []
-        discriminator = getattr(net.module_, "discriminator", None)
+        discriminator = getattr(net, "discriminator_", None)  # a module of the net, not of the network
         ids = {id(p) for p in discriminator.parameters()} if discriminator is not None else set()
         head_lr = max(g["lr"] for g in net.optimizer_.param_groups)  # the warm-up scales every group alike
         self.discriminator_lrs_ = [g["lr"] / head_lr for g in net.optimizer_.param_groups

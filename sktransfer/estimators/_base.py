@@ -182,9 +182,9 @@ class BackboneNetworkEstimator(BaseEstimator):
         freezing.apply(built.module, gradual=bool(self.unfreeze_every))
         # With the backbone frozen, the converged probe is the model: more epochs
         # of the head (augmented or not) could only move it off the optimum.
-        if built.probe is not None and built.probe.history is not None and freezing.frozen and not unlabeled:
-            return built.probe.history, False, freezing, False
         data.cached = freezing.frozen and augment is None and not unlabeled
+        if built.probe is not None and built.probe.history is not None and freezing.frozen and not unlabeled:
+            return built.probe.history, False, freezing, data.cached
         task = self._task_net(data.targets, spec, data.valid_idx is not None)
         if unlabeled:
             task = self._unlabeled_net(task, augment, built.arch)

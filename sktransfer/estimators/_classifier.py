@@ -345,7 +345,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
             Rows sum to 1; for multi-label ``y``, each entry is that label's
             own probability.
         """
-        return self.target_spec_.proba(self._outputs(X))
+        outputs = self._outputs(X)  # checks that the model is fitted first
+        return self.target_spec_.proba(outputs)
 
     def predict(self, X):
         """Predicted labels, from ``classes_`` (multi-label: a 0/1 indicator matrix).
@@ -359,7 +360,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         -------
         y : ndarray of shape (n_images,) or (n_images, n_labels)
         """
-        return self.target_spec_.predict(self._outputs(X))
+        outputs = self._outputs(X)  # checks that the model is fitted first
+        return self.target_spec_.predict(outputs)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably.
@@ -373,7 +375,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         -------
         log_proba : ndarray of shape (n_images, n_classes)
         """
-        return self.target_spec_.log_proba(self._outputs(X))
+        outputs = self._outputs(X)  # checks that the model is fitted first
+        return self.target_spec_.log_proba(outputs)
 
     def score(self, X, y, sample_weight=None):
         """Accuracy of :meth:`predict` on ``(X, y)`` (multi-label: subset accuracy, every label right).
@@ -439,7 +442,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         >>> binary.decision_function(X[100:103] / 16.0).shape
         (3,)
         """
-        return self.target_spec_.decision(self._outputs(X))
+        outputs = self._outputs(X)  # checks that the model is fitted first
+        return self.target_spec_.decision(outputs)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -121,7 +121,8 @@ features_cached_, interrupted_, n_features_in_
         y : ndarray of shape (n_images,) or (n_images, n_outputs)
             1-D when ``y`` in :meth:`fit` was 1-D.
         """
-        return self.target_spec_.predict(self._outputs(X))
+        outputs = self._outputs(X)  # checks that the model is fitted first
+        return self.target_spec_.predict(outputs)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
