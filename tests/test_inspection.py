@@ -236,7 +236,7 @@ def test_bad_input_says_what_to_do(digits_model, digits):
     clf, X = digits_model
     with pytest.raises(ValueError, match="method='lime' is not one of"):
         clf.explain(X, method="lime")
-    with pytest.raises(ValueError, match="not a block this network runs"):
+    with pytest.raises(ValueError, match=r"'layer9' is not a block of this network \(the blocks it runs\); blocks are"):
         clf.explain(X, layer="layer9")
     with pytest.raises(ValueError, match="out of range"):
         clf.explain(X, layer=7)

@@ -75,7 +75,7 @@ def block_index(blocks, layer, owner):
             raise ValueError(f"layer={layer!r} is not a block of {owner}; blocks are {names}.")
         return names.index(layer)
     if isinstance(layer, bool) or not isinstance(layer, int):
-        raise TypeError(f"layer must be an int or a block name; got {layer!r}.")
+        raise TypeError(f"layer must be an int block index or a block name; got {layer!r}.")
     if not -n <= layer < n:
         raise ValueError(f"layer={layer} is out of range for {owner}, which has {n} blocks (-{n}..{n - 1}).")
     return layer % n
