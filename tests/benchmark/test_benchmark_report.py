@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from sktransfer.benchmark import run_benchmark
-from test_benchmark import digits_npz  # noqa: F401  (a fixture: 200 digits saved as an .npz)
 
 
 def test_per_class_results_and_confusion_figures(digits_npz, tmp_path):

@@ -7,7 +7,7 @@ from sktransfer.benchmark import load_dataset, run_benchmark
 from sktransfer.benchmark.__main__ import main as benchmark_main
 from sktransfer.benchmark.datasets import Dataset
 from sktransfer.benchmark.domains import mnist_m, photographs
-from sktransfer.benchmark.tasks import _mnist
+from sktransfer.benchmark.tasks import mnist_digits
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
@@ -24,22 +24,8 @@ def two_domains():
     return ds, target
 
 
-def _spy(monkeypatch):
-    from sktransfer.benchmark import runner
-
-    calls = []
-
-    def fake(cls, ds, train, test, seed, backbone, params, device, grid, cv, n_jobs, unlabeled=None):
-        calls.append(dict(cls=cls.__name__, ds=ds, train=train, test=test, params=params, unlabeled=unlabeled))
-        return dict(accuracy=0.5, precision_macro=0.5, recall_macro=0.5, f1_macro=0.5, fit_time_s=1.0,
-                    predict_time_s=1.0, inner_cv_accuracy=float("nan"), tuned=False, chosen="fake")
-
-    monkeypatch.setattr(runner, "_run_finetune", fake)
-    return calls
-
-
-def test_unlabeled_mode_gives_fixmatch_the_rest_of_the_pool_and_never_the_test_set(monkeypatch):
-    calls = _spy(monkeypatch)
+def test_unlabeled_mode_gives_fixmatch_the_rest_of_the_pool_and_never_the_test_set(spy_network_runs):
+    calls = spy_network_runs()
     result = run_benchmark("digits", unlabeled=True, methods=["finetune"], labels_per_class=[5], **TINY)
     finetune, fixmatch = calls
     assert finetune["unlabeled"] is None
@@ -49,9 +35,9 @@ def test_unlabeled_mode_gives_fixmatch_the_rest_of_the_pool_and_never_the_test_s
     assert [(r["method"], r["n_unlabeled"]) for r in result.runs] == [("finetune", 0), ("fixmatch", len(pool) - 50)]
 
 
-def test_domain_mode_trains_on_the_source_and_tests_on_the_target(monkeypatch, two_domains):
+def test_domain_mode_trains_on_the_source_and_tests_on_the_target(spy_network_runs, two_domains):
     source, target = two_domains
-    calls = _spy(monkeypatch)
+    calls = spy_network_runs()
     methods = ["pixels", "finetune", "adabn", "dann", "coral"]
     result = run_benchmark(source, target=target, labels_per_class=[3], methods=methods,
                            **{**TINY, "finetune_params": {"max_epochs": 1, "unlabeled_ratio": 2.0}})
@@ -91,8 +77,8 @@ def test_domain_methods_need_a_target_and_the_target_its_classes(two_domains):
         run_benchmark(fewer, target=target, methods=["pixels"], **TINY)
 
 
-def test_cli_target_and_unlabeled_options(monkeypatch, capsys, tmp_path):
-    calls = _spy(monkeypatch)
+def test_cli_target_and_unlabeled_options(spy_network_runs, capsys, tmp_path):
+    calls = spy_network_runs()
     code = benchmark_main(["digits", "--unlabeled", "--methods", "finetune", "--labels-per-class", "2", "--seeds", "1",
                            "--backbone", "timm/test_resnet", "--output-dir", str(tmp_path), "-q", "--no-plot"])
     assert code == 0 and [c["unlabeled"] is None for c in calls] == [True, False]
@@ -107,7 +93,7 @@ def test_cli_target_and_unlabeled_options(monkeypatch, capsys, tmp_path):
 
 def test_mnist_m_blends_each_digit_with_a_photograph_patch():
     X, y = mnist_m(30, random_state=3)
-    digits, labels = _mnist()
+    digits, labels = mnist_digits()
     assert X.shape == (30, 28, 28, 3) and X.dtype == np.uint8
     np.testing.assert_array_equal(y, labels[:30])
     for i in (0, 17, 29):

