@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sktransfer.nn._augment import PRESETS, BatchAugment, resolve_augment
+from sktransfer.nn import PRESETS, BatchAugment, resolve_augment
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,7 +8,7 @@ from skorch import NeuralNet
 from torch import nn
 
 from sktransfer.backbones import Block
-from sktransfer.training._optim import MergedGroups, one_cycle, param_groups, warmup_cosine
+from sktransfer.training import MergedGroups, one_cycle, param_groups, warmup_cosine
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

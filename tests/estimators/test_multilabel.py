@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sktransfer import FineTunedClassifier
 from sktransfer.images import as_image_set
-from sktransfer.nn._encoder import encode_batches
+from sktransfer.nn import encode_batches
 from tiny import FAST
 
 pytestmark = pytest.mark.usefixtures("one_thread")

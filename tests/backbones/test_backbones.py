@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from sktransfer.nn._encoder import ImageEncoder
+from sktransfer.nn import ImageEncoder
 from sktransfer.backbones import (
     Backbone,
     WeightsUnavailableError,

@@ -70,11 +70,9 @@ def test_sklearn_checks(estimator, check):
 
 
 def _expected_failures():
-    from test_finetune import EXPECTED_FAILED_CHECKS as CLASSIFIER_FAILURES
-    from tiny import FAST
-    from test_regressor import EXPECTED_FAILED_CHECKS as REGRESSOR_FAILURES
-
-    from test_unlabeled import DOMAIN_FAILED_CHECKS
+    from tiny import CLASSIFIER_FAILED_CHECKS as CLASSIFIER_FAILURES
+    from tiny import DOMAIN_FAILED_CHECKS, FAST
+    from tiny import REGRESSOR_FAILED_CHECKS as REGRESSOR_FAILURES
 
     tiny = {**FAST, "input_shape": None}
     return [(est, EXPECTED_FAILED_CHECKS) for est in TRANSFORMERS] + [

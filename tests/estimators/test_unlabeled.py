@@ -23,10 +23,10 @@ from sktransfer.estimators._domain import DISCRIMINATOR_LR
 from sktransfer.backbones import get_backbone
 from sktransfer.images import as_image_set
 from sktransfer.metrics import labeled_accuracy_scorer, prediction_entropy_scorer
-from sktransfer.nn._augment import PRESETS, BatchAugment
-from sktransfer.nn._encoder import ImageEncoder, recompute_batchnorm
-from sktransfer.training._data import DeviceBatchIterator, ImageDataset
-from test_finetune import EXPECTED_FAILED_CHECKS as CLASSIFIER_FAILED_CHECKS
+from sktransfer.nn import PRESETS, BatchAugment
+from sktransfer.nn import ImageEncoder, recompute_batchnorm
+from sktransfer.training import DeviceBatchIterator, ImageDataset
+from tiny import DOMAIN_FAILED_CHECKS
 from tiny import FAST
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
@@ -406,8 +406,6 @@ def test_prediction_entropy_scorer_looks_only_at_unlabelled_rows(digits):
 
 
 # --------------------------------------------------------------------------- sklearn's checks
-
-DOMAIN_FAILED_CHECKS = {k: v for k, v in CLASSIFIER_FAILED_CHECKS.items() if "multilabel" not in k}
 
 
 @parametrize_with_checks([DomainAdaptiveClassifier(**{**FAST, "input_shape": None})],

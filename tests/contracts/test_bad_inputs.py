@@ -77,7 +77,7 @@ from sktransfer.images import as_image_set
 
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 
-SKTRANSFER_DIR = str(Path(__file__).resolve().parents[1] / "sktransfer")
+SKTRANSFER_DIR = str(Path(__file__).resolve().parents[2] / "sktransfer")
 
 
 # ----------------------------------------------------------------------------- the checks
