@@ -36,7 +36,6 @@ def photos():
 @pytest.fixture()
 def image_files(tmp_path, digits):
     """Twelve digit images written as PNG files (grey) and their labels."""
-
     X, y = digits
     paths = []
     for i in range(12):

@@ -7,7 +7,6 @@ this module says how labels are encoded, probed, lost and predicted.
 
 from __future__ import annotations
 
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -16,18 +15,17 @@ from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch.callbacks import EpochScoring
 
 from .._auto import MIN_PER_CLASS_FOR_VALIDATION
-from .._validation import UNLABELED, as_label_array, is_unlabeled, unlabeled_mask
+from .._validation import UNLABELED, as_label_array, unlabeled_mask
 from ..images import check_n_features_in
 from ..nn import PRESETS, BatchAugment
 from ..training import (ClassifierNet, FixMatchNet, MultiLabelLoss, MultiLabelNet, TaskNet, fit_multilabel_probe,
                         fit_probe, logistic_probe, multilabel_probe)
 from ._base import BackboneNetworkEstimator
-from ._targets import encode_labels
+from ._targets import check_labels, encode_labels
 
 __all__ = ["FineTunedClassifier"]
 
@@ -270,6 +268,14 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     n_features_in_ : int
         Only when ``X`` in :meth:`fit` is a flattened 2-D array: its number of
         columns.
+    arch_spec_ : sktransfer.nn.ArchSpec
+        What the fitted network is (backbone, blocks the head reads, head
+        shape, image size), read-only: pickles, :func:`~sktransfer.export_weights`
+        and the explanations rebuild and read the network from it.
+    target_spec_ : sktransfer.estimators.TargetSpec
+        What the network's outputs mean (softmax over ``classes_``, or one
+        sigmoid per label), read-only: predictions and explanations read the
+        outputs through it.
 
     See Also
     --------
@@ -456,36 +462,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     _target_noun = "label"
 
     def _check_targets(self, y):
-        name = type(self).__name__
-        flat = isinstance(y, (list, tuple)) or (getattr(y, "dtype", None) == object and y.ndim == 1)
-        # The -1 of an unlabelled image may sit among string labels (scikit-learn's convention).
-        kinds = sorted({_label_kind(v) for v in y if not is_unlabeled(v)}) if flat else []
-        if len(kinds) > 1:  # numpy would turn them all into strings, or fail to sort them
-            raise ValueError(f"y mixes label types ({', '.join(kinds)}); use one type for every label, "
-                             "e.g. [str(v) for v in y] (and -1, the int, for unlabelled images).")
-        y = as_label_array(y)
-        if getattr(y, "ndim", 1) == 2 and y.shape[1] > 1:
-            if type_of_target(y) != "multilabel-indicator":
-                raise ValueError(
-                    f"{name} got a 2-D y of shape {tuple(y.shape)} that is not a 0/1 indicator matrix. Pass "
-                    "one label per image as a 1-D y, or several labels per image as a 0/1 matrix with one "
-                    "column per label (scikit-learn's multi-label convention); for continuous targets use "
-                    "FineTunedRegressor."
-                )
-            return np.asarray(y)
-        y = column_or_1d(y, warn=True)
-        labeled = ~unlabeled_mask(y)
-        if not labeled.any():
-            raise ValueError(
-                f"every label in y is -1, which marks an unlabelled image: {name} needs labelled images of at "
-                "least 2 classes besides the unlabelled ones."
-            )
-        if y.dtype.kind in "US" and np.any(y == "-1"):
-            warnings.warn('y holds the string "-1", which is taken as a class: an unlabelled image is marked '
-                          "by the int -1 (pass y as an object array to mix it with strings).", UserWarning,
-                          stacklevel=4)
-        check_classification_targets(y[labeled])
-        return y
+        return check_labels(y, type(self).__name__)
 
     def _encode_targets(self, y):
         if y.ndim == 2 and self.class_weight is not None:
@@ -583,11 +560,3 @@ def _labeled_accuracy(net, X, y):
     labeled = y != UNLABELED
     return accuracy_score(y[labeled], net.predict(X)[labeled])
 
-
-def _label_kind(value):
-    """What a label is, for the mixed-types check: numbers of any kind count as one."""
-    if isinstance(value, (str, np.str_)):
-        return "str"
-    if isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)):
-        return "number"
-    return type(value).__name__

@@ -157,7 +157,8 @@ class DomainAdaptiveClassifier(FineTunedClassifier):
         ``reversal`` (the mean reversal weight).
     n_target_ : int
         Target images given to the last fit.
-    module_, image_size_, layers_, n_blocks_, trainable_blocks_, n_steps_, interrupted_, probe_scores_ : object
+    module_, image_size_, layers_, n_blocks_, trainable_blocks_, n_steps_, interrupted_, probe_scores_, \
+arch_spec_, target_spec_ : object
         As in :class:`FineTunedClassifier`.
 
     See Also

@@ -72,9 +72,12 @@ on_interrupt, **kwargs
     n_outputs_ : int
         Number of targets (columns of ``y``; 1 for a 1-D ``y``).
     module_, history_, image_size_, layers_, probe_scores_, n_blocks_, trainable_blocks_, n_steps_, \
-features_cached_, interrupted_, n_features_in_
+features_cached_, interrupted_, n_features_in_, arch_spec_
         As in :class:`~sktransfer.FineTunedClassifier`; ``history_`` records
         ``train_r2``/``valid_r2`` instead of accuracies.
+    target_spec_ : sktransfer.estimators.TargetSpec
+        How the network's standardised outputs become targets in the units of
+        ``y`` (read-only).
 
     See Also
     --------

@@ -92,7 +92,6 @@ def locate_layer(estimator, module, layer, device):
     """
     sites = _sites(estimator)
     blocks = [s for s in sites if s.name != "final"][::-1]  # input to output, as layer= counts them
-    names = [s.name for s in blocks]
     if layer != "auto":
         sites = [blocks[block_index(blocks, layer, "this network (the blocks it runs)")]]
     shapes = _spatial_shapes(module, sites, device)

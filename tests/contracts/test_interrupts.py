@@ -10,7 +10,7 @@ from skorch.callbacks import Callback
 from sklearn.model_selection import GridSearchCV
 
 import tiny
-from sktransfer import FineTunedClassifier, FineTunedRegressor
+from sktransfer import DomainAdaptiveClassifier, FineTunedClassifier, FineTunedRegressor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -43,7 +43,15 @@ def data(digits):
     return X[:80], y[:80], X[80:120]
 
 
-ESTIMATORS = [FineTunedClassifier, FineTunedRegressor]
+class DomainAdaptive(DomainAdaptiveClassifier):
+    """The domain-adaptive classifier on the same data: its last 30 images are an unlabelled target."""
+
+    def fit(self, X, y, sample_domain=None):
+        return super().fit(X, np.where(np.arange(len(y)) < len(y) - 30, y, -1), sample_domain)
+
+
+#: Every network estimator: the base's interrupt semantics hold for each.
+ESTIMATORS = [FineTunedClassifier, FineTunedRegressor, DomainAdaptive]
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
