@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import sys
-import tempfile
 import time
 from numbers import Integral
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import sklearn
 import torch
 
+from .._files import check_writable_folder
 from ..estimators import FineTunedClassifier
 from ._methods import METHOD_CLASSES
 
@@ -169,9 +169,7 @@ def check_output_dir(output_dir):
         )
     missing = [p for p in (out, *out.parents) if not p.exists()]  # what mkdir creates, deepest first
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
+        check_writable_folder(out)
         for folder in missing:  # leave no trace: a run that fails later must not leave empty folders
             folder.rmdir()
     except OSError as exc:
