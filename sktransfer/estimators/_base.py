@@ -254,7 +254,8 @@ class BackboneNetworkEstimator(BaseEstimator):
         # A probe-only model never saw augmented images: it stays the plain probe.
         n_views = 1 + (int(self.tta) if self.n_steps_ else 0)
         # Views are seeded from random_state, so predictions are reproducible.
-        seed = check_random_state(self.random_state).randint(2**31 - 1) if self.random_state is not None else None
+        seeded_views = n_views > 1 and self.random_state is not None
+        seed = check_random_state(self.random_state).randint(2**31 - 1) if seeded_views else None
         with on_device(self.module_, device) as module, \
                 progress_bar(len(images) * n_views, self.verbose, "predict") as bar:
             return encode_views(module, images, n_views=n_views, seed=seed, batch_size=self.batch_size,

@@ -52,7 +52,9 @@ def _recording_sigint():
         pressed.append(True)
         if callable(previous):
             previous(signum, frame)  # Python's default handler raises KeyboardInterrupt
-        elif previous != signal.SIG_IGN:
+        if previous != signal.SIG_IGN:
+            # Another library's handler (a notebook's, a cluster client's) may only log or set a flag:
+            # a Ctrl-C during fit still stops the fit.
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)

@@ -1,8 +1,6 @@
 """Ctrl-C during training: it propagates and the estimator keeps its previous state, unless told to keep."""
 
-import os
 import signal
-import time
 
 import numpy as np
 import pytest
@@ -12,21 +10,34 @@ from sklearn.model_selection import GridSearchCV
 import tiny
 from sktransfer import DomainAdaptiveClassifier, FineTunedClassifier, FineTunedRegressor
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "python_sigint")
+
+
+@pytest.fixture()
+def python_sigint():
+    """Python's own SIGINT handler during each test, whatever an earlier test left installed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 FAST = {**tiny.FAST, "max_epochs": 3, "trainable_blocks": 1}
 
 
 class CtrlC(Callback):
-    """Presses Ctrl-C (sends this process SIGINT) in the middle of epoch ``epoch`` (1-based)."""
+    """Presses Ctrl-C (raises SIGINT in this thread) in the middle of epoch ``epoch`` (1-based).
+
+    ``signal.raise_signal`` delivers the signal to the calling thread, the main
+    one, so its Python handler runs as soon as the call returns: no timing,
+    unlike ``os.kill``, which may land on another thread of the process (torch's)
+    and leave the handler to whenever the main thread next checks for signals.
+    """
 
     def __init__(self, epoch=2):
         self.epoch = epoch
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training and len(net.history) == self.epoch and len(net.history[-1]["batches"]) >= 2:
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1)  # the handler runs in this thread before the sleep ends
+            signal.raise_signal(signal.SIGINT)
 
 
 class StopTraining(Callback):
@@ -106,3 +117,18 @@ def test_a_callback_that_stops_training_is_not_an_interrupt(data):
                                      "lr": 1.0}).fit(X, y)  # a rate this high stops improving at once
     assert len(patient.history_) < 30 and not patient.interrupted_
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_ctrl_c_stops_the_fit_under_a_handler_that_does_not_raise(data):
+    """A library's own SIGINT handler (one that only records, as a notebook or cluster client may) runs,
+    and the fit still stops and raises; the handler is put back afterwards."""
+    X, y, _ = data
+    seen = []
+
+    def quiet(signum, frame):
+        seen.append(signum)
+
+    signal.signal(signal.SIGINT, quiet)
+    with pytest.raises(KeyboardInterrupt, match="interrupted in epoch 2"):
+        FineTunedClassifier(**FAST, callbacks=[CtrlC()]).fit(X, y)
+    assert seen == [signal.SIGINT] and signal.getsignal(signal.SIGINT) is quiet
