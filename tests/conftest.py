@@ -15,6 +15,20 @@ from sktransfer.benchmark.runner import METHOD_CLASSES
 # Tests never reach a model hub: fail fast instead of waiting on timeouts.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+#: Torch and BLAS threads of every test (and doctest) that does not set its own: on a shared 2-core
+#: machine, two threads competing with another process's make every kernel an order of magnitude
+#: slower, and a test's speed would depend on what else runs. SKTRANSFER_TEST_THREADS overrides it.
+TEST_THREADS = int(os.environ.get("SKTRANSFER_TEST_THREADS", "1"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_threads():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TEST_THREADS)
+    with threadpool_limits(TEST_THREADS):
+        yield
+    torch.set_num_threads(threads)
+
 
 @pytest.fixture(scope="session")
 def digits():
@@ -47,8 +61,8 @@ def image_files(tmp_path, digits):
 
 @pytest.fixture(scope="module")
 def one_thread():
-    """One torch and BLAS thread: on a shared 2-core machine, 2 threads competing
-    with another process make every kernel an order of magnitude slower."""
+    """One torch and BLAS thread for this module, even under SKTRANSFER_TEST_THREADS: its
+    tolerances and timings were set with one."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with threadpool_limits(1):
