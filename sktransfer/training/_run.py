@@ -81,6 +81,9 @@ def train_network(module, data, plan, freezing, task, device, augment):
             net = assemble_net(plan, freezing, task, module, train_data, valid_data, device)
             net.fit(train_data, None)
             result = net.history, net.interrupted_, net.max_epochs  # the net itself is dropped
+            # The last step's gradients would stay on the fitted model: as much memory as its trainable
+            # weights, for nothing (and explain() would find them there).
+            module.zero_grad(set_to_none=True)
             if device.type == "cuda":
                 net = source = y_device = None  # noqa: F841  (free device memory now, not at the next gc)
                 gc.collect()

@@ -107,3 +107,10 @@ def test_warm_start_continues_and_refuses_a_new_architecture(fitted, data):
     assert any(not (start[k] == v).all() for k, v in warm.module_.state_dict().items() if v.is_floating_point())
     with pytest.raises(ValueError, match="warm_start=True continues the fitted network, but pooling changed"):
         warm.set_params(pooling="max").fit(X, y)
+
+
+def test_the_fitted_network_keeps_no_training_gradients(fitted):
+    """The last optimizer step's gradients are dropped: they would double the trainable weights' memory."""
+    est, _ = fitted
+    assert est.n_steps_ > 0
+    assert all(p.grad is None for p in est.module_.parameters())
