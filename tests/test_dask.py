@@ -84,11 +84,19 @@ def test_grid_search_over_a_feature_pipeline_equals_the_local_run(client, digits
     assert remote.best_params_ == local.best_params_
 
 
+def _forget_extractors():
+    """Runs on a worker: forget the extractors it unpickled, and how often it did."""
+    worker_state = __import__("sktransfer.dask").dask
+    worker_state._WORKER_EXTRACTORS.clear()
+    worker_state._LOADS.clear()
+
+
 def test_extraction_of_a_dask_array_equals_in_memory_and_loads_once_per_worker(client, digits, one_thread):
     X, _ = digits
     fx = PretrainedFeatureExtractor(image_size=32, verbose=0).fit(X[:1].reshape(1, 8, 8))
     images = X.reshape(-1, 8, 8)
     expected = fx.transform(images)
+    client.run(_forget_extractors)  # the cluster is the module's: earlier tests may have loaded extractors
     features = skdask.extract_features(fx, da.from_array(images, chunks=(20, 4, 8)))
     assert features.shape == expected.shape and features.chunks[0] == (20,) * 8
     np.testing.assert_allclose(features.compute(), expected, rtol=1e-5, atol=1e-5)
