@@ -154,9 +154,9 @@ class TargetSpec:
     def prediction(self, outputs, index):
         """The predicted label (single-label), the 0/1 decision on the target label (multi-label), or the
         predicted value of the target output in the units of ``y`` (regressor)."""
-        outputs = np.asarray(outputs, dtype=np.float64)
         if self.kind == "softmax":
-            return self.labels[outputs.argmax(axis=1)]
+            return self.predict(outputs)
+        outputs = np.asarray(outputs, dtype=np.float64)
         picked = outputs[np.arange(len(outputs)), index]
         if self.kind == "sigmoid":
             return (picked > 0).astype(np.int64)
