@@ -65,9 +65,22 @@ def resolve_device(device):
 
 
 def _apply_worker_threads():
-    threads = os.environ.get(TORCH_THREADS_ENV)
-    if threads and torch.get_num_threads() != int(threads):
-        torch.set_num_threads(int(threads))
+    """Apply ``$SKTRANSFER_TORCH_THREADS`` (set by configure_workers, or by hand) to the calling thread."""
+    text = os.environ.get(TORCH_THREADS_ENV, "").strip()
+    if not text:
+        return
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if threads < 1:  # torch would raise a bare RuntimeError, or silently take 0 as "all"
+        raise ValueError(
+            f"The environment variable {TORCH_THREADS_ENV}={os.environ[TORCH_THREADS_ENV]!r} is not a positive "
+            f"int (torch threads per task). Set it to a number such as 1 or 4, or unset it "
+            f"(unset {TORCH_THREADS_ENV}; in Python: del os.environ[{TORCH_THREADS_ENV!r}])."
+        )
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def autocast(device, enabled=True):

@@ -114,7 +114,11 @@ def configure_workers(client, n_threads=None, gpus="auto", relax_malloc=True):
     >>> [s["torch_threads"] for s in settings.values()]
     [1]
     """
-    _import_dask()
+    _, _, _, distributed = _import_dask()
+    if not isinstance(client, distributed.Client):
+        raise TypeError(f"client must be a distributed.Client of the cluster to configure; got "
+                        f"{type(client).__name__}. Connect one first, e.g. Client('tcp://host:8786') or "
+                        "Client(LocalCluster()).")
     if n_threads is not None and (not isinstance(n_threads, (int, np.integer)) or isinstance(n_threads, bool)
                                   or n_threads < 1):
         raise ValueError(f"n_threads must be a positive int or None (the worker's share of cores); got {n_threads!r}.")
@@ -248,7 +252,7 @@ def dask_backend(scheduler, log=None):
         else:
             try:
                 client = stack.enter_context(Client(scheduler, timeout="10s"))
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address at all
                 raise ValueError(f"Could not reach a Dask scheduler at {scheduler!r} ({exc}); start one "
                                  "(`dask scheduler`, then `dask worker ADDRESS` on each machine) or pass "
                                  "'local'.") from exc

@@ -155,6 +155,32 @@ def test_configure_workers_rejects_bad_settings(client, kwargs, match):
         skdask.configure_workers(client, **kwargs)
 
 
+@pytest.mark.parametrize("client", [None, "tcp://127.0.0.1:8786", object()])
+def test_configure_workers_without_a_client_names_what_to_pass(client):
+    with pytest.raises(TypeError, match=r"client must be a distributed\.Client.*got (NoneType|str|object).*Client\("):
+        skdask.configure_workers(client)
+
+
+def test_a_scheduler_that_is_no_address_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"Could not reach a Dask scheduler at 'bogus'.*pass 'local'"):
+        with skdask.dask_backend("bogus"):
+            pass
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5", " "])
+def test_an_invalid_torch_threads_variable_names_itself_and_the_fix(value, monkeypatch):
+    from sktransfer._device import TORCH_THREADS_ENV, resolve_device
+
+    threads = torch.get_num_threads()
+    monkeypatch.setenv(TORCH_THREADS_ENV, value)
+    if not value.strip():  # empty: as if unset
+        assert resolve_device("cpu") == torch.device("cpu") and torch.get_num_threads() == threads
+        return
+    with pytest.raises(ValueError, match=rf"{TORCH_THREADS_ENV}='{value}' is not a positive int.*unset it"):
+        resolve_device("cpu")
+    assert torch.get_num_threads() == threads
+
+
 def test_extract_features_rejects_bad_input(digits):
     X, _ = digits
     fx = PretrainedFeatureExtractor(image_size=32, input_shape=(8, 8), verbose=0).fit(X[:1])
