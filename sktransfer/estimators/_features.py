@@ -217,13 +217,16 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         features : ndarray of shape (n_images, n_features), dtype float32
         """
         check_is_fitted(self, "image_size_")
+        # set_params after fit is not checked by anyone else: batch_size, memory, file_key... are used here.
+        self._validate_params()
         images = self._inputs(X)
         check_n_features_in(self, X)
+        check_writable_memory(self.memory)
         memory = check_memory(self.memory)
         if memory.location is None:
             return self._extract(images)
         cached = memory.cache(_cached_features, ignore=["extractor"])
-        return cached(self._cache_key(X), X, extractor=self)
+        return cached(self._cache_key(images), X, extractor=self)
 
     @property
     def device_(self):
@@ -245,7 +248,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
             return extractor_layers(len(backbone.blocks), images.typical_shape())
         return block_indices(backbone.blocks, self.layer, backbone.name)
 
-    def _cache_key(self, X):
+    def _cache_key(self, images):
         fitted = self._fitted_with
         if self._fingerprint is None:
             if reproducible_weights(fitted["backbone"], fitted["weights"]):
@@ -254,12 +257,13 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
                 # The weights' bytes: equal weights (a clone, a seeded random init) share the cache.
                 self._fingerprint = weights_fingerprint(self.encoder_.state_dict())
         files = None
-        if isinstance(X, (list, tuple)) and X and isinstance(X[0], (str, os.PathLike)):
-            # A path's content can change: key on what file_key says identifies it.
+        if images.paths is not None:
+            # A file's content can change under the same path: key on what file_key says identifies it.
+            # The paths come from the input layer, so every container of paths (list, array, Series...) is keyed.
             if self.file_key == "content":
-                files = [_file_digest(p) for p in X]
+                files = [(p, _file_digest(p)) for p in images.paths]
             else:
-                files = [(os.path.getsize(p), os.path.getmtime(p)) for p in X]
+                files = [(p, os.path.getsize(p), os.path.getmtime(p)) for p in images.paths]
         return (self._fingerprint, self.layers_, fitted["pooling"], self.image_size_, self.input_shape, files)
 
     def __getstate__(self):

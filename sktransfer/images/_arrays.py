@@ -163,8 +163,16 @@ def _from_object_array(X):
             "the file paths (e.g. the path column of a table, df['path']) or only the pixels as a "
             "numeric array (X.astype(np.float32))."
         )
+    return _path_column(X)
+
+
+def _path_column(X):
+    """A 1-D array of paths, or one column of them (``df[["path"]]``, as ColumnTransformer passes it), as a list."""
+    if X.ndim == 2 and X.shape[1] == 1:
+        X = X[:, 0]
     if X.ndim != 1:
         raise ValueError(
-            f"An array of file paths must be 1-D; got shape {X.shape}. Pass X.ravel() or a list of paths."
+            f"An array of file paths must be 1-D; got shape {X.shape}. Pass one column of paths "
+            "(df['path'] for a table), or X.ravel() for a grid of them."
         )
     return list(X)

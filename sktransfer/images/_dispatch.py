@@ -8,13 +8,14 @@ modules.
 
 from __future__ import annotations
 
+import array
 import numbers
 
 import numpy as np
 import torch
 
-from ._arrays import _check_input_shape, _from_array, _from_object_array
-from ._kinds import _PATH_TYPES, _is_pandas
+from ._arrays import _check_input_shape, _from_array, _from_object_array, _path_column
+from ._kinds import _PATH_TYPES, _is_pandas, _item_kind, _pandas_to_numpy
 from ._lists import _from_list
 from ._messages import _masked_error, _scalar_error, _single_path_error
 from ._set import ImageSet
@@ -76,11 +77,13 @@ def as_image_set(X, *, input_shape=None) -> ImageSet:
     if isinstance(X, _PATH_TYPES):
         raise _single_path_error(X)
     if _is_pandas(X):
-        X = X.to_numpy()
+        X = _pandas_to_numpy(X)  # rows by position from here on, whatever the index
     elif isinstance(X, numbers.Number):
         X = np.asarray(X)  # a Python scalar: reported as one below
-    elif not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__"):
-        X = np.asarray(X)  # array-likes (xarray, dask, numpy scalars...) become numpy
+    elif isinstance(X, (memoryview, array.array)) or (
+        not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__")
+    ):
+        X = np.asarray(X)  # array-likes (xarray, dask, numpy scalars, buffers...) become numpy
     if isinstance(X, np.ndarray):
         if X.ndim == 0:
             raise _scalar_error(X)
@@ -89,12 +92,7 @@ def as_image_set(X, *, input_shape=None) -> ImageSet:
         if X.dtype.kind == "O":
             X = _from_object_array(X)
         elif X.dtype.kind in "US":
-            if X.ndim != 1:
-                raise ValueError(
-                    f"An array of file paths must be 1-D; got shape {X.shape}. "
-                    "Pass X.ravel() or a list of paths."
-                )
-            X = list(X)
+            X = _path_column(X)
         elif X.dtype.kind == "c":
             raise ValueError(
                 "Complex data not supported: images are real numbers (uint8 or floats in [0, 1]). "
@@ -110,5 +108,21 @@ def as_image_set(X, *, input_shape=None) -> ImageSet:
     raise TypeError(
         f"Cannot read images from {type(X).__name__}. Pass a numpy array "
         "(N, H, W[, C]), a torch tensor (N, C, H, W), a list of PIL images, "
-        "or a list of file paths."
+        f"or a list of file paths.{_container_hint(X)}"
     )
+
+
+def _container_hint(X):
+    """What to pass instead of a container the dispatch does not read (said after the generic message)."""
+    if _item_kind(X) == "pil":
+        return " X is a single PIL image: pass a list, [img], even for one image."
+    if isinstance(X, (bytes, bytearray)):
+        return (" Bytes are no image: for an encoded file (PNG, JPEG...), save it to a file and pass its path, "
+                "or pass [PIL.Image.open(io.BytesIO(X))].")
+    if isinstance(X, (set, frozenset)):
+        return " A set has no order, so images could not be matched with y: pass a list, e.g. sorted(X)."
+    if isinstance(X, dict):
+        return " For a dict of images, pass list(X.values()) (and y in the same order)."
+    if hasattr(X, "__iter__"):  # generators, map, deque, range, dict views: their items may well be images
+        return f" To read the items of this {type(X).__name__}, pass list(X)."
+    return ""

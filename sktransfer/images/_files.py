@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 from ._pil import _pil_to_tensor
 from ._set import ImageSet, _stack_if_uniform
@@ -111,17 +112,9 @@ def _from_paths(X):
     for i, path in enumerate(paths):
         if path == "":
             raise ValueError(f"X[{i}] is an empty string, not a file path. Drop it, or pass the image's path.")
-        if os.path.isdir(path):
-            raise ValueError(
-                f"X[{i}]: {path!r} is a directory, not an image file. Pass the image files in it, e.g. "
-                f"sorted(glob.glob(os.path.join({path!r}, '*.png'))); a folder with one sub-folder per class "
-                "is a dataset for `sktransfer benchmark` (or sktransfer.benchmark.load_dataset)."
-            )
-        if not os.path.isfile(path):
-            raise ValueError(
-                f"X[{i}]: image file not found: {path!r}. Check the path; relative paths are taken "
-                f"from the working directory {os.getcwd()!r}."
-            )
+        problem = _path_problem(path)
+        if problem is not None:
+            raise ValueError(f"X[{i}]: {problem}")
 
     def load(idx):
         from PIL import UnidentifiedImageError
@@ -131,6 +124,8 @@ def _from_paths(X):
             try:
                 with open_image(paths[i], f" (X[{i}])") as img:
                     out.append(_pil_to_tensor(img, f"{paths[i]!r} (X[{i}])"))
+            except PermissionError as exc:  # not a format problem: re-saving would not help
+                raise ValueError(f"X[{i}]: {_unreadable(paths[i])}") from exc
             except (UnidentifiedImageError, OSError) as exc:
                 raise ValueError(
                     f"Cannot read image file {paths[i]!r} (X[{i}]): {exc}. Re-save it in a format Pillow "
@@ -138,4 +133,45 @@ def _from_paths(X):
                 ) from exc
         return _stack_if_uniform(out)
 
-    return ImageSet(load, len(paths), "paths", None, None)
+    return ImageSet(load, len(paths), "paths", None, None, paths=tuple(paths))
+
+
+#: What ``os.stat`` calls files that are not regular, as said in the error (a FIFO or /dev/null is no image file).
+_SPECIAL_FILES = [(stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+
+
+def _path_problem(path):
+    """Why ``path`` is not an image file to read (problem and fix, for an error message), or None when it is one.
+
+    Only ``os.stat`` is used, never ``open``: opening a FIFO for reading would
+    block until something writes to it.
+    """
+    try:
+        info = os.stat(path)
+    except ValueError:  # an embedded NUL character: no file system has such a name
+        return f"{path!r} contains a NUL character ('\\x00'), so it cannot name a file. Check how the path was built."
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return (f"{path!r} is a symbolic link to a missing file ({os.readlink(path)!r}). Fix or remove the "
+                    "link, or pass the image file it should point to.")
+        return (f"image file not found: {path!r}. Check the path; relative paths are taken from the working "
+                f"directory {os.getcwd()!r}.")
+    except OSError as exc:  # a path too long, a file used as a folder, a folder without access...
+        return f"cannot look up {path!r} ({exc.strerror or exc}). Check the path and its folders' permissions."
+    if stat.S_ISDIR(info.st_mode):
+        return (f"{path!r} is a directory, not an image file. Pass the image files in it, e.g. "
+                f"sorted(glob.glob(os.path.join({path!r}, '*.png'))); a folder with one sub-folder per class "
+                "is a dataset for `sktransfer benchmark` (or sktransfer.benchmark.load_dataset).")
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(info.st_mode)), "a special file")
+        return (f"{path!r} is {kind}, not a regular file, so it holds no image to read. Pass the path of an "
+                "image file (PNG, JPEG...); to use data from a pipe or a device, save it to a file first.")
+    if not os.access(path, os.R_OK):
+        return _unreadable(path)
+    return None
+
+
+def _unreadable(path):
+    return (f"{path!r} cannot be read: permission denied. Give your user read access to it (e.g. chmod a+r) "
+            "or pass a copy you can read.")

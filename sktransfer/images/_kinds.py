@@ -21,6 +21,22 @@ def _is_pandas(X):
     return type(X).__module__.startswith("pandas") and hasattr(X, "to_numpy")
 
 
+def _pandas_to_numpy(X):
+    """A pandas object as numpy: rows by position (never by index label), nullable numbers as numbers.
+
+    ``to_numpy`` gives object arrays for nullable dtypes (``Int64``, ``Float32``,
+    ``boolean``), which would be read as paths; their missing values become NaN,
+    which the pixel check then names.
+    """
+    dtypes = [X.dtype] if hasattr(X, "dtype") else list(X.dtypes)  # a Series or Index; a DataFrame
+    numeric = [getattr(d, "numpy_dtype", None) for d in dtypes]
+    if not dtypes or not all(d is not None and d.kind in "biuf" for d in numeric):
+        return X.to_numpy()
+    if np.asarray(X.isna()).any():
+        return X.to_numpy(dtype=np.float64, na_value=np.nan)
+    return X.to_numpy(dtype=np.result_type(*numeric))
+
+
 def _is_missing(item):
     """None, NaN (float or numpy), pandas NA/NaT: a hole in a list or column of paths."""
     if item is None or type(item).__name__ in ("NAType", "NaTType"):
@@ -41,6 +57,8 @@ def _item_kind(item):
         return "nested"
     if isinstance(item, (numbers.Number, np.bool_)):
         return "number"
+    if isinstance(item, bytes):  # numpy's bytes_ too (an "S" array of byte paths)
+        return "bytes"
     if type(item).__module__.startswith("PIL.") and hasattr(item, "convert"):
         return "pil"
     return type(item).__name__

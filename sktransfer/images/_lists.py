@@ -17,7 +17,7 @@ from ._arrays import _channels_last_shape, _from_array
 from ._files import _from_paths
 from ._kinds import _item_kind
 from ._messages import _masked_error, _missing_error
-from ._pil import _pil_to_tensor
+from ._pil import _check_open, _pil_to_tensor
 from ._pixels import _check_values, _to_uint8
 from ._set import ImageSet, _common_size, _stack_if_uniform
 
@@ -91,6 +91,8 @@ def _from_nested(X, input_shape):
 
 def _from_pil_list(X):
     images = list(X)  # a shallow copy, so a caller appending later changes nothing
+    for i, im in enumerate(images):
+        _check_open(im, f"X[{i}]")  # up front: fit fails at once, not at the first batch
 
     def load(idx):
         return _stack_if_uniform([_pil_to_tensor(images[i], f"X[{i}]") for i in idx])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kinds import _item_kind
+from ._kinds import _is_pandas, _item_kind, _pandas_to_numpy
 
 
 def record_n_features_in(estimator, X):
@@ -58,7 +58,9 @@ def check_n_features_in(estimator, X):
 
 
 def _n_columns(X):
-    """Columns of a 2-D ``X``: a 2-D array, or a list of flat rows of numbers (``X.tolist()``); else None."""
+    """Columns of a 2-D ``X``: a 2-D array or DataFrame, or a list of flat rows of numbers (``X.tolist()``); else None."""
+    if _is_pandas(X):
+        X = _pandas_to_numpy(X)  # a DataFrame of flattened images has columns, as its array does
     if isinstance(X, np.ndarray):
         return X.shape[1] if X.ndim == 2 else None
     if isinstance(X, (list, tuple)) and X and isinstance(X[0], (list, tuple)):

@@ -13,6 +13,25 @@ import torch
 from ._pixels import _require_finite, _to_uint8
 
 
+def _check_open(img, origin):
+    """Refuse a PIL image whose pixels can no longer be read: closed, or its file closed before it was loaded.
+
+    ``with Image.open(path) as img: ...`` closes the file on leaving the block
+    and Pillow reads pixels lazily, so an image never loaded inside the block
+    has nothing left to read (Pillow then fails with a bare AssertionError);
+    ``img.close()`` discards loaded pixels too.
+    """
+    core = img.__dict__.get("_im", img.__dict__.get("im"))  # Pillow's pixel store (named ``im`` before 10.1)
+    closed = type(core).__name__ == "DeferredError"  # what img.close() leaves
+    unread = core is None and bool(getattr(img, "tile", None)) and getattr(img, "fp", "no file") is None
+    if closed or unread:
+        raise ValueError(
+            f"{origin} is a closed PIL image: closed by img.close(), or used after leaving `with "
+            "Image.open(path) as img:` before its pixels were read, so Pillow has no pixels left to give. Pass "
+            "the file path instead, or keep a loaded copy inside the `with` block: img.copy() (or img.load())."
+        )
+
+
 def _pil_to_uint8(img, origin):
     """Decode one PIL image to a uint8 array (H, W) or (H, W, 3), keeping what its mode means.
 
@@ -74,6 +93,7 @@ def _float32_image(values, origin):
 
 def _pil_to_tensor(img, origin):
     """Decode one PIL image to a (C, H, W) uint8 tensor with C in 1, 3."""
+    _check_open(img, origin)
     arr = _pil_to_uint8(img, origin)
     if arr.ndim == 2:
         arr = arr[:, :, None]

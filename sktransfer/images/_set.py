@@ -33,6 +33,10 @@ class ImageSet:
         Channels per image when known without reading files.
     image_shape : tuple of int or None
         ``(H, W)`` when every image has the same size and it is known up front.
+    paths : tuple of str or None, default=None
+        The image files, in order, when the images are read from files
+        (whatever container held the paths: list, array, pandas Series...);
+        None otherwise. What a cache keys a file's content on.
 
     Examples
     --------
@@ -43,14 +47,17 @@ class ImageSet:
     (5, (8, 8))
     >>> next(images.iter_batches(batch_size=4)).shape
     torch.Size([4, 1, 8, 8])
+    >>> images.paths is None  # pixels, not files
+    True
     """
 
-    def __init__(self, loader, n_images, kind, channels, image_shape):
+    def __init__(self, loader, n_images, kind, channels, image_shape, paths=None):
         self._loader = loader
         self.n_images = n_images
         self.kind = kind
         self.channels = channels
         self.image_shape = image_shape
+        self.paths = paths
 
     def __len__(self):
         return self.n_images
@@ -80,8 +87,9 @@ class ImageSet:
         [3, 1]
         """
         indices = np.asarray(indices, dtype=np.int64)
+        paths = None if self.paths is None else tuple(self.paths[i] for i in indices)
         return ImageSet(lambda idx: self._loader(indices[idx]), len(indices), self.kind, self.channels,
-                        self.image_shape)
+                        self.image_shape, paths)
 
     def typical_shape(self):
         """``(H, W)`` of the images, or of the first one when their sizes differ or are unknown.

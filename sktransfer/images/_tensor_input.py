@@ -14,6 +14,7 @@ from ._set import ImageSet
 
 
 def _from_tensor(X):
+    _check_tensor_kind(X)
     if X.ndim == 0:
         raise ValueError(
             f"X must be images, got a scalar tensor ({X.item()!r}). Pass a tensor (N, C, H, W) of images."
@@ -57,6 +58,26 @@ def _from_tensor(X):
         return batch[:, :3].contiguous() if c == 4 else batch.contiguous()
 
     return ImageSet(load, len(X), "tensor", min(c, 3), tuple(X.shape[2:]))
+
+
+def _check_tensor_kind(X):
+    """Refuse tensors whose values cannot be read as pixels here: sparse, meta, quantized, 8-bit floats."""
+    if X.layout != torch.strided:
+        raise TypeError(
+            f"Tensor X is sparse ({X.layout}); images are dense. Pass X.to_dense()."
+        )
+    if X.is_meta:
+        raise ValueError(
+            "Tensor X is on the 'meta' device: it has a shape but no values to read. Pass a tensor holding "
+            "the images' pixels (e.g. built on 'cpu')."
+        )
+    if X.is_quantized:
+        raise TypeError(f"Tensor X is quantized ({X.dtype}); pass X.dequantize(), scaled to floats in [0, 1].")
+    if X.dtype.is_floating_point and X.dtype.itemsize == 1:  # float8: most CPU operations are not implemented
+        raise TypeError(
+            f"Tensor X has dtype {X.dtype}, which torch cannot compute with on the CPU. Pass X.float() "
+            "(floats in [0, 1]) or X.to(torch.uint8) for pixels 0..255."
+        )
 
 
 def _check_tensor_values(X):

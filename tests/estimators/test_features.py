@@ -282,3 +282,54 @@ def test_file_key_content_sees_a_rewrite_that_stat_misses(tmp_path, digits):
     np.testing.assert_array_equal(fx.transform(paths), before_stat)  # "stat": stale, as documented
     fresh = by_content.transform(paths)
     assert not np.allclose(fresh[0], before_content[0]) and np.allclose(fresh[1:], before_content[1:])
+
+
+def _rewrite(paths, seed):
+    """New pixels in every file, and a modification time a few seconds later (past any file system's resolution)."""
+    rng = np.random.RandomState(seed)
+    for path in paths:
+        mtime = os.stat(path).st_mtime
+        Image.fromarray(rng.randint(0, 256, (8, 8)).astype(np.uint8)).save(path)
+        os.utime(path, (mtime + 5, mtime + 5))
+
+
+@pytest.mark.parametrize("file_key", ["stat", "content"])
+@pytest.mark.parametrize("make", [
+    pytest.param(list, id="list"),
+    pytest.param(tuple, id="tuple"),
+    pytest.param(np.array, id="str-array"),
+    pytest.param(lambda p: np.array(p, dtype=object), id="object-array"),
+    pytest.param(lambda p: __import__("pandas").Series(p, index=np.arange(10, 10 + len(p))), id="series"),
+    pytest.param(lambda p: __import__("pandas").Index(p), id="pandas-index"),
+])
+def test_memory_sees_rewritten_files_in_every_container_of_paths(tmp_path, image_files, make, file_key):
+    """Issue 21: an array or a Series of paths served the features of the files' old content."""
+    paths = image_files[0][:4]
+    params = dict(backbone="timm/test_resnet", weights=None, image_size=16, layer=None, verbose=0, random_state=0)
+    fx = PretrainedFeatureExtractor(**params, memory=str(tmp_path / "cache"), file_key=file_key).fit(make(paths))
+    before = fx.transform(make(paths))
+    _rewrite(paths, seed=0)
+    after = fx.transform(make(paths))
+    expected = PretrainedFeatureExtractor(**params).fit(paths).transform(paths)  # no cache: the truth
+    assert not np.allclose(after, before)
+    np.testing.assert_array_equal(after, expected)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"batch_size": 0}, r"'batch_size' parameter of PretrainedFeatureExtractor must be an int in the range \[1"),
+    ({"file_key": "mtime"}, r"'file_key' parameter .* must be a str among"),
+    ({"random_state": "seed"}, r"'random_state' parameter"),
+    ({"verbose": "loud"}, r"'verbose' parameter"),
+    ({"memory": "/proc/sktransfer-no-cache"}, r"memory='/proc/sktransfer-no-cache' is not a writable folder.*"
+                                              r"memory=None for no cache"),
+])
+def test_parameters_set_after_fit_are_checked_at_transform(digits, params, match):
+    """What transform uses is validated there too: a clear error, and the fitted model still works."""
+    X = digits[0][:4]
+    fx = PretrainedFeatureExtractor("timm/test_resnet", weights=None, image_size=16, layer=None, verbose=0,
+                                    input_shape=(8, 8), random_state=0).fit(X)
+    reference = fx.transform(X)
+    good = {k: fx.get_params()[k] for k in params}
+    with pytest.raises(ValueError, match=match):
+        fx.set_params(**params).transform(X)
+    np.testing.assert_array_equal(fx.set_params(**good).transform(X), reference)
