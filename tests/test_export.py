@@ -104,3 +104,51 @@ def test_an_unknown_estimator_in_the_file_is_a_clear_error(data, tmp_path):
     torch.save({**raw, "estimator": "SomethingElse"}, path)
     with pytest.raises(ValueError, match="'SomethingElse', which load_weights cannot rebuild"):
         load_weights(path)
+
+
+def test_parameters_come_back_with_their_types_and_refit(data, tmp_path):
+    """class_weight's int keys and tuple parameters survive the file: the loaded model refits as the original."""
+    X, y, Xt = data
+    params = {**FAST, "image_size": (16, 16), "class_weight": {0: 5.0}, "hidden_units": (8,)}
+    est = FineTunedClassifier(**params).fit(X, y)
+    export_weights(est, tmp_path / "m.pt")
+    loaded = load_weights(tmp_path / "m.pt")
+    assert loaded.get_params() == est.get_params()
+    assert loaded.class_weight == {0: 5.0} and type(next(iter(loaded.class_weight))) is int
+    assert loaded.image_size == (16, 16) and loaded.hidden_units == (8,) and loaded.arch_spec_ == est.arch_spec_
+    refit = load_weights(tmp_path / "m.pt").fit(X, y)  # class_weight={'0': 5.0} made this fail
+    np.testing.assert_array_equal(refit.predict(Xt), FineTunedClassifier(**params).fit(X, y).predict(Xt))
+
+
+def test_warm_start_after_load_continues_from_the_loaded_weights(data, tmp_path):
+    """A loaded model with a tuple image_size warm-starts exactly as the exported one would have."""
+    X, y, Xt = data
+    est = FineTunedClassifier(**{**FAST, "image_size": (16, 16)}).fit(X, y)
+    export_weights(est, tmp_path / "m.pt")
+    loaded = load_weights(tmp_path / "m.pt").set_params(warm_start=True)
+    start = {k: v.clone() for k, v in loaded.module_.named_parameters()}
+    loaded.fit(X, y)  # the same architecture: no "image_size changed" complaint
+    original = pickle.loads(pickle.dumps(est)).set_params(warm_start=True).fit(X, y)
+    np.testing.assert_allclose(loaded.predict_proba(Xt), original.predict_proba(Xt), rtol=1e-5, atol=1e-6)
+    moved = [k for k, v in loaded.module_.named_parameters() if not torch.equal(v, start[k])]
+    assert moved and len(moved) < len(start)  # trained on from the loaded weights, the frozen blocks kept
+
+
+def test_a_version_1_file_still_loads_with_its_keys_and_tuples_restored(data, tmp_path):
+    """Version 1 wrote dict keys as strings and tuples as lists; loading undoes it for what it can."""
+    X, y, Xt = data
+    est = FineTunedClassifier(**{**FAST, "image_size": (16, 16), "class_weight": {0: 5.0}}).fit(X, y)
+    export_weights(est, tmp_path / "m.pt")
+    raw = torch.load(tmp_path / "m.pt", weights_only=True)
+
+    def as_v1(value):
+        if isinstance(value, dict):
+            return {str(k): as_v1(v) for k, v in value.items()}
+        return [as_v1(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+    old = {k: (v if k == "state_dict" else as_v1(v)) for k, v in raw.items()}
+    torch.save({**old, "format": "sktransfer-weights/1"}, tmp_path / "v1.pt")
+    loaded = load_weights(tmp_path / "v1.pt")
+    assert loaded.class_weight == {0: 5.0} and loaded.image_size == (16, 16)
+    np.testing.assert_array_equal(loaded.predict(Xt), est.predict(Xt))
+    loaded.fit(X, y)  # refits with the restored class_weight
