@@ -13,7 +13,13 @@ Accepted inputs
   (read exactly as that array);
 - ``torch.Tensor`` ``(N, C, H, W)`` (or ``(N, H, W)``);
 - lists of PIL images or of ``(H, W[, C])`` arrays, sizes may differ;
-- lists, arrays or pandas Series of file paths.
+- lists, tuples, arrays, pandas Series or Index of file paths, or one column
+  of them (``df[["path"]]``).
+
+pandas objects are read by position, whatever their index (a DataFrame's rows
+are the images); nullable numeric columns (``Int64``, ``Float32``) as numbers,
+their missing values as NaN (refused). An :class:`ImageSet` of files knows
+their paths (``paths``), whatever container held them.
 
 Pixel values, by type:
 
@@ -40,9 +46,11 @@ repeated to three on the device when the backbone wants three.
 
 Refused, with a message saying what to do instead: ``numpy.ma`` masked arrays
 (the mask would be ignored: fill it first, ``X.filled(0)``), object arrays of
-numbers, missing paths (None, NaN), directories given as image files, and
-image files larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (Pillow's
-decompression-bomb guard).
+numbers, missing paths (None, NaN), directories and other files that are no
+regular file (FIFOs, devices: only looked at, never opened), broken links,
+closed PIL images, sparse, ``meta``, quantized and float8 tensors, and image
+files larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (Pillow's decompression-bomb
+guard).
 """
 
 from __future__ import annotations

@@ -32,8 +32,9 @@ def _pandas_to_numpy(X):
     numeric = [getattr(d, "numpy_dtype", None) for d in dtypes]
     if not dtypes or not all(d is not None and d.kind in "biuf" for d in numeric):
         return X.to_numpy()
-    if np.asarray(X.isna()).any():
-        return X.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = X.to_numpy(dtype=np.float64, na_value=np.nan)  # not X.isna(): it consolidates the user's frame
+    if np.isnan(values).any():
+        return values
     return X.to_numpy(dtype=np.result_type(*numeric))
 
 

@@ -1,4 +1,4 @@
-"""Bad inputs (issue 13): each one a clear error that names the problem and the fix.
+"""Bad inputs (issues 13 and 21): each one a clear error that names the problem and the fix.
 
 Every case asserts:
 
@@ -36,21 +36,23 @@ integer range                                         9
 dimensions (1-D, 5-D, 6-D)                            8
 channels and empty images/X                          16
 flattened X and input_shape                          19
-dtypes, containers, list items, nested lists         23
-file paths (directories, missing, unreadable)         9
+dtypes, containers, list items, nested lists         27
+paths (folders, missing, FIFOs, devices, links)      14
 decompression bombs (9 formats, 2 sizes)             11
 PIL images and files with out-of-range values        10
-HOG/Pixel parameters                                  8
-estimator entry (fit/transform of fitted models)     10
+closed PIL images, a single PIL image                 3
+tensors: sparse, meta, quantized, float8              4
+HOG/Pixel/extractor parameters                        9
+estimator entry (fit/transform of fitted models)     12
 CLI (--output-dir, bombs, --max-image-pixels)        11
 backbone hub caches with a planted pickle             4
 ------------------------------------------------  -----
-total                                               191
+total                                               210
 ================================================  =====
 
-That is 181 distinct bad inputs; the CLI cases run through both entry points
+That is 198 distinct bad inputs; the CLI cases run through both entry points
 (``sktransfer benchmark`` and ``python -m sktransfer.benchmark``), and one more
-test calls ``run_benchmark`` directly: 203 test items.
+test calls ``run_benchmark`` directly: 222 test items.
 """
 
 from __future__ import annotations
@@ -99,15 +101,29 @@ def fingerprint(X):
             fp += (np.ma.getmaskarray(X).tobytes(),)
         return fp
     if isinstance(X, torch.Tensor):
-        raw = X.detach().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes()
-        return ("tensor", str(X.dtype), tuple(X.shape), raw)
+        if X.is_meta:
+            return ("meta tensor", str(X.dtype), tuple(X.shape))
+        values = X.detach()
+        values = values.to_dense() if values.layout != torch.strided else values
+        values = values.int_repr() if values.is_quantized else values
+        raw = values.reshape(-1).contiguous().view(torch.uint8).numpy().tobytes()
+        return ("tensor", str(X.dtype), str(X.layout), tuple(X.shape), raw)
     if isinstance(X, (list, tuple)):
         return (type(X).__name__, tuple(fingerprint(x) for x in X))
     if isinstance(X, (str, os.PathLike)):
         path = os.fspath(X)
         return ("path", path, _digest(path) if os.path.isfile(path) else os.path.isdir(path))
     if isinstance(X, Image.Image):
-        return ("pil", X.mode, X.size, X.tobytes())
+        try:
+            return ("pil", X.mode, X.size, X.tobytes())
+        except (ValueError, AssertionError):  # a closed image has no pixels to compare: its state must stay so
+            return ("closed pil", X.mode, X.size, getattr(X, "fp", None))
+    if type(X).__module__.startswith("pandas"):  # by content: pandas may consolidate its blocks when read
+        import pandas as pd
+
+        dtypes = [X.dtype] if hasattr(X, "dtype") else list(X.dtypes)
+        return ("pandas", type(X).__name__, tuple(map(str, dtypes)), tuple(map(str, getattr(X, "columns", []))),
+                tuple(pd.util.hash_pandas_object(X, index=True)))
     return ("other", type(X).__name__, pickle.dumps(X))
 
 
@@ -253,6 +269,32 @@ def bomb(name, data):
     return Bad(lambda tmp: with_good(tmp, write(tmp, name, data)), ValueError,
                rf"{re.escape(name)}'? \(X\[1\]\) is too large to open safely",
                r"PIL\.Image\.MAX_IMAGE_PIXELS = None")
+
+
+def fifo(tmp):
+    path = tmp / "pipe"
+    os.mkfifo(path)
+    return str(path)
+
+
+def broken_link(tmp):
+    path = tmp / "link.png"
+    os.symlink(tmp / "gone.png", path)
+    return str(path)
+
+
+def closed_after_with(tmp):
+    """What `with Image.open(path) as img: ...` leaves once the block is left before the pixels were read."""
+    with Image.open(good_png(tmp)) as img:
+        pass
+    return img
+
+
+def closed_by_close():
+    img = Image.new("L", (8, 8), 40)
+    img.load()
+    img.close()
+    return img
 
 
 def pil_file(name, array, mode=None):
@@ -533,6 +575,15 @@ DTYPES_CONTAINERS_LISTS = [
                  id="nested-float-out-of-range"),
     pytest.param(Bad(lambda t: [np.zeros((8, 8), "datetime64[s]")], TypeError, r"X\[0\] has dtype datetime64",
                      r"Pass uint8 pixels"), id="list-item-datetime"),
+    pytest.param(Bad(lambda t: __import__("collections").deque([good_png(t)]), TypeError,
+                     r"Cannot read images from deque", r"pass list\(X\)"), id="deque-of-paths"),
+    pytest.param(Bad(lambda t: _png_bytes(), TypeError, r"Cannot read images from bytes.*Bytes are no image",
+                     r"io\.BytesIO\(X\)"), id="encoded-png-bytes"),
+    pytest.param(Bad(lambda t: np.array([b"a.png", b"b.png"]), TypeError, r"X\[0\] is a bytes_",
+                     r"p\.decode\(\)"), id="bytes-array-of-paths"),
+    pytest.param(Bad(lambda t: __import__("pandas").DataFrame(np.full((2, 64), 0.5)).astype("Float32").mask(
+                     np.eye(2, 64, dtype=bool)), ValueError, r"NaN or infinity", r"nan_to_num", input_shape=(8, 8)),
+                 id="pandas-nullable-floats-with-na"),
 ]
 
 PATHS = [
@@ -554,6 +605,18 @@ PATHS = [
                      ValueError, r"Cannot read image file '.*cut\.png'", r"Re-save"), id="truncated-png"),
     pytest.param(Bad(lambda t: with_good(t, write(t, "cut.jpg", _jpeg_bytes()[:200])), ValueError,
                      r"Cannot read image file '.*cut\.jpg'", r"Re-save"), id="truncated-jpeg"),
+    pytest.param(Bad(lambda t: with_good(t, fifo(t)), ValueError, r"X\[1\]: '.*pipe' is a named pipe \(FIFO\), not "
+                     r"a regular file", r"save it to a file first", not_in=r"not found"), id="fifo"),
+    pytest.param(Bad(lambda t: ["/dev/null"], ValueError, r"'/dev/null' is a character device, not a regular file",
+                     r"Pass the path of an image file", not_in=r"not found"), id="dev-null"),
+    pytest.param(Bad(lambda t: with_good(t, broken_link(t)), ValueError,
+                     r"X\[1\]: '.*link\.png' is a symbolic link to a missing file \('.*gone\.png'\)",
+                     r"Fix or remove the link"), id="broken-symlink"),
+    pytest.param(Bad(lambda t: ["a\x00b.png"], ValueError, r"contains a NUL character", r"how the path was built",
+                     not_in=r"not found"), id="nul-in-path"),
+    pytest.param(Bad(lambda t: [os.path.join(good_png(t), "x.png")], ValueError,
+                     r"cannot look up '.*ok\.png/x\.png' \(Not a directory\)", r"Check the path"),
+                 id="file-used-as-folder"),
 ]
 
 
@@ -614,10 +677,33 @@ PIL_VALUES = [
 ]
 
 
+CLOSED_AND_SINGLE_PIL = [
+    pytest.param(Bad(lambda t: [closed_after_with(t)], ValueError, r"X\[0\] is a closed PIL image",
+                     r"Pass the file path instead.*img\.copy\(\)"), id="pil-used-after-its-with-block"),
+    pytest.param(Bad(lambda t: [Image.new("L", (8, 8)), closed_by_close()], ValueError,
+                     r"X\[1\] is a closed PIL image", r"img\.copy\(\)"), id="pil-closed-by-close"),
+    pytest.param(Bad(lambda t: Image.new("L", (8, 8)), TypeError, r"X is a single PIL image", r"\[img\]"),
+                 id="single-pil-image"),
+]
+
+TENSOR_KINDS = [
+    pytest.param(Bad(lambda t: torch.zeros(2, 1, 8, 8).to_sparse(), TypeError, r"Tensor X is sparse",
+                     r"X\.to_dense\(\)"), id="tensor-sparse"),
+    pytest.param(Bad(lambda t: torch.zeros(2, 1, 8, 8, device="meta"), ValueError, r"'meta' device.*no values",
+                     r"Pass a tensor holding the images' pixels"), id="tensor-meta"),
+    pytest.param(Bad(lambda t: torch.zeros(2, 1, 8, 8, dtype=torch.float8_e4m3fn), TypeError,
+                     r"dtype torch\.float8_e4m3fn", r"X\.float\(\)"), id="tensor-float8"),
+    pytest.param(Bad(lambda t: torch.quantize_per_tensor(torch.zeros(2, 1, 8, 8), 0.1, 0, torch.quint8), TypeError,
+                     r"Tensor X is quantized", r"X\.dequantize\(\)"), id="tensor-quantized",
+                 marks=pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor:UserWarning")),
+]
+
+
 @pytest.mark.parametrize(
     "case",
     MASKED + OBJECTS_AND_MISSING + SCALARS + FLOATS + INTEGERS + DIMENSIONS + CHANNELS_AND_EMPTY
-    + FLATTENED_AND_INPUT_SHAPE + DTYPES_CONTAINERS_LISTS + PATHS + BOMBS + PIL_VALUES,
+    + FLATTENED_AND_INPUT_SHAPE + DTYPES_CONTAINERS_LISTS + PATHS + BOMBS + PIL_VALUES + CLOSED_AND_SINGLE_PIL
+    + TENSOR_KINDS,
 )
 def test_bad_x_is_a_clear_error(case, fitted, tmp_path):
     X = case.make(tmp_path)
@@ -656,6 +742,19 @@ def _transform_after(set_params):
         return est.transform(X)
 
     return call
+
+
+def _extractor(**params):
+    """The extractor with the tiny random-init network: fitted in well under a second."""
+    from sktransfer import PretrainedFeatureExtractor
+
+    return PretrainedFeatureExtractor("timm/test_resnet", weights=None, image_size=16, layer=None, verbose=0,
+                                      random_state=0, **params)
+
+
+def _extractor_transform_after(set_params):
+    """A fitted extractor, set_params, then transform: what transform uses is checked there."""
+    return lambda X, f: _extractor().fit(u8(2, 8, 8)).set_params(**set_params).transform(X)
 
 
 ESTIMATOR_CASES = [
@@ -703,6 +802,14 @@ ESTIMATOR_CASES = [
                  id="refit-scalar"),
     pytest.param(Bad(lambda t: np.full((3, 32, 32), 1.01), ValueError, r"max found = 1\.01", r"Divide by 255",
                      call=_refit("hog"), not_in=r"X / 16"), id="refit-float-1.01"),
+    # The extractor (issue 21): special files, closed PIL images, parameters changed after fit.
+    pytest.param(Bad(lambda t: with_good(t, fifo(t)), ValueError, r"X\[1\]: .* is a named pipe \(FIFO\)",
+                     r"save it to a file first", call=_fit_fresh(_extractor)), id="extractor-fit-fifo"),
+    pytest.param(Bad(lambda t: [closed_after_with(t)], ValueError, r"X\[0\] is a closed PIL image",
+                     r"img\.copy\(\)", call=_extractor_transform_after({})), id="extractor-transform-closed-pil"),
+    pytest.param(Bad(lambda t: u8(2, 8, 8), ValueError, r"memory='/proc/sktransfer-x' is not a writable folder",
+                     r"memory=None for no cache", call=_extractor_transform_after({"memory": "/proc/sktransfer-x"})),
+                 id="extractor-memory-unwritable-after-fit"),
 ]
 
 

@@ -140,3 +140,20 @@ def test_a_fifo_is_refused_without_being_opened(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(ValueError, match=r"X\[0\]: '.*pipe' is a named pipe \(FIFO\), not a regular file"):
         as_image_set([str(fifo)])
+
+
+def test_a_file_without_read_permission_is_named_with_the_fix(image_files, monkeypatch):
+    """Not "re-save it in a format Pillow reads": the format is fine, the permission is not."""
+    import sktransfer.images._files as files
+
+    paths, _ = image_files
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: path != paths[1] and real_access(path, mode))
+    with pytest.raises(ValueError, match=r"X\[1\]: '.*' cannot be read: permission denied.*chmod a\+r"):
+        as_image_set(paths[:2])
+    monkeypatch.setattr(os, "access", real_access)
+    images = as_image_set(paths[:2])  # readable when checked, then not (the test runs as any user, root too)
+    monkeypatch.setattr(files, "open_image", lambda *a: (_ for _ in ()).throw(PermissionError(13, "denied")))
+    with pytest.raises(ValueError, match=r"permission denied.*chmod") as info:
+        images.load([0])
+    assert "Re-save" not in str(info.value)
