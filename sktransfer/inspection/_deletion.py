@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from .._device import on_device, resolve_device
 from ..images import as_image_set, check_n_features_in
+from ._checks import check_network_estimator
 from ._explain import float_batches
 from ._gradcam import gaussian_blur
 
@@ -67,7 +67,7 @@ def deletion_curve(estimator, X, maps, *, target=None, n_steps=20, baseline="blu
     >>> fractions.tolist(), proba.shape
     ([0.0, 0.25, 0.5, 0.75, 1.0], (4, 5))
     """
-    check_is_fitted(estimator, "module_")
+    check_network_estimator(estimator, "deletion_curve", "a class probability to follow")
     view = estimator.target_spec_  # what the outputs mean
     if view.kind == "regression":
         raise TypeError(f"deletion_curve follows a class probability; {type(estimator).__name__} is a regressor. "

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.utils import Bunch
-from sklearn.utils.validation import check_is_fitted
 
 from .._device import on_device, pin, resolve_device
 from .._tensors import to_float_images
 from ..images import as_image_set, check_n_features_in
+from ._checks import check_network_estimator
 from ._gradcam import gradcam, gradients_on, locate_layer, saliency
 
 __all__ = ["METHODS", "explain"]
@@ -22,8 +22,12 @@ def explain(estimator, X, target=None, *, method="gradcam", layer="auto"):
 
     Parameters
     ----------
-    estimator : fitted FineTunedClassifier, FineTunedRegressor or another BackboneNetworkEstimator
-        The network to explain (its ``module_``).
+    estimator : fitted FineTunedClassifier, FineTunedRegressor or DomainAdaptiveClassifier
+        The network to explain (its ``module_``). Not a Pipeline (pass its
+        final network step and the images that step receives) nor a
+        PretrainedFeatureExtractor, which has no score to explain (fit a
+        ``FineTunedClassifier(trainable_blocks=0)``, a linear head on the
+        frozen backbone): a TypeError says so.
     X : images
         Any form :func:`sktransfer.images.as_image_set` accepts, as in ``predict``.
     target : label, array-like of shape (n_images,) or None, default=None
@@ -96,7 +100,7 @@ def explain(estimator, X, target=None, *, method="gradcam", layer="auto"):
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not one of {METHODS}; use 'gradcam' or 'saliency'.")
-    check_is_fitted(estimator, "module_")
+    check_network_estimator(estimator, "explain", "a score to explain (a class's, or an output's)")
     check_n_features_in(estimator, X)
     images = as_image_set(X, input_shape=estimator.input_shape)
     view = estimator.target_spec_  # what the outputs mean

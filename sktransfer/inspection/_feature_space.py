@@ -119,6 +119,7 @@ class FeatureSpaceDisplay:
         Parameters
         ----------
         features : array-like of shape (n_images, n_features)
+            Finite numbers (NaN or infinite rows are a ValueError naming them).
         y : array-like of shape (n_images,)
         method, random_state, ax, alpha, s
             As in :meth:`from_estimator`.
@@ -129,11 +130,20 @@ class FeatureSpaceDisplay:
         """
         if method not in EMBEDDINGS:
             raise ValueError(f"method={method!r} is not one of {EMBEDDINGS}.")
-        features = np.asarray(features, dtype=np.float64)
+        features = _numeric(features)
         y = np.asarray(y)
-        if features.ndim != 2 or len(features) < 3:
+        if features.ndim != 2 or len(features) < 3 or features.shape[1] < 2:
             raise ValueError(f"features has shape {features.shape}; pass (n_images, n_features) with at least "
-                             "3 images.")
+                             "3 images and 2 features (a 2-D map needs two directions).")
+        bad = ~np.isfinite(features).all(axis=1)
+        if bad.any():  # PCA and t-SNE would fail inside, or place those points anywhere
+            rows = np.flatnonzero(bad)
+            shown = ", ".join(map(str, rows[:5].tolist())) + (", ..." if len(rows) > 5 else "")
+            raise ValueError(
+                f"features of {len(rows)} image(s) hold NaN or infinite values (rows {shown}), which no embedding "
+                "can place. Drop those rows (keep = np.isfinite(features).all(axis=1); features[keep], y[keep]); "
+                "if the features came from a model, check that it trained to a finite loss."
+            )
         if y.ndim != 1 or len(y) != len(features):
             raise ValueError(f"y has shape {y.shape} for {len(features)} images; pass one class per image.")
         if method == "pca":
@@ -143,6 +153,15 @@ class FeatureSpaceDisplay:
             embedding = TSNE(n_components=2, perplexity=perplexity, init="pca",
                              random_state=random_state).fit_transform(features)
         return cls(embedding, y, method=method).plot(ax=ax, alpha=alpha, s=s)
+
+
+def _numeric(features):
+    """``features`` as a float64 array, or a ValueError saying what they must be."""
+    try:
+        return np.asarray(features, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"features must be numbers, an (n_images, n_features) array; they cannot be read as "
+                         f"floats ({exc}). Pass extractor.transform(X), or np.stack of equal-length vectors.") from exc
 
 
 def _features(estimator, X):

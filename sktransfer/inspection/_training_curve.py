@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
+from ._checks import check_network_estimator
 from ._plotting import axes_grid
 
 __all__ = ["TrainingCurveDisplay"]
@@ -107,7 +107,8 @@ class TrainingCurveDisplay:
         -------
         display : TrainingCurveDisplay
         """
-        check_is_fitted(estimator, "history_")
+        check_network_estimator(estimator, "TrainingCurveDisplay.from_estimator", "a training history (history_)",
+                                "history_")
         return cls.from_history(estimator.history_, ax=ax)
 
     @classmethod

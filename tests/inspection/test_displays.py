@@ -145,3 +145,23 @@ def test_missing_matplotlib_names_the_extra(fitted, monkeypatch):
         TrainingCurveDisplay.from_estimator(clf)
     with pytest.raises(ImportError, match=r"sktransfer\[plot\]"):
         ExplanationDisplay.from_estimator(clf, X[:1])
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_feature_space_of_features_with_nan_names_the_rows(digits, method, bad):
+    X, y = digits
+    features = np.random.RandomState(0).rand(20, 4)
+    features[[3, 7], 1] = bad
+    before = features.copy()
+    with pytest.raises(ValueError, match=r"features of 2 image\(s\) hold NaN or infinite values \(rows 3, 7\).*"
+                                         r"np\.isfinite\(features\)\.all\(axis=1\)"):
+        FeatureSpaceDisplay.from_features(features, y[:20], method=method)
+    np.testing.assert_array_equal(features, before)  # the caller's array is left alone
+
+
+@pytest.mark.parametrize("features, match", [(np.random.rand(10, 1), "at least 3 images and 2 features"),
+                                             ([["a", "b"]] * 5, "features must be numbers")])
+def test_feature_space_of_unusable_features_says_what_to_pass(features, match):
+    with pytest.raises(ValueError, match=match):
+        FeatureSpaceDisplay.from_features(features, np.arange(len(features)) % 2)

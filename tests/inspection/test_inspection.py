@@ -259,3 +259,34 @@ def test_bad_input_says_what_to_do(digits_model, digits):
         deletion_score(clf, X, maps, baseline="zeros")
     with pytest.raises(ValueError, match="n_steps"):
         deletion_score(clf, X, maps, n_steps=0)
+
+
+def test_what_is_no_network_estimator_is_told_what_to_pass(digits_model):
+    """An extractor, a pipeline or a search is not 'not fitted': the error says which object explain takes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    from sktransfer import PretrainedFeatureExtractor
+    from sktransfer.inspection import TrainingCurveDisplay
+
+    clf, X = digits_model
+    fx = PretrainedFeatureExtractor("timm/test_resnet", weights=None, image_size=16, input_shape=(8, 8),
+                                    verbose=0).fit(X)
+    probe = make_pipeline(PretrainedFeatureExtractor("timm/test_resnet", weights=None, image_size=16,
+                                                     input_shape=(8, 8), verbose=0), LogisticRegression())
+    with pytest.raises(TypeError, match=r"explain needs a fitted FineTunedClassifier.*a PretrainedFeatureExtractor "
+                                        r"has none.*FineTunedClassifier\(backbone, trainable_blocks=0\)"):
+        explain(fx, X)
+    with pytest.raises(TypeError, match=r"not a Pipeline.*final step, a LogisticRegression, has no network.*"
+                                        r"trainable_blocks=0"):
+        explain(probe, X)
+    with pytest.raises(TypeError, match=r"not a Pipeline.*explain\(pipe\[-1\], pipe\[:-1\]\.transform\(X\)"):
+        explain(make_pipeline(LogisticRegression(), clf), X)
+    with pytest.raises(TypeError, match=r"not a GridSearchCV.*search\.best_estimator_"):
+        explain(GridSearchCV(clf, {"lr": [1e-3]}), X)
+    with pytest.raises(TypeError, match=r"deletion_curve needs a fitted FineTunedClassifier.*PretrainedFeatureExtractor"):
+        deletion_curve(fx, X, np.zeros((len(X), 8, 8)))
+    with pytest.raises(TypeError, match=r"TrainingCurveDisplay\.from_estimator needs .*history_"):
+        TrainingCurveDisplay.from_estimator(fx)
+    assert explain(clf, X).maps.shape == (len(X), 8, 8)  # a network estimator is explained as before
