@@ -19,7 +19,7 @@ from .._inputs import as_inputs
 from .._progress import progress_bar
 from .._validation import resolve_image_size
 from ..backbones import Backbone, backbone_modality, block_indices, build_backbone
-from ..images import check_n_features_in, record_n_features_in
+from ..images import ImageSet, check_n_features_in, record_n_features_in
 from ..nn import POOLINGS, ImageEncoder, encode_batches, feature_width
 
 
@@ -225,8 +225,8 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         memory = check_memory(self.memory)
         if memory.location is None:
             return self._extract(images)
-        cached = memory.cache(_cached_features, ignore=["extractor"])
-        return cached(self._cache_key(images), X, extractor=self)
+        cached = memory.cache(_cached_features, ignore=["extractor", "images"])
+        return cached(self._cache_key(images), _hashable(X, images), extractor=self, images=images)
 
     @property
     def device_(self):
@@ -354,6 +354,30 @@ def _file_digest(path):
     return digest.hexdigest()
 
 
-def _cached_features(key, X, *, extractor):
-    """What ``memory`` caches: ``key`` and ``X`` are hashed, the extractor is not."""
-    return extractor._extract(extractor._inputs(X))
+def _hashable(X, images):
+    """What the cache hashes for ``X``: ``X`` itself, but for an ImageSet (whose loader joblib cannot pickle) its pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.images import as_image_set
+    >>> from sktransfer.estimators._features import _hashable
+    >>> X = np.zeros((2, 4, 4), dtype=np.uint8)
+    >>> _hashable(X, as_image_set(X)) is X
+    True
+    >>> len(_hashable(as_image_set(X), as_image_set(X)))  # a SHA-256 of the pixels
+    64
+    """
+    if not isinstance(X, ImageSet):
+        return X
+    digest = hashlib.sha256()
+    for batch in images.iter_batches(256):
+        for image in batch:  # a (B, C, H, W) tensor or a list of (C, H, W): one image at a time
+            digest.update(f"{tuple(image.shape)}".encode())
+            digest.update(image.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _cached_features(key, X, *, extractor, images):
+    """What ``memory`` caches: ``key`` and ``X`` are hashed, the extractor and the images set are not."""
+    return extractor._extract(images)

@@ -93,6 +93,7 @@ def open_image(path, where=""):
     """
     from PIL import Image
 
+    _refuse_special_file(path, where)  # Image.open would wait forever on a FIFO nobody writes to
     try:
         img = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # the warning under -W error
@@ -105,6 +106,18 @@ def open_image(path, where=""):
         img.close()
         raise _bomb_error(path, where, f"its header claims {w}x{h} = {w * h:,} pixels")
     return img
+
+
+def _refuse_special_file(path, where):
+    """A ValueError for a path to a FIFO, a device or a socket; anything else is left to ``Image.open``."""
+    if not isinstance(path, (str, os.PathLike)):
+        return  # a file object
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return  # missing, NUL...: Image.open says so
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise ValueError(f"Cannot open image file{where}: {_path_problem(os.fspath(path))}")
 
 
 def _from_paths(X):

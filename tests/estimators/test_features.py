@@ -333,3 +333,20 @@ def test_parameters_set_after_fit_are_checked_at_transform(digits, params, match
     with pytest.raises(ValueError, match=match):
         fx.set_params(**params).transform(X)
     np.testing.assert_array_equal(fx.set_params(**good).transform(X), reference)
+
+
+def test_memory_takes_an_image_set_and_keys_it_by_its_pixels(tmp_path, digits, monkeypatch):
+    """An ImageSet's loader cannot be pickled, so joblib could not hash it (a raw PicklingError before)."""
+    from sktransfer.images import as_image_set
+
+    calls = []
+    real = features_module.encode_batches
+    monkeypatch.setattr(features_module, "encode_batches", lambda *a, **k: calls.append(1) or real(*a, **k))
+    X = digits[0][:6]
+    fx = PretrainedFeatureExtractor("timm/test_resnet", weights=None, image_size=16, layer=None, verbose=0,
+                                    input_shape=(8, 8), random_state=0, memory=str(tmp_path / "cache")).fit(X)
+    first = fx.transform(as_image_set(X, input_shape=(8, 8)))
+    np.testing.assert_array_equal(fx.transform(as_image_set(X, input_shape=(8, 8))), first)
+    assert len(calls) == 1  # the same pixels: a hit
+    other = fx.transform(as_image_set(X[::-1], input_shape=(8, 8)))
+    assert len(calls) == 2 and np.allclose(other, first[::-1], atol=1e-5)

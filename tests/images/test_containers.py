@@ -157,3 +157,12 @@ def test_a_file_without_read_permission_is_named_with_the_fix(image_files, monke
     with pytest.raises(ValueError, match=r"permission denied.*chmod") as info:
         images.load([0])
     assert "Re-save" not in str(info.value)
+
+
+def test_open_image_refuses_a_fifo_without_waiting_for_a_writer(tmp_path):
+    from sktransfer.images import open_image
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"Cannot open image file \(X\[4\]\): '.*pipe' is a named pipe \(FIFO\)"):
+        open_image(fifo, " (X[4])")
