@@ -219,7 +219,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         check_is_fitted(self, "image_size_")
         # set_params after fit is not checked by anyone else: batch_size, memory, file_key... are used here.
         self._validate_params()
-        images = self._inputs(X)
+        images = self._inputs(X, self._fitted_with["backbone"])  # the fitted network's modality, not a later one's
         check_n_features_in(self, X)
         check_writable_memory(self.memory)
         memory = check_memory(self.memory)
@@ -240,8 +240,9 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         with on_device(self.encoder_, device) as encoder, progress_bar(len(images), self.verbose, "features") as bar:
             return encode_batches(encoder, images, batch_size=self.batch_size, device=device, progress=bar)
 
-    def _inputs(self, X):
-        return as_inputs(X, backbone_modality(self.backbone), input_shape=self.input_shape)
+    def _inputs(self, X, backbone=None):
+        modality = backbone_modality(self.backbone if backbone is None else backbone)
+        return as_inputs(X, modality, input_shape=self.input_shape)
 
     def _resolve_layers(self, backbone, images):
         if self.layer == "auto":

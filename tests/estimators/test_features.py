@@ -350,3 +350,20 @@ def test_memory_takes_an_image_set_and_keys_it_by_its_pixels(tmp_path, digits, m
     assert len(calls) == 1  # the same pixels: a hit
     other = fx.transform(as_image_set(X[::-1], input_shape=(8, 8)))
     assert len(calls) == 2 and np.allclose(other, first[::-1], atol=1e-5)
+
+
+def test_transform_reads_x_for_the_fitted_backbone_not_a_later_parameter(digits):
+    """A backbone set after fit is used by the next fit only; transform must not even look it up."""
+    X = digits[0][:3]
+    fx = PretrainedFeatureExtractor("timm/test_resnet", weights=None, image_size=16, layer=None, verbose=0,
+                                    input_shape=(8, 8), random_state=0).fit(X)
+    reference = fx.transform(X)
+    calls = []
+    real = features_module.backbone_modality
+    fx.set_params(backbone="efficientnet_lite0", weights="default")
+    features_module.backbone_modality = lambda b: calls.append(b) or real(b)
+    try:
+        np.testing.assert_array_equal(fx.transform(X), reference)
+    finally:
+        features_module.backbone_modality = real
+    assert calls == ["timm/test_resnet"]
