@@ -352,7 +352,7 @@ def test_memory_takes_an_image_set_and_keys_it_by_its_pixels(tmp_path, digits, m
     assert len(calls) == 2 and np.allclose(other, first[::-1], atol=1e-5)
 
 
-def test_transform_reads_x_for_the_fitted_backbone_not_a_later_parameter(digits):
+def test_transform_reads_x_for_the_fitted_backbone_not_a_later_parameter(digits, monkeypatch):
     """A backbone set after fit is used by the next fit only; transform must not even look it up."""
     X = digits[0][:3]
     fx = PretrainedFeatureExtractor("timm/test_resnet", weights=None, image_size=16, layer=None, verbose=0,
@@ -360,10 +360,7 @@ def test_transform_reads_x_for_the_fitted_backbone_not_a_later_parameter(digits)
     reference = fx.transform(X)
     calls = []
     real = features_module.backbone_modality
+    monkeypatch.setattr(features_module, "backbone_modality", lambda b: calls.append(b) or real(b))
     fx.set_params(backbone="efficientnet_lite0", weights="default")
-    features_module.backbone_modality = lambda b: calls.append(b) or real(b)
-    try:
-        np.testing.assert_array_equal(fx.transform(X), reference)
-    finally:
-        features_module.backbone_modality = real
+    np.testing.assert_array_equal(fx.transform(X), reference)
     assert calls == ["timm/test_resnet"]
