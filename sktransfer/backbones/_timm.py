@@ -106,6 +106,8 @@ def build_timm(name, weights):
     if not timm.is_model(base):
         raise ValueError(f"timm has no model {base!r}; list_backbones('timm/{base[:4]}*') lists similar ones.")
     pretrained = weights == "default"
+    if pretrained and not _weights_cached(model_name):
+        _check_hub_reachable(name, model_name)  # one request: huggingface_hub would retry for ~45 s offline
     try:
         model = create_timm_model(model_name, pretrained)
     except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
@@ -132,6 +134,51 @@ def _cached_weights(model_name):
         return os.path.join(_cache_dir(), "models--" + cfg.hf_hub_id.replace("/", "--"))
     url = getattr(cfg, "url", None) or ""
     return os.path.join(_torch_hub(), "checkpoints", os.path.basename(url)) if url else _cache_dir()
+
+
+def _weights_cached(model_name):
+    """Whether timm will find ``model_name``'s weights without the network: a local file, the torch hub
+    checkpoint of its URL, or a downloaded snapshot of its Hugging Face repository."""
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model_name)
+    if cfg is None:
+        return False
+    if cfg.file and os.path.isfile(cfg.file):
+        return True
+    if cfg.url and os.path.isfile(os.path.join(_torch_hub(), "checkpoints", os.path.basename(cfg.url))):
+        return True
+    if not cfg.hf_hub_id:
+        return False
+    snapshots = os.path.join(_cache_dir(), "models--" + cfg.hf_hub_id.split("@")[0].replace("/", "--"), "snapshots")
+    return any(files for _, _, files in os.walk(snapshots))
+
+
+def _check_hub_reachable(name, model_name):
+    """Ask the Hugging Face hub once, without retries, for the weights' file; unreachable: the clear error now.
+
+    Offline, ``huggingface_hub`` retries every file timm asks for with a
+    growing back-off (about 23 s each, two files): a user without a network
+    would wait ~45 s for the error. One request tells. When the hub answers
+    (even "no such file"), timm's own download path runs as before.
+    """
+    import huggingface_hub
+    from huggingface_hub.utils import HfHubHTTPError
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model_name)
+    if cfg is None or not cfg.hf_hub_id:
+        return  # weights from a URL: torch.hub makes a single attempt of its own
+    repo, _, revision = cfg.hf_hub_id.partition("@")
+    url = huggingface_hub.hf_hub_url(repo, cfg.hf_hub_filename or "model.safetensors", revision=revision or None)
+    try:
+        huggingface_hub.get_hf_file_metadata(url, timeout=huggingface_hub.constants.HF_HUB_ETAG_TIMEOUT)
+    except HfHubHTTPError:
+        return  # the hub answered: the network is there
+    except Exception as exc:  # connection refused, no DNS, timeout, HF_HUB_OFFLINE: no network to wait for
+        predownload = f"python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\""
+        raise weights_unavailable(name, f"{_cache_dir()} (HF_HUB_CACHE) or "
+                                        f"{os.path.join(_torch_hub(), 'checkpoints')}", predownload, exc) from exc
 
 
 def _torch_hub():

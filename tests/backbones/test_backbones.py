@@ -174,3 +174,103 @@ def test_each_call_builds_a_fresh_backbone():
     np.testing.assert_array_equal(  # b still holds the packaged weights
         next(b.trunk.parameters()).detach().numpy(),
         next(get_backbone("efficientnet_lite0").trunk.parameters()).detach().numpy())
+
+
+def _connect_error():
+    """The exception huggingface_hub lets through when there is no network (httpx's, as it bundles it)."""
+    import importlib.util
+
+    httpx = importlib.import_module("httpx2" if importlib.util.find_spec("httpx2") else "httpx")
+    return httpx.ConnectError("[Errno -2] Name or service not known")
+
+
+@pytest.fixture()
+def empty_caches(tmp_path, monkeypatch):
+    """Empty Hugging Face and torch hub caches; every way timm could download fails the test."""
+    import huggingface_hub
+    import timm.models._hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(timm.models._hub, "hf_hub_download", lambda *a, **k: pytest.fail("timm tried to download"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("torch.hub tried to download"))
+    return tmp_path
+
+
+def test_offline_timm_weights_fail_fast_after_one_request(empty_caches, monkeypatch):
+    """No network, HF_HUB_OFFLINE unset: one request, no retry loop (~45 s before), then the clear error."""
+    import time
+
+    import huggingface_hub
+
+    calls = []
+
+    def unreachable(url, **kwargs):
+        calls.append(url)
+        raise _connect_error()
+
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", unreachable)
+    start = time.perf_counter()
+    with pytest.raises(WeightsUnavailableError) as info:
+        get_backbone("timm/resnet18")
+    assert time.perf_counter() - start < 5
+    assert calls == ["https://huggingface.co/timm/resnet18.a1_in1k/resolve/main/model.safetensors"]
+    message = str(info.value)
+    assert "'timm/resnet18'" in message and "ConnectError" in message and "weights=None" in message
+    assert str(empty_caches / "hf") in message and "timm.create_model('resnet18', pretrained=True)" in message
+
+
+def _cache_snapshot(root, repo_id, state):
+    """A Hugging Face cache entry as huggingface_hub writes it: refs/main -> snapshots/<commit>/model.safetensors."""
+    from safetensors.torch import save_file
+
+    folder = root / ("models--" + repo_id.replace("/", "--"))
+    commit = "0" * 40
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text(commit)
+    (folder / "snapshots" / commit).mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "snapshots" / commit / "model.safetensors"))
+
+
+def test_cached_timm_weights_load_without_asking_the_hub(empty_caches, monkeypatch):
+    import huggingface_hub
+    import huggingface_hub.file_download
+    import timm.models._hub
+
+    def no_network(*args, **kwargs):
+        raise _connect_error()
+
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", lambda *a, **k: pytest.fail("asked the hub"))
+    # The real hf_hub_download, reading the cache; were HF_HUB_OFFLINE unset, its own request fails here.
+    monkeypatch.setattr(huggingface_hub.file_download, "get_hf_file_metadata", no_network)
+    monkeypatch.setattr(timm.models._hub, "hf_hub_download", huggingface_hub.hf_hub_download)
+    reference = get_backbone("timm/test_resnet", weights=None)
+    state = {k.removeprefix("model."): v for k, v in reference.trunk.state_dict().items()}
+    _cache_snapshot(empty_caches / "hf", "timm/test_resnet.r160_in1k", state)
+    loaded = get_backbone("timm/test_resnet")  # the real timm -> huggingface_hub path, from the cache
+    for key, value in reference.trunk.state_dict().items():
+        assert torch.equal(loaded.trunk.state_dict()[key], value)
+
+
+def test_with_a_network_timm_downloads_as_before(empty_caches, monkeypatch):
+    """When the hub answers, timm's own download-and-cache path runs (the download faked: no network in tests)."""
+    import huggingface_hub
+    import timm.models._hub
+    from safetensors.torch import save_file
+
+    reference = get_backbone("timm/test_resnet", weights=None)
+    asked, downloaded = [], []
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", lambda url, **k: asked.append(url))
+
+    def download(repo_id, filename, **kwargs):
+        downloaded.append((repo_id, filename))
+        path = empty_caches / "downloaded.safetensors"
+        save_file({k.removeprefix("model."): v.contiguous() for k, v in reference.trunk.state_dict().items()},
+                  str(path))
+        return str(path)
+
+    monkeypatch.setattr(timm.models._hub, "hf_hub_download", download)
+    loaded = get_backbone("timm/test_resnet")
+    assert len(asked) == 1 and downloaded == [("timm/test_resnet.r160_in1k", "model.safetensors")]
+    key = next(iter(reference.trunk.state_dict()))
+    assert torch.equal(loaded.trunk.state_dict()[key], reference.trunk.state_dict()[key])
