@@ -18,7 +18,6 @@ end of the class.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import torch
@@ -36,8 +35,10 @@ from ..images import check_n_features_in, record_n_features_in
 from ..inspection import explain
 from ..nn import encode_views, resolve_augment
 from ..training import Freezing, TrainingData, TrainingPlan, handle_interrupt, train_network
-from ._network import BuiltNetwork, build_network
-from ._params import NETWORK_CONSTRAINTS, check_nested_params, nested_params, split_nested
+from ._network import build_network, warm_network
+from ._params import (NETWORK_CONSTRAINTS, check_int_params, check_nested_params, check_validation_callbacks,
+                      nested_params, split_nested)
+from ._weights import check_fit_params, repeat_rows, sample_counts
 
 __all__ = ["BackboneNetworkEstimator"]
 
@@ -114,7 +115,7 @@ class BackboneNetworkEstimator(BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=False)  # callbacks and optimizers are the user's
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the linear probe on ``(X, y)``, then fine-tune the network from it (see the class docs).
 
         Parameters
@@ -123,12 +124,21 @@ class BackboneNetworkEstimator(BaseEstimator):
             See :func:`sktransfer.images.as_image_set` for accepted forms.
         y : array-like of shape (n_images,) or (n_images, n_outputs)
             Targets, as the estimator's documentation describes.
+        sample_weight : array-like of shape (n_images,), default=None
+            Whole numbers: an image of weight k trains as k copies of it, in
+            the probe, the loss and the validation split; 0 leaves it out.
+            Equal weights are the same as none. Routed through a ``Pipeline``
+            by ``set_fit_request(sample_weight=True)``.
+        **fit_params
+            Refused with a TypeError that names the estimator taking them.
 
         Returns
         -------
         self : estimator instance
         """
+        check_fit_params(type(self).__name__, fit_params)
         check_nested_params(self)
+        check_int_params(self)
         # Cheap checks of y first, then the images, then that they match.
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
@@ -140,8 +150,10 @@ class BackboneNetworkEstimator(BaseEstimator):
                 f"{self._target_noun} per image "
                 f"(found input variables with inconsistent numbers of samples: [{len(images)}, {len(targets)}])."
             )
+        counts = sample_counts(sample_weight, len(targets), type(self).__name__)
+        kept = np.ones(len(targets), dtype=bool) if counts is None else counts > 0
         device, augment = resolve_device(self.device), resolve_augment(self.augment)
-        labeled = self._labeled_rows(targets)  # unlabelled rows never reach the split, the probe or the loss
+        labeled = self._labeled_rows(targets) & kept  # unlabelled rows never reach the split, the probe or the loss
         if self.early_stopping not in (None, "auto") and not self._validation_fraction(targets[labeled]):
             raise ValueError(
                 f"early_stopping={self.early_stopping} needs a validation split; set "
@@ -150,17 +162,20 @@ class BackboneNetworkEstimator(BaseEstimator):
         warm = bool(self.warm_start) and hasattr(self, "module_")
         if warm:
             self._check_warm_targets(spec)
-        unlabeled_idx = np.flatnonzero(~labeled) if self._learns_from_unlabeled() else np.arange(0)
+        unlabeled = ~self._labeled_rows(targets) & kept
+        unlabeled_idx = np.flatnonzero(unlabeled) if self._learns_from_unlabeled() else np.arange(0)
         self._check_unlabeled(unlabeled_idx)
         rng = check_random_state(self.random_state)
         torch_seed = int(rng.randint(2**31 - 1))
         train_idx, valid_idx = self._split(targets, np.flatnonzero(labeled), rng)
+        train_idx, valid_idx = repeat_rows(train_idx, counts), repeat_rows(valid_idx, counts)
+        check_validation_callbacks(self.callbacks, valid_idx is not None)
         data = TrainingData(images, targets, train_idx, valid_idx, unlabeled_idx, self._unlabeled_ratio(),
                             cached=False, rng=np.random.default_rng(int(rng.randint(2**31 - 1))))
         cv_seed = int(rng.randint(2**31 - 1))
         # Seed torch for this fit only: head init, dropout, augmentation.
         with seeded(torch_seed if self.random_state is not None else None, device):
-            built = self._warm_network() if warm else build_network(self, data, spec, device, cv_seed)
+            built = warm_network(self) if warm else build_network(self, data, spec, device, cv_seed)
             history, interrupted, freezing, cached = self._train(built, data, spec, device, augment)
         # Assign fitted state only now, so a failed (re)fit leaves the model as it was.
         self.module_ = built.module.train(False)
@@ -178,6 +193,7 @@ class BackboneNetworkEstimator(BaseEstimator):
     def _train(self, built, data, spec, device, augment):
         """Freeze, then train ``built.module`` (or keep the probe); ``(history, interrupted, freezing, cached)``."""
         freezing = Freezing.resolve(built.arch.blocks, self.trainable_blocks, built.arch.name)
+        freezing.check_batch_size(self.batch_size, built.module)
         unlabeled = len(data.unlabeled_idx) > 0
         freezing.apply(built.module, gradual=bool(self.unfreeze_every))
         # With the backbone frozen, the converged probe is the model: more epochs
@@ -229,37 +245,24 @@ class BackboneNetworkEstimator(BaseEstimator):
         return validation_fraction(self.validation_fraction, self.early_stopping,
                                    lambda: self._can_spare_validation(targets))
 
-    def _warm_network(self):
-        """warm start: a copy of the fitted network, if the architecture parameters still match it."""
-        changed = self.arch_spec_.changed_params(self.get_params(deep=False))
-        if changed:
-            raise ValueError(
-                f"warm_start=True continues the fitted network, but {', '.join(changed)} changed since "
-                "it was fitted; set warm_start=False to start from the pretrained backbone."
-            )
-        module = copy.deepcopy(self.module_)
-        for layer in module.head.modules():
-            if isinstance(layer, torch.nn.Dropout):
-                layer.p = float(self.dropout)
-        return BuiltNetwork(module, self.arch_spec_, None)
-
     # ------------------------------------------------------------------ predict
 
     def _outputs(self, X):
         """The network's outputs for ``X`` (with ``tta``, averaged over the views), float32 numpy."""
         check_is_fitted(self, "module_")
+        # Parameters may have been set since fit (tta, batch_size, device): checked as fit checks them.
+        self._validate_params()
+        check_int_params(self)
         check_n_features_in(self, X)
         images = self._inputs(X)
         device = resolve_device(self.device)
-        # A probe-only model never saw augmented images: it stays the plain probe.
+        # A probe-only model never saw augmented images: it stays the plain probe. The views are
+        # fixed transforms (nn/_views.py): predictions are a function of X, whatever random_state is.
         n_views = 1 + (int(self.tta) if self.n_steps_ else 0)
-        # Views are seeded from random_state, so predictions are reproducible.
-        seeded_views = n_views > 1 and self.random_state is not None
-        seed = check_random_state(self.random_state).randint(2**31 - 1) if seeded_views else None
         with on_device(self.module_, device) as module, \
                 progress_bar(len(images) * n_views, self.verbose, "predict") as bar:
-            return encode_views(module, images, n_views=n_views, seed=seed, batch_size=self.batch_size,
-                                device=device, progress=bar)
+            return encode_views(module, images, n_views=n_views, batch_size=self.batch_size, device=device,
+                                progress=bar)
 
     def explain(self, X, target=None, method="gradcam", layer="auto"):
         """Heat maps of the image regions behind the network's output (Grad-CAM or gradient saliency).
@@ -388,4 +391,5 @@ class BackboneNetworkEstimator(BaseEstimator):
 
     def _after_training(self, module, data, device):
         """What the task does to the trained network before it is fitted state (e.g. AdaBN)."""
+
 

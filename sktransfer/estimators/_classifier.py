@@ -25,7 +25,9 @@ from ..nn import PRESETS, BatchAugment
 from ..training import (ClassifierNet, FixMatchNet, MultiLabelLoss, MultiLabelNet, TaskNet, fit_multilabel_probe,
                         fit_probe, logistic_probe, multilabel_probe)
 from ._base import BackboneNetworkEstimator
-from ._targets import check_labels, encode_labels
+from ._params import nested_params
+from ._target_checks import check_class_weight, check_criterion_weights, check_labels
+from ._targets import encode_labels
 
 __all__ = ["FineTunedClassifier"]
 
@@ -161,9 +163,11 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     tta : int, default=4
         Test-time augmentation: :meth:`predict`, :meth:`predict_proba` and
         :meth:`decision_function` average the logits of each image and of
-        ``tta`` randomly augmented views of it (the mild ``"light"``
-        preset, seeded by ``random_state``). Costs ``1 + tta`` forward passes;
-        0 turns it off. Not used by a probe-only model (``trainable_blocks=0``).
+        ``tta`` augmented views of it: fixed transforms drawn once from the
+        mild ``"light"`` preset, the same for every image and every call, so
+        predictions depend on X alone (not on ``random_state``, the batch or
+        the calls before). Costs ``1 + tta`` forward passes; 0 turns it off.
+        Not used by a probe-only model (``trainable_blocks=0``).
     validation_fraction : "auto", float or None, default="auto"
         Fraction of the training data held out (stratified) to report
         ``valid_loss`` and ``valid_acc`` each epoch; None or 0 for no split.
@@ -204,6 +208,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         Seeds the split, the batch order, the head's initialisation, dropout
         and augmentation. With an int, two fits on CPU give identical
         predictions (torch's global generator is restored afterwards).
+        Prediction never draws from it: a fitted model predicts the same on
+        the same X every call, whatever ``random_state`` is.
     device : str, default="auto"
         "auto" picks CUDA when available, else CPU. On CUDA the model runs in
         bf16 autocast with channels-last memory.
@@ -460,9 +466,11 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     # ------------------------------------------------------------------ task hooks
 
     _target_noun = "label"
+    #: Whether few -1 rows (fewer than the labelled ones) are worth a warning: -1 is then likely a class.
+    _warn_few_unlabeled = True
 
     def _check_targets(self, y):
-        return check_labels(y, type(self).__name__)
+        return check_labels(y, type(self).__name__, warn_unlabeled=self._warn_few_unlabeled)
 
     def _encode_targets(self, y):
         if y.ndim == 2 and self.class_weight is not None:
@@ -470,7 +478,10 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
                 f"class_weight={self.class_weight!r} is not supported with multi-label y; use "
                 "class_weight=None (or criterion__pos_weight, a tensor of one weight per label)."
             )
-        return encode_labels(y, type(self).__name__)
+        targets, spec = encode_labels(y, type(self).__name__)
+        check_class_weight(self.class_weight, spec.labels)
+        check_criterion_weights(nested_params(self), spec)
+        return targets, spec
 
     def _fitted_attributes(self, spec, targets):
         return {"classes_": spec.labels}

@@ -201,7 +201,7 @@ arch_spec_, target_spec_ : object
                  on_interrupt="raise", **kwargs):
         self._store_params(locals())
 
-    def fit(self, X, y, sample_domain=None):
+    def fit(self, X, y, sample_domain=None, sample_weight=None):
         """Fit on labelled source images and unlabelled target images.
 
         Parameters
@@ -217,6 +217,9 @@ arch_spec_, target_spec_ : object
             target image (whose label is then ignored). Route it through
             scikit-learn's metadata routing with
             ``set_fit_request(sample_domain=True)``.
+        sample_weight : array-like of shape (n_images,), default=None
+            Whole numbers, as in :meth:`FineTunedClassifier.fit`: an image of
+            weight k trains as k copies of it; 0 leaves it out.
 
         Returns
         -------
@@ -224,9 +227,11 @@ arch_spec_, target_spec_ : object
         """
         if sample_domain is not None and y is not None:
             y = _target_as_unlabeled(y, sample_domain)
-        return super().fit(X, y)
+        return super().fit(X, y, sample_weight=sample_weight)
 
     # ------------------------------------------------------------------ task hooks
+
+    _warn_few_unlabeled = False  # -1 marks the target domain, whatever its size
 
     def _check_targets(self, y):
         y = super()._check_targets(y)

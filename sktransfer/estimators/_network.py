@@ -8,7 +8,10 @@ it is rebuilt from.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+
+import torch
 
 from .._auto import auto_image_size, layer_candidates
 from .._device import on_device
@@ -17,7 +20,7 @@ from ..backbones import block_indices, build_backbone
 from ..nn import ArchSpec, ImageEncoder, feature_width, make_head, probe_head
 from ..training import TaskProbe, encode_images, run_probe
 
-__all__ = ["BuiltNetwork", "build_network"]
+__all__ = ["BuiltNetwork", "build_network", "warm_network"]
 
 
 @dataclass
@@ -37,7 +40,7 @@ def build_network(estimator, data, spec, device, cv_seed):
     See :class:`~sktransfer.FineTunedClassifier`, whose ``fit`` calls it.
     """
     hidden = check_hidden_units(estimator.hidden_units)
-    backbone = build_backbone(estimator.backbone, estimator.weights)
+    backbone = _build_backbone(estimator.backbone, estimator.weights)
     if estimator.image_size == "auto":
         image_size = auto_image_size(data.images.typical_shape(), backbone.input_size)
     else:
@@ -65,6 +68,36 @@ def build_network(estimator, data, spec, device, cv_seed):
         head = make_head(n_features, spec.n_outputs, hidden, float(estimator.dropout))
         probe = None if probe is None else _without_history(probe)
     return BuiltNetwork(arch.build_network(backbone, head), arch, probe)
+
+
+def _build_backbone(backbone, weights):
+    """The backbone, or a TypeError when a user's module cannot take images (torch's shape error, explained)."""
+    try:
+        return build_backbone(backbone, weights)
+    except RuntimeError as exc:
+        if not isinstance(backbone, torch.nn.Module):
+            raise
+        raise TypeError(
+            f"backbone={type(backbone).__name__} cannot take images: a module backbone maps (N, C, H, W) float "
+            f"images to feature maps (N, D, h, w) or features (N, D), and a test image failed ({exc}). Pass a "
+            "convolutional network (e.g. a torchvision model without its classifier), a registered name, or "
+            "Backbone.from_module(module, in_chans=..., input_size=...)."
+        ) from exc
+
+
+def warm_network(estimator):
+    """``warm_start``: a copy of the fitted network, if the architecture parameters still match it."""
+    changed = estimator.arch_spec_.changed_params(estimator.get_params(deep=False))
+    if changed:
+        raise ValueError(
+            f"warm_start=True continues the fitted network, but {', '.join(changed)} changed since "
+            "it was fitted; set warm_start=False to start from the pretrained backbone."
+        )
+    module = copy.deepcopy(estimator.module_)
+    for layer in module.head.modules():
+        if isinstance(layer, torch.nn.Dropout):
+            layer.p = float(estimator.dropout)
+    return BuiltNetwork(module, estimator.arch_spec_, None)
 
 
 def _layer_candidates(layer, backbone, image_size):

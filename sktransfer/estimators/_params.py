@@ -9,8 +9,10 @@ reaches them), and checked in ``fit``, as skorch does.
 from __future__ import annotations
 
 import difflib
+import inspect
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Callback
@@ -18,7 +20,12 @@ from skorch.callbacks import Callback
 from ..backbones import Backbone
 from ..nn import POOLINGS, PRESETS
 
-__all__ = ["NETWORK_CONSTRAINTS", "SKORCH_PREFIXES", "check_nested_params", "nested_params", "split_nested"]
+__all__ = ["NETWORK_CONSTRAINTS", "SKORCH_PREFIXES", "check_int_params", "check_nested_params",
+           "check_validation_callbacks", "nested_params", "optimizer_keywords", "split_nested"]
+
+#: Integer parameters: scikit-learn's Interval(Integral) lets True and False through as 1 and 0.
+INT_PARAMS = ("batch_size", "max_epochs", "min_steps", "tta", "trainable_blocks", "early_stopping",
+              "unfreeze_every")
 
 #: Prefixes of the skorch parameters that may be passed as extra keywords.
 SKORCH_PREFIXES = ("optimizer", "criterion", "callbacks")
@@ -93,6 +100,7 @@ def check_nested_params(estimator):
                 f"{type(estimator).__name__} got an unexpected parameter {key!r}.{hint} Extra keywords "
                 f"must be nested skorch parameters starting with {', '.join(p + '__' for p in SKORCH_PREFIXES)}."
             )
+    _check_optimizer_keywords(estimator.optimizer, nested)
     smoothing = nested.get("criterion__label_smoothing")
     if smoothing is not None and not (isinstance(smoothing, Real) and 0.0 <= smoothing <= 1.0):
         raise ValueError(f"criterion__label_smoothing={smoothing!r} must be a number in [0, 1] (0 for none); "
@@ -106,3 +114,70 @@ def check_nested_params(estimator):
                 f"callbacks[{i}] is {callback!r}, not a skorch callback; pass instances (or classes) of "
                 "skorch.callbacks.Callback, or (name, callback) pairs."
             )
+
+
+def check_int_params(estimator):
+    """Raise a TypeError for a bool given as an integer parameter (``batch_size=True`` is not a size).
+
+    Examples
+    --------
+    >>> from sktransfer import FineTunedClassifier
+    >>> from sktransfer.estimators._params import check_int_params
+    >>> check_int_params(FineTunedClassifier(batch_size=True))
+    Traceback (most recent call last):
+    ...
+    TypeError: batch_size=True is a bool, not a number; pass an int.
+    """
+    for name in INT_PARAMS:
+        value = getattr(estimator, name, None)
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name}={value!r} is a bool, not a number; pass an int.")
+
+
+def check_validation_callbacks(callbacks, has_validation):
+    """Raise a ValueError when a callback monitors a validation score and the fit holds no validation split."""
+    if has_validation:
+        return
+    for i, callback in enumerate(callbacks or []):
+        target = callback[1] if isinstance(callback, tuple) else callback
+        monitor = getattr(target, "monitor", None)
+        if isinstance(monitor, str) and monitor.startswith("valid_"):
+            raise ValueError(
+                f"callbacks[{i}] ({type(target).__name__}) monitors {monitor!r}, but this fit holds no validation "
+                "split; set validation_fraction (e.g. 0.1), or have it monitor a training score (e.g. "
+                "monitor='train_loss')."
+            )
+
+
+def optimizer_keywords(optimizer):
+    """The keyword arguments ``optimizer`` (a class or factory) takes, or None when it takes any (``**kwargs``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.estimators._params import optimizer_keywords
+    >>> "momentum" in optimizer_keywords(torch.optim.SGD), "weight_decay" in optimizer_keywords(torch.optim.Rprop)
+    (True, False)
+    """
+    try:
+        signature = inspect.signature(optimizer)
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check against
+        return None
+    params = list(signature.parameters.values())
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params[1:] if p.kind is not inspect.Parameter.VAR_POSITIONAL}
+
+
+def _check_optimizer_keywords(optimizer, nested):
+    """``optimizer__<name>`` must be a keyword the optimizer takes (torch would fail deep inside skorch)."""
+    accepted = optimizer_keywords(optimizer)
+    if accepted is None:
+        return
+    for key in nested:
+        prefix, _, name = key.partition("__")
+        if prefix == "optimizer" and "__" not in name and name not in accepted | {"param_groups"}:
+            owner = getattr(optimizer, "__name__", repr(optimizer))
+            raise TypeError(f"{key}: {owner} takes no {name!r}; it takes {', '.join(sorted(accepted))}. Drop "
+                            f"{key}, or pick an optimizer that takes it (e.g. optimizer=torch.optim.SGD for "
+                            "momentum).")

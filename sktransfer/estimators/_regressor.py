@@ -20,6 +20,7 @@ from skorch.callbacks import EpochScoring
 from .._auto import MIN_IMAGES_FOR_VALIDATION
 from ..training import RegressorNet, TaskNet, fit_ridge_probe, ridge_probe
 from ._base import BackboneNetworkEstimator
+from ._target_checks import check_values
 from ._targets import encode_values
 
 __all__ = ["FineTunedRegressor"]
@@ -136,15 +137,7 @@ features_cached_, interrupted_, n_features_in_, arch_spec_
     # ------------------------------------------------------------------ task hooks
 
     def _check_targets(self, y):
-        y_arr = np.asarray(y) if not hasattr(y, "shape") else y
-        if getattr(y_arr, "ndim", 1) not in (1, 2):
-            raise ValueError(f"y must be 1-D (one target) or 2-D (one column per target); got shape "
-                             f"{tuple(y_arr.shape)}.")
-        try:
-            return check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
-        except ValueError as exc:
-            raise ValueError(f"{exc} FineTunedRegressor needs numeric targets; for labels use "
-                             "FineTunedClassifier.") from exc
+        return check_values(y, type(self).__name__)
 
     def _encode_targets(self, y):
         return encode_values(y)

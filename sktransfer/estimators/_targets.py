@@ -13,18 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import warnings
-from numbers import Real
-
 import numpy as np
 import torch
 from scipy.special import expit, log_expit, log_softmax, softmax
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import column_or_1d
+from .._validation import UNLABELED, unlabeled_mask
 
-from .._validation import UNLABELED, as_label_array, is_unlabeled, unlabeled_mask
-
-__all__ = ["TargetSpec", "check_labels", "encode_labels", "encode_values"]
+__all__ = ["TargetSpec", "encode_labels", "encode_values"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,43 +172,6 @@ class TargetSpec:
         return cls(kind=data["kind"], one_d=data["one_d"], **arrays)
 
 
-def check_labels(y, owner="The classifier"):
-    """``y`` of a classifier, checked: one label per image (-1: unlabelled) or a 0/1 indicator matrix.
-
-    Raises a ValueError, naming ``owner`` and the fix, for mixed label types, a 2-D ``y`` that is not
-    an indicator matrix, or no labelled image.
-    """
-    flat = isinstance(y, (list, tuple)) or (getattr(y, "dtype", None) == object and y.ndim == 1)
-    # The -1 of an unlabelled image may sit among string labels (scikit-learn's convention).
-    kinds = sorted({_label_kind(v) for v in y if not is_unlabeled(v)}) if flat else []
-    if len(kinds) > 1:  # numpy would turn them all into strings, or fail to sort them
-        raise ValueError(f"y mixes label types ({', '.join(kinds)}); use one type for every label, "
-                         "e.g. [str(v) for v in y] (and -1, the int, for unlabelled images).")
-    y = as_label_array(y)
-    if getattr(y, "ndim", 1) == 2 and y.shape[1] > 1:
-        if type_of_target(y) != "multilabel-indicator":
-            raise ValueError(
-                f"{owner} got a 2-D y of shape {tuple(y.shape)} that is not a 0/1 indicator matrix. Pass "
-                "one label per image as a 1-D y, or several labels per image as a 0/1 matrix with one "
-                "column per label (scikit-learn's multi-label convention); for continuous targets use "
-                "FineTunedRegressor."
-            )
-        return np.asarray(y)
-    y = column_or_1d(y, warn=True)
-    labeled = ~unlabeled_mask(y)
-    if not labeled.any():
-        raise ValueError(
-            f"every label in y is -1, which marks an unlabelled image: {owner} needs labelled images of at "
-            "least 2 classes besides the unlabelled ones."
-        )
-    if y.dtype.kind in "US" and np.any(y == "-1"):
-        warnings.warn('y holds the string "-1", which is taken as a class: an unlabelled image is marked '
-                      "by the int -1 (pass y as an object array to mix it with strings).", UserWarning,
-                      stacklevel=5)
-    check_classification_targets(y[labeled])
-    return y
-
-
 def encode_labels(y, owner="The classifier"):
     """Class indices of ``y`` (-1 kept for unlabelled rows) and the spec; a 2-D ``y`` is multi-label.
 
@@ -237,21 +194,25 @@ def encode_labels(y, owner="The classifier"):
 
 
 def encode_values(y):
-    """``y`` standardised per column (float32, 2-D) and the spec that un-standardises the outputs."""
+    """``y`` standardised per column (float32, 2-D) and the spec that un-standardises the outputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.estimators._targets import encode_values
+    >>> z, spec = encode_values(np.array([-1e200, 0.0, 1e200]))  # squares would overflow float64
+    >>> [round(float(v), 3) for v in z.ravel()], bool(np.allclose(spec.predict(z), [-1e200, 0.0, 1e200]))
+    ([-1.225, 0.0, 1.225], True)
+    """
     y2 = y.reshape(len(y), -1)
-    mean, scale = y2.mean(axis=0), y2.std(axis=0)
+    mean = y2.mean(axis=0)
+    # The spread, computed on y over its largest magnitude: the squares of values beyond 1e154 overflow.
+    magnitude = np.abs(y2 - mean).max(axis=0)
+    magnitude[magnitude == 0] = 1.0
+    scale = ((y2 - mean) / magnitude).std(axis=0) * magnitude
     scale[scale == 0] = 1.0  # a constant target stays constant
     spec = TargetSpec("regression", np.arange(y2.shape[1]), mean, scale, one_d=y.ndim == 1)
     return ((y2 - mean) / scale).astype(np.float32), spec
-
-
-def _label_kind(value):
-    """What a label is, for the mixed-types check: numbers of any kind count as one."""
-    if isinstance(value, (str, np.str_)):
-        return "str"
-    if isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)):
-        return "number"
-    return type(value).__name__
 
 
 def _key(label):

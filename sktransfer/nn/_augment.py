@@ -67,6 +67,13 @@ class BatchAugment(nn.Module):
         one-channel images).
     invert_p : float, default=0.0
         Probability that an image is inverted (``1 - x``).
+    seed : int or None, default=None
+        None: fresh random parameters per image, from torch's global
+        generator (training). An int: *one* set of parameters, drawn from a
+        generator seeded with ``seed`` at every call, applied to every image
+        of every batch: a fixed transform, so an image's augmented copy
+        depends on that image alone, not on the batch it came in or on the
+        calls before (test-time views).
 
     Examples
     --------
@@ -76,10 +83,15 @@ class BatchAugment(nn.Module):
     >>> out = aug(torch.rand(4, 3, 32, 32))
     >>> out.shape, bool(out.min() >= 0), bool(out.max() <= 1)
     (torch.Size([4, 3, 32, 32]), True, True)
+    >>> fixed = BatchAugment(scale=(1.0, 1.2), translate=0.1, seed=3)
+    >>> x = torch.rand(4, 3, 32, 32)
+    >>> bool((fixed(x)[2:] == fixed(x[2:])).all())  # the same transform, whatever the batch
+    True
     """
 
     def __init__(self, scale=(1.0, 1.0), translate=0.0, rotate=0.0, shear=0.0, brightness=0.0,
-                 contrast=0.0, erase_p=0.0, erase_area=(0.02, 0.15), channel_shuffle=False, invert_p=0.0):
+                 contrast=0.0, erase_p=0.0, erase_area=(0.02, 0.15), channel_shuffle=False, invert_p=0.0,
+                 seed=None):
         super().__init__()
         self.scale = tuple(float(s) for s in scale)
         self.translate = float(translate)
@@ -91,17 +103,23 @@ class BatchAugment(nn.Module):
         self.erase_area = tuple(float(a) for a in erase_area)
         self.channel_shuffle = bool(channel_shuffle)
         self.invert_p = float(invert_p)
+        self.seed = None if seed is None else int(seed)
+        self._generator = None
 
     def extra_repr(self):
         text = (f"scale={self.scale}, translate={self.translate}, rotate={self.rotate}, shear={self.shear}, "
                 f"brightness={self.brightness}, contrast={self.contrast}, erase_p={self.erase_p}")
         if self.channel_shuffle or self.invert_p:
             text += f", channel_shuffle={self.channel_shuffle}, invert_p={self.invert_p}"
+        if self.seed is not None:
+            text += f", seed={self.seed}"
         return text
 
     def forward(self, x):
         if not x.is_floating_point():
             raise TypeError("BatchAugment takes float images in [0, 1]; convert uint8 with x.float() / 255.")
+        # A fixed transform restarts its generator at every call: every batch gets the same draws.
+        self._generator = None if self.seed is None else torch.Generator().manual_seed(self.seed)
         x = self._warp(x)
         x = self._jitter(x)
         x = self._recolour(x)
@@ -109,8 +127,20 @@ class BatchAugment(nn.Module):
             x = self._erase(x)
         return x.clamp_(0.0, 1.0)
 
-    def _uniform(self, n, lo, hi, device):
-        return torch.empty(n, device=device).uniform_(lo, hi)
+    def _uniform(self, shape, lo, hi, device):
+        """Uniform draws in ``[lo, hi)`` of ``shape`` (an int: one per image), per image or shared."""
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if self._generator is None:
+            return torch.empty(shape, device=device).uniform_(lo, hi)
+        one = torch.empty((1, *shape[1:])).uniform_(lo, hi, generator=self._generator)
+        return one.repeat(shape[0], *[1] * (len(shape) - 1)).to(device)
+
+    def _rand(self, *shape, device):
+        """Uniform [0, 1) draws of ``shape`` (the first dimension: images), per image or shared."""
+        if self._generator is None:
+            return torch.rand(*shape, device=device)
+        one = torch.rand(1, *shape[1:], generator=self._generator)
+        return one.repeat(shape[0], *[1] * (len(shape) - 1)).to(device)
 
     def _warp(self, x):
         if self.scale == (1.0, 1.0) and not (self.translate or self.rotate or self.shear):
@@ -121,7 +151,7 @@ class BatchAugment(nn.Module):
         shear = self._uniform(n, -self.shear, self.shear, device) * (math.pi / 180)
         # affine_grid maps output to input coordinates in [-1, 1]: a shift of
         # a fraction f of the side is 2f there; zooming in by s divides by s.
-        shift = self._uniform(2 * n, -2 * self.translate, 2 * self.translate, device).view(n, 2)
+        shift = self._uniform((n, 2), -2 * self.translate, 2 * self.translate, device)
         cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
         theta = torch.stack([
             torch.stack([cos, -sin + cos * tan, shift[:, 0]], dim=1),
@@ -144,10 +174,10 @@ class BatchAugment(nn.Module):
     def _recolour(self, x):
         n, channels = x.shape[:2]
         if self.channel_shuffle and channels > 1:
-            order = torch.argsort(torch.rand(n, channels, device=x.device), dim=1)
+            order = torch.argsort(self._rand(n, channels, device=x.device), dim=1)
             x = torch.gather(x, 1, order.view(n, channels, 1, 1).expand_as(x))
         if self.invert_p:
-            inverted = (torch.rand(n, device=x.device) < self.invert_p).view(n, 1, 1, 1)
+            inverted = (self._rand(n, device=x.device) < self.invert_p).view(n, 1, 1, 1)
             x = torch.where(inverted, 1.0 - x.clamp(0.0, 1.0), x)
         return x
 
@@ -158,13 +188,13 @@ class BatchAugment(nn.Module):
         aspect = torch.exp(self._uniform(n, math.log(0.3), math.log(3.3), device))
         eh = torch.sqrt(area * aspect).round().clamp(1, h)
         ew = torch.sqrt(area / aspect).round().clamp(1, w)
-        top = (torch.rand(n, device=device) * (h - eh + 1)).floor()
-        left = (torch.rand(n, device=device) * (w - ew + 1)).floor()
+        top = (self._rand(n, device=device) * (h - eh + 1)).floor()
+        left = (self._rand(n, device=device) * (w - ew + 1)).floor()
         rows = torch.arange(h, device=device).view(1, h)
         cols = torch.arange(w, device=device).view(1, w)
         in_rows = (rows >= top.view(n, 1)) & (rows < (top + eh).view(n, 1))
         in_cols = (cols >= left.view(n, 1)) & (cols < (left + ew).view(n, 1))
-        chosen = (torch.rand(n, device=device) < self.erase_p).view(n, 1, 1)
+        chosen = (self._rand(n, device=device) < self.erase_p).view(n, 1, 1)
         mask = (in_rows.view(n, h, 1) & in_cols.view(n, 1, w) & chosen).unsqueeze(1)
         fill = x.mean(dim=(2, 3), keepdim=True).expand_as(x)
         return torch.where(mask, fill, x)

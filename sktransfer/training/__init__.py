@@ -4,7 +4,7 @@
   moves its batches to the device;
 - ``_optim``: parameter groups with layer-wise rates, the optimizer factory and
   the learning-rate schedules;
-- ``_callbacks``: gradual unfreezing and per-epoch learning-rate records;
+- ``_callbacks``: gradual unfreezing, per-epoch learning-rate records, failing on a diverged loss;
 - ``_nets``: skorch nets with the L2-SP penalty in their loss;
 - ``_unlabeled``: skorch nets whose training step also learns from unlabelled rows (FixMatch, DANN, CORAL);
 - ``_probe``: linear probes (logistic, multi-label, ridge) that start LP-FT, and the choice of blocks;
@@ -13,7 +13,7 @@
 """
 
 from ._assemble import Freezing, TaskNet, TrainingPlan, assemble_net
-from ._callbacks import GradualUnfreeze, RecordLR
+from ._callbacks import GradualUnfreeze, RecordLR, StopOnDivergence
 from ._data import DeviceBatchIterator, ImageDataset
 from ._nets import ClassifierNet, InterruptMixin, L2SPMixin, MultiLabelLoss, MultiLabelNet, RegressorNet
 from ._optim import MergedGroups, one_cycle, param_groups, warmup_cosine
@@ -24,8 +24,8 @@ from ._unlabeled import DomainAdaptationNet, FixMatchNet, coral_loss, ganin_coef
 
 __all__ = ["ClassifierNet", "DeviceBatchIterator", "DomainAdaptationNet", "FixMatchNet", "Freezing",
            "GradualUnfreeze", "ImageDataset", "InterruptMixin", "L2SPMixin", "MergedGroups", "MultiLabelLoss",
-           "MultiLabelNet", "ProbeResult", "RecordLR", "RegressorNet", "TaskNet", "TaskProbe", "TrainingData",
-           "TrainingPlan", "assemble_net", "choose_layers", "coral_loss", "encode_images", "fit_multilabel_probe",
-           "fit_probe", "fit_ridge_probe", "ganin_coefficient", "handle_interrupt", "logistic_probe",
-           "multilabel_probe", "one_cycle", "param_groups", "pseudo_label_loss", "ridge_probe", "run_probe",
-           "train_network", "warmup_cosine"]
+           "MultiLabelNet", "ProbeResult", "RecordLR", "RegressorNet", "StopOnDivergence", "TaskNet", "TaskProbe",
+           "TrainingData", "TrainingPlan", "assemble_net", "choose_layers", "coral_loss", "encode_images",
+           "fit_multilabel_probe", "fit_probe", "fit_ridge_probe", "ganin_coefficient", "handle_interrupt",
+           "logistic_probe", "multilabel_probe", "one_cycle", "param_groups", "pseudo_label_loss", "ridge_probe",
+           "run_probe", "train_network", "warmup_cosine"]

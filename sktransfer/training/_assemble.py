@@ -10,7 +10,9 @@ parameter groups and the optimizer.
 
 from __future__ import annotations
 
+import inspect
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -19,7 +21,7 @@ from skorch.helper import predefined_split
 
 from .._auto import PATIENCE
 from ..backbones import block_params, top_blocks
-from ._callbacks import GradualUnfreeze, RecordLR
+from ._callbacks import GradualUnfreeze, RecordLR, StopOnDivergence
 from ._data import DeviceBatchIterator
 from ._optim import MergedGroups, one_cycle, param_groups, warmup_cosine
 
@@ -97,6 +99,15 @@ class Freezing:
         """Whether the backbone stays frozen (only the head trains)."""
         return self.n_trainable == 0 and not self.all_trunk
 
+    def check_batch_size(self, batch_size, module):
+        """BatchNorm cannot train on batches of one image (one value per channel): say so before torch does."""
+        if batch_size >= 2 or self.frozen:
+            return
+        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()):
+            raise ValueError(f"batch_size={batch_size} cannot train the network's BatchNorm layers, which need "
+                             "more than one image per batch; use batch_size >= 2 (16 or more suits BatchNorm), "
+                             "or trainable_blocks=0 to train the head alone.")
+
     def apply(self, module, gradual):
         """Set ``module``'s trainable parameters; with ``gradual`` unfreezing only the head to begin with."""
         first = 0 if gradual else self.n_trainable
@@ -129,7 +140,7 @@ def assemble_net(plan, freezing, task, module, train_data, valid_data, device):
     """
     steps_per_epoch = len(DeviceBatchIterator(train_data, plan.batch_size, shuffle=True))
     max_epochs = plan.n_epochs(steps_per_epoch)
-    callbacks = list(task.scoring) + [("record_lr", RecordLR())]
+    callbacks = list(task.scoring) + [("record_lr", RecordLR()), ("stop_on_divergence", StopOnDivergence())]
     callbacks += _schedule(plan, steps_per_epoch * max_epochs, round(plan.warmup_epochs * steps_per_epoch))
     patience = plan.patience(valid_data is not None)
     if patience is not None:
@@ -140,7 +151,12 @@ def assemble_net(plan, freezing, task, module, train_data, valid_data, device):
     callbacks += list(plan.callbacks)
 
     kwargs = dict(task.kwargs)
-    kwargs["optimizer__weight_decay"] = plan.weight_decay
+    if _takes(plan.optimizer, "weight_decay"):
+        kwargs["optimizer__weight_decay"] = plan.weight_decay
+    elif plan.weight_decay:
+        warnings.warn(f"{getattr(plan.optimizer, '__name__', 'the optimizer')} takes no weight_decay: "
+                      f"weight_decay={plan.weight_decay} is not applied (set weight_decay=0 to silence this).",
+                      UserWarning, stacklevel=5)
     kwargs["optimizer__param_groups"] = list(task.param_groups) + param_groups(
         module, freezing.blocks, freezing.n_trainable, plan.lr, plan.lr_decay, freezing.all_trunk,
         trunk_weight_decay=0.0 if plan.l2sp else None)
@@ -165,6 +181,15 @@ def assemble_net(plan, freezing, task, module, train_data, valid_data, device):
         verbose=plan.verbose,
         **kwargs,
     )
+
+
+def _takes(optimizer, keyword):
+    """Whether ``optimizer`` accepts ``keyword`` (any keyword, when its signature cannot be read)."""
+    try:
+        params = inspect.signature(optimizer).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == keyword or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def _schedule(plan, total_steps, warmup_steps):

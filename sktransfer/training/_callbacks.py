@@ -1,12 +1,13 @@
-"""skorch callbacks of the fine-tuning recipe: gradual unfreezing, learning-rate records."""
+"""skorch callbacks of the fine-tuning recipe: gradual unfreezing, learning-rate records, divergence."""
 
 from __future__ import annotations
 
+import torch
 from skorch.callbacks import Callback
 
 from ..backbones import block_params, top_blocks
 
-__all__ = ["GradualUnfreeze", "RecordLR"]
+__all__ = ["GradualUnfreeze", "RecordLR", "StopOnDivergence"]
 
 
 class GradualUnfreeze(Callback):
@@ -45,3 +46,31 @@ class RecordLR(Callback):
     def on_epoch_end(self, net, **kwargs):
         net.history.record("lr", max(group["lr"] for group in net.optimizer_.param_groups))
         net.history.record("n_steps", self.steps_)
+
+
+class StopOnDivergence(Callback):
+    """Fail at the first training step whose loss is not finite (NaN or inf), with a ValueError.
+
+    A diverged network predicts one class (or NaN) for every image; failing
+    keeps the estimator's previous state instead of a model that only looks
+    fitted.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from types import SimpleNamespace
+    >>> from sktransfer.training import StopOnDivergence
+    >>> net = SimpleNamespace(lr=1e6, history=[{}])
+    >>> StopOnDivergence().on_batch_end(net, training=True, loss=torch.tensor(float("nan")))
+    Traceback (most recent call last):
+    ...
+    ValueError: training diverged: the loss became nan in epoch 1 (lr=1000000.0). Lower lr (e.g. 10x), or look for extreme values in the images or targets; the estimator keeps its previous state.
+    """
+
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
+        if training and loss is not None and not bool(torch.isfinite(torch.as_tensor(loss)).all()):
+            raise ValueError(
+                f"training diverged: the loss became {float(torch.as_tensor(loss).detach())} in epoch {len(net.history)} (lr={net.lr}). "
+                "Lower lr (e.g. 10x), or look for extreme values in the images or targets; the estimator keeps "
+                "its previous state."
+            )

@@ -88,6 +88,13 @@ class MergedGroups:
                 continue
             key = repr(sorted(group.items()))
             merged.setdefault(key, {**group, "params": []})["params"].extend(group_params)
+        if self.optimizer is torch.optim.LBFGS and len(merged) > 1:
+            # LBFGS takes one set of options for every parameter; torch's own error names no fix.
+            raise ValueError(
+                f"optimizer=LBFGS takes one learning rate for every parameter, and this fit has {len(merged)} "
+                "(the layer-wise rates of lr_decay, or L2-SP's trunk groups); set lr_decay=1.0 and l2sp=0, or "
+                "trainable_blocks=0."
+            )
         return self.optimizer(list(merged.values()), **kwargs)
 
 

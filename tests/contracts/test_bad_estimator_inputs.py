@@ -111,7 +111,7 @@ CASES = [
          y=np.linspace(0, 1, 60)),
     Case("y-multilabel-weights", "classifier", ValueError, r"class_weight='balanced' is not supported with "
          r"multi-label y.*pos_weight", {"class_weight": "balanced"}, y=np.eye(3, dtype=int)[np.arange(60) % 3]),
-    Case("y-strings-regressor", "regressor", ValueError, r"numeric targets; for labels use FineTunedClassifier",
+    Case("y-strings-regressor", "regressor", ValueError, r"numeric targets; y holds 'a'.*For labels use FineTunedClassifier",
          y=np.array(["a", "b"] * 30)),
     Case("y-3d-regressor", "regressor", ValueError, r"1-D \(one target\) or 2-D", y=np.zeros((60, 2, 2))),
     Case("y-none-regressor", "regressor", ValueError, r"requires y to be passed", y=None),
