@@ -16,17 +16,74 @@ from ._validation import as_label_array, unlabeled_mask
 
 __all__ = ["labeled_accuracy_scorer", "prediction_entropy_scorer"]
 
-def _unlabeled(y):
-    """``y`` as a 1-D array and the mask of its -1 entries."""
-    y = column_or_1d(as_label_array(y))
+def _unlabeled(X, y):
+    """``y`` as an array and the mask of its -1 entries; a 2-D (multi-label indicator) ``y`` has none."""
+    if hasattr(X, "__len__") and hasattr(y, "__len__") and len(X) != len(y):
+        raise ValueError(f"X has {len(X)} images but y has {len(y)} labels; pass one label per image "
+                         "(-1 for an unlabelled one).")
+    y = as_label_array(y)
+    if getattr(y, "ndim", 1) == 2 and y.shape[1] > 1:  # multi-label: no -1 marker exists there
+        y = np.asarray(y)
+        return y, np.zeros(len(y), dtype=bool)
+    y = column_or_1d(y)
     return y, unlabeled_mask(y)
 
 
 def _rows(X, rows):
-    """Rows of ``X`` (an array, a tensor, a list of images or paths)."""
+    """Rows of ``X`` (an array, a tensor, a pandas object, a list of images or paths), by position."""
+    positions = np.flatnonzero(rows)
+    if hasattr(X, "iloc"):  # pandas: X[...] would select by index label (a Series) or by column (a DataFrame)
+        return X.iloc[positions]
     if hasattr(X, "shape") and hasattr(X, "__getitem__"):
-        return X[np.flatnonzero(rows)]
-    return [X[i] for i in np.flatnonzero(rows)]
+        return X[positions]
+    return [X[i] for i in positions]
+
+
+def _final_step(estimator):
+    """The estimator that makes the predictions: a Pipeline's last step, a search's best estimator."""
+    estimator = getattr(estimator, "best_estimator_", estimator)
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator
+
+
+def _is_multilabel(estimator, proba):
+    """Whether the columns of ``proba`` are independent labels' probabilities rather than one distribution.
+
+    The estimator says so when it can (sktransfer's ``target_spec_``, OneVsRestClassifier's ``multilabel_``);
+    otherwise rows that do not sum to 1 cannot be one distribution over classes.
+    """
+    final = _final_step(estimator)
+    spec = getattr(final, "target_spec_", None)
+    if spec is not None:
+        return bool(spec.multilabel)
+    if getattr(final, "multilabel_", False):
+        return True
+    return not np.allclose(proba.sum(axis=1), 1.0, atol=1e-3)
+
+
+def _entropy(proba, multilabel):
+    """Entropy of each row in nats: of the one distribution, or the sum of each label's binary entropy."""
+    if not multilabel:
+        p = np.clip(proba, 1e-12, 1.0)
+        return -np.sum(p * np.log(p), axis=1)
+    p = np.clip(proba, 1e-12, 1.0 - 1e-12)
+    return -np.sum(p * np.log(p) + (1.0 - p) * np.log1p(-p), axis=1)
+
+
+def _row_entropies(estimator, X):
+    """Entropy of each image's prediction, whatever shape ``predict_proba`` answers in."""
+    proba = estimator.predict_proba(X)
+    if isinstance(proba, list):  # scikit-learn's multi-output classifiers: one distribution per output
+        return sum(_entropy(np.asarray(p, dtype=np.float64), multilabel=False) for p in proba)
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2:
+        raise ValueError(f"predict_proba of {type(estimator).__name__} returned an array of shape {proba.shape}; "
+                         "prediction_entropy_scorer needs one row of class probabilities per image.")
+    if not np.isfinite(proba).all():
+        raise ValueError(f"predict_proba of {type(estimator).__name__} returned NaN or infinite probabilities, "
+                         "so no entropy can be measured; check that the model trained (a finite loss) and that "
+                         "its settings (e.g. tta) are valid.")
+    return _entropy(proba, _is_multilabel(estimator, proba))
 
 
 def prediction_entropy_scorer(estimator, X, y=None):
@@ -48,18 +105,28 @@ def prediction_entropy_scorer(estimator, X, y=None):
     keep a few labelled target images to confirm the final choice when you
     can.
 
+    **Multi-label models** (a 0/1 indicator ``y``; each column of
+    ``predict_proba`` is one label's own probability ``p_j``): the entropy
+    of an image is the sum of its labels' binary entropies,
+    ``sum_j -(p_j log p_j + (1 - p_j) log(1 - p_j))``; every image is scored,
+    as multi-label ``y`` has no -1 marker. For scikit-learn's multi-output
+    classifiers (``predict_proba`` returns one array per output), it is the
+    sum of the outputs' entropies.
+
     Parameters
     ----------
     estimator : fitted classifier with ``predict_proba``
     X : images
-        Images in any form the estimator takes.
-    y : array-like of shape (n_images,), default=None
+        Images in any form the estimator takes (pandas rows are taken by
+        position, whatever their index).
+    y : array-like of shape (n_images,) or (n_images, n_labels), default=None
         Labels, -1 for unlabelled images; only used to find those.
 
     Returns
     -------
     score : float
-        ``-mean(sum(-p * log p))`` in nats; 0 is the highest possible.
+        ``-mean(sum(-p * log p))`` in nats (multi-label: the binary
+        entropies above); 0 is the highest possible.
 
     Examples
     --------
@@ -72,21 +139,24 @@ def prediction_entropy_scorer(estimator, X, y=None):
     -0.665
     """
     if y is not None:
-        _, unlabeled = _unlabeled(y)
+        _, unlabeled = _unlabeled(X, y)
         if unlabeled.any():
             X = _rows(X, unlabeled)
-    proba = np.clip(np.asarray(estimator.predict_proba(X), dtype=np.float64), 1e-12, 1.0)
-    return float(np.mean(np.sum(proba * np.log(proba), axis=1)))
+    return float(-np.mean(_row_entropies(estimator, X)))
 
 
 def labeled_accuracy_scorer(estimator, X, y):
     """Accuracy on the labelled images only (``y != -1``); the unlabelled ones are not predicted.
 
+    For a multi-label ``y`` (a 0/1 indicator matrix, which has no -1
+    marker) it is the subset accuracy over every image: all labels right.
+
     Parameters
     ----------
     estimator : fitted classifier
     X : images
-    y : array-like of shape (n_images,)
+        Pandas rows are taken by position, whatever their index.
+    y : array-like of shape (n_images,) or (n_images, n_labels)
         Labels, -1 for unlabelled images.
 
     Returns
@@ -108,7 +178,7 @@ def labeled_accuracy_scorer(estimator, X, y):
     >>> labeled_accuracy_scorer(clf, X, [0, -1, -1, 1])
     1.0
     """
-    y, unlabeled = _unlabeled(y)
+    y, unlabeled = _unlabeled(X, y)
     if unlabeled.all():
         raise ValueError("every label in y is -1 (unlabelled): no accuracy to measure. Score with "
                          "prediction_entropy_scorer, or keep some labelled images in each test fold.")

@@ -15,8 +15,10 @@ import torch
 from .._files import check_writable_folder
 from ..estimators import FineTunedClassifier
 from ._methods import METHOD_CLASSES
+from .datasets import takes_input_shape
 
-__all__ = ["Logger", "check_arguments", "check_finetune_params", "check_output_dir", "environment", "output_files"]
+__all__ = ["Logger", "check_arguments", "check_finetune_params", "check_output_dir", "environment", "input_shapes",
+           "output_files"]
 
 
 def check_arguments(methods, labels_per_class, *, n_seeds, cv, n_jobs, finetune_params, finetune_grid, image_size,
@@ -57,6 +59,32 @@ def check_arguments(methods, labels_per_class, *, n_seeds, cv, n_jobs, finetune_
     if networks:
         check_finetune_params(finetune_params, networks)
     return methods, sizes, finetune_params
+
+
+def input_shapes(input_shape, dataset, target):
+    """The ``input_shape`` of the dataset and of the target: only an ``.npz`` file takes one.
+
+    In domain mode one of the two may be a flattened ``.npz`` and the other
+    anything; an ``input_shape`` that neither can use is an error, not
+    silently ignored.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark._setup import input_shapes
+    >>> input_shapes((8, 8), "flat.npz", "mnist-m"), input_shapes(None, "digits", None)
+    (((8, 8), None), (None, None))
+    """
+    if input_shape is None:
+        return None, None
+    if target is None:
+        return input_shape, None  # load_dataset says why a folder or a built-in dataset takes none
+    if not (takes_input_shape(dataset) or takes_input_shape(target)):
+        raise ValueError(
+            f"input_shape (--input-shape) only reshapes the flattened images of an .npz file; neither "
+            f"{str(dataset)!r} nor the target {str(target)!r} is one. Drop input_shape; to resize the images "
+            "the backbones see, use image_size (--image-size)."
+        )
+    return tuple(input_shape if takes_input_shape(d) else None for d in (dataset, target))
 
 
 def check_finetune_params(params, methods=("finetune",)):

@@ -9,15 +9,52 @@ from sklearn.model_selection import train_test_split
 
 from .datasets import Dataset
 
-__all__ = ["Split", "combine_domains", "iter_splits", "make_split", "training_subset"]
+__all__ = ["Split", "check_test_size", "combine_domains", "iter_splits", "make_split", "training_subset"]
 
 
-def make_split(y, test_size, seed):
+def _test_size_error(y, test_size, where=""):
+    """The ValueError of a ``test_size`` that leaves some class without a training or a test image."""
+    n, k = len(y), len(np.unique(y))
+    n_test = int(np.ceil(test_size * n))  # scikit-learn's rounding in train_test_split
+    low, high = k / n, 1 - k / n
+    fix = (f"Use a test_size between about {low:.2f} and {high:.2f} (e.g. 0.3)" if low < high
+           else "There are too few images: add some, or drop classes")
+    return ValueError(
+        f"test_size={test_size} (--test-size) leaves {n - n_test} training and {n_test} test image(s) of "
+        f"{n}{where}, for {k} classes: every class needs at least one image on each side. {fix}."
+    )
+
+
+def check_test_size(y, test_size, n_source=None):
+    """Raise a ValueError naming the fix when ``test_size`` leaves a class without a training or a test image.
+
+    In domain mode (``n_source``), the source's and the target's images are
+    each split with ``test_size``, so both are checked.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark._splits import check_test_size
+    >>> check_test_size([0, 0, 0, 1, 1, 1], 0.5)
+    >>> check_test_size([0, 0, 0, 1, 1, 1], 0.9)
+    Traceback (most recent call last):
+    ...
+    ValueError: test_size=0.9 (--test-size) leaves 0 training and 6 test image(s) of 6, for 2 classes: ...
+    """
+    y = np.asarray(y)
+    parts = [(y, "")] if n_source is None else [(y[:n_source], " in the source"), (y[n_source:], " in the target")]
+    for labels, where in parts:
+        make_split(labels, test_size, seed=0, where=where)
+
+
+def make_split(y, test_size, seed, where=""):
     """The test set of a seed and the shuffled training pool of each class.
 
     Returns ``test`` (indices, stratified, ``test_size`` of every class) and
     ``per_class``: for each class in ``np.unique(y)`` order, that class's
-    remaining indices in a seed-determined random order.
+    remaining indices in a seed-determined random order. A ``test_size``
+    that leaves a class without a training or a test image is a
+    ``ValueError`` naming the fix (``where`` says which images, e.g. " in
+    the target").
 
     Examples
     --------
@@ -27,9 +64,15 @@ def make_split(y, test_size, seed):
     (4, [2, 2])
     """
     y = np.asarray(y)
-    pool, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y, random_state=seed)
+    try:
+        pool, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y, random_state=seed)
+    except ValueError as exc:  # too few images on one side for every class to be there
+        raise _test_size_error(y, test_size, where) from exc
     rng = np.random.RandomState(seed)
-    return np.sort(test), [rng.permutation(pool[y[pool] == c]) for c in np.unique(y)]
+    per_class = [rng.permutation(pool[y[pool] == c]) for c in np.unique(y)]
+    if min(map(len, per_class)) == 0 or len(np.unique(y[test])) < len(per_class):
+        raise _test_size_error(y, test_size, where)  # a class nobody could learn, or never tested
+    return np.sort(test), per_class
 
 
 def training_subset(per_class, size):
@@ -67,7 +110,7 @@ def combine_domains(source, target):
     def images(ds, channels):
         X = ds.X
         if isinstance(X, np.ndarray):
-            X = X.astype(np.float32) / 255.0 if X.dtype == np.uint8 else X.astype(np.float32)
+            X = _as_float_images(X, ds.name)
             if channels == 3 and X.ndim == 3:
                 X = np.repeat(X[..., None], 3, axis=-1)
         return X
@@ -88,6 +131,22 @@ def combine_domains(source, target):
     desc = f"{source.description} -> {target.description}"
     combined = Dataset(f"{source.name}-to-{target.name}", X, labels, desc, source.image_shape, channels)
     return combined, len(source)
+
+
+def _as_float_images(X, name):
+    """Images as float32 in [0, 1], read as :func:`~sktransfer.images.as_image_set` reads them: uint16 pixels
+    0..65535, other integers 0..255, floats already in [0, 1]."""
+    if X.dtype.kind not in "iu":
+        return X.astype(np.float32)
+    if X.dtype == np.uint16:
+        return X.astype(np.float32) / 65535.0
+    low, high = (int(X.min()), int(X.max())) if X.size else (0, 0)
+    if low < 0 or high > 255:
+        raise ValueError(
+            f"Dataset {name!r}: integer images ({X.dtype}) must hold pixels 0..255; found {low}..{high}. "
+            "Save them as uint8 (X.astype(np.uint8) when they are 0..255), or as floats in [0, 1] (e.g. X / X.max())."
+        )
+    return X.astype(np.float32) / 255.0
 
 
 @dataclass(frozen=True)
@@ -155,9 +214,9 @@ def iter_splits(ds, sizes, n_seeds, test_size, n_source=None):
             test, per_class = make_split(ds.y, test_size, seed)
             target_pool = None
         else:
-            test, target_pool = make_split(ds.y[n_source:], test_size, seed)
+            test, target_pool = make_split(ds.y[n_source:], test_size, seed, " in the target")
             test, target_pool = test + n_source, np.sort(np.concatenate(target_pool)) + n_source
-            _, per_class = make_split(ds.y[:n_source], test_size, seed)
+            _, per_class = make_split(ds.y[:n_source], test_size, seed, " in the source")
         largest = max(len(idx) for idx in per_class)
         for size in dict.fromkeys("all" if s == "all" or s >= largest else s for s in sizes):
             train = training_subset(per_class, size)

@@ -22,7 +22,7 @@ from ..images import as_image_set
 from .domains import mnist_m
 
 __all__ = ["BUILTIN_DATASETS", "Dataset", "fashion_mnist_dirs", "load_dataset", "load_fashion_mnist_dataset",
-           "load_folder", "load_npz", "read_idx"]
+           "load_folder", "load_npz", "read_idx", "takes_input_shape"]
 
 _GRAY_MODES = ("1", "L", "I", "I;16", "F", "LA")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm")
@@ -326,7 +326,8 @@ def load_dataset(source, *, input_shape=None, data_dir=None):
         sub-folder of images per class, or an ``.npz`` file holding arrays
         ``X`` and ``y``.
     input_shape : tuple of int, default=None
-        ``(H, W)`` or ``(H, W, C)`` when the ``.npz`` holds flattened images.
+        ``(H, W)`` or ``(H, W, C)`` when the ``.npz`` holds flattened images;
+        a ``ValueError`` for any other source (see :func:`takes_input_shape`).
     data_dir : str, os.PathLike or None, default=None
         Folder of ``"fashion-mnist"``'s idx files (see
         :func:`load_fashion_mnist_dataset`); an error with any other dataset.
@@ -345,6 +346,12 @@ def load_dataset(source, *, input_shape=None, data_dir=None):
     if isinstance(source, Dataset):
         return _checked(source)
     key = os.fspath(source)
+    if input_shape is not None and not takes_input_shape(source):  # silently ignoring it would mislead
+        raise ValueError(
+            f"input_shape (--input-shape) only reshapes the flattened images of an .npz file; {key!r} is not one "
+            "(a built-in dataset or an image folder has its own image shapes). Drop input_shape; to resize the "
+            "images the backbones see, use image_size (--image-size)."
+        )
     if key == "fashion-mnist":
         return _checked(load_fashion_mnist_dataset(data_dir))
     if data_dir is not None:  # silently ignoring it would train on something else than the user meant
@@ -366,6 +373,21 @@ def load_dataset(source, *, input_shape=None, data_dir=None):
         f"{', '.join(BUILTIN_DATASETS)}, a folder with one sub-folder of images per class, "
         "or an .npz file with arrays X and y."
     )
+
+
+def takes_input_shape(source):
+    """Whether ``input_shape`` can apply to ``source``: an ``.npz`` file (which may hold flattened images).
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.datasets import takes_input_shape
+    >>> takes_input_shape("data.npz"), takes_input_shape("digits"), takes_input_shape("photos/")
+    (True, False, False)
+    """
+    if isinstance(source, Dataset):
+        return False
+    key = os.fspath(source)
+    return key not in BUILTIN_DATASETS and key != "fashion-mnist" and Path(key).suffix.lower() == ".npz"
 
 
 def load_folder(root):
@@ -471,6 +493,7 @@ def load_npz(path, *, input_shape=None):
         data = np.load(path, allow_pickle=False)
     except Exception as exc:  # zipfile/pickle/ValueError: all mean "not a readable npz"
         raise ValueError(f"Cannot read {str(path)!r} as an .npz file: {exc}") from exc
+    given_shape = input_shape
     with data:
         missing = [k for k in ("X", "y") if k not in data.files]
         if missing:
@@ -478,9 +501,12 @@ def load_npz(path, *, input_shape=None):
                 f"{str(path)!r} has arrays {data.files} but no {' or '.join(missing)}: save images as X "
                 "and labels as y, e.g. np.savez(path, X=images, y=labels)."
             )
-        X, y = data["X"], data["y"]
+        X, y = _npz_array(data, "X", path), _npz_array(data, "y", path)
         if input_shape is None and "input_shape" in data.files:
-            input_shape = tuple(int(s) for s in data["input_shape"])
+            input_shape = tuple(int(s) for s in _npz_array(data, "input_shape", path).ravel())
+    if X.ndim == 0:
+        raise ValueError(f"{str(path)!r}: X is a single value (a 0-d array), not images. Save the images as one "
+                         "array of shape (N, H, W[, C]), or (N, H*W[*C]) with --input-shape.")
     if y.ndim != 1:
         raise ValueError(f"{str(path)!r}: y must be 1-D (one label per image); got shape {y.shape}. Use y.ravel().")
     if len(X) != len(y):
@@ -492,6 +518,12 @@ def load_npz(path, *, input_shape=None):
         h, w = images.image_shape
         X = X.reshape(len(X), h, w, -1)
         X = X[..., 0] if X.shape[-1] == 1 else X
+    elif given_shape is not None and tuple(given_shape) not in (X.shape[1:], X.shape[1:3]):
+        raise ValueError(  # the images already have a shape: a different input_shape would be ignored
+            f"{str(path)!r}: X already holds images of shape {X.shape[1:]}, not flattened ones, so input_shape "
+            f"(--input-shape) {tuple(given_shape)} cannot apply. Drop input_shape, or save X flattened as "
+            "(N, H*W[*C])."
+        )
     images = as_image_set(X)
     return _checked(
         Dataset(path.stem, X, y, f"{path.name}: {len(y)} images, {images.image_shape[0]}x{images.image_shape[1]}",
@@ -499,11 +531,43 @@ def load_npz(path, *, input_shape=None):
     )
 
 
+def _npz_array(data, key, path):
+    """``data[key]``; an object array (which only unpickling could read) is an error naming the fix."""
+    try:
+        return data[key]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise ValueError(f"Cannot read array {key!r} of {str(path)!r}: {exc}") from exc
+        raise ValueError(  # loading pickles from a file can run code: never allowed here
+            f"{str(path)!r}: array {key!r} was saved with dtype=object (a list of arrays, or mixed values), "
+            "which would need unpickling to read. Save a numeric or string array instead: images as one "
+            "array, e.g. X=np.stack(images) (uint8 or floats in [0, 1]), labels as ints or strings, e.g. "
+            "y=np.asarray(labels, dtype=str); or use an image folder for images of different sizes."
+        ) from exc
+
+
+def _missing_labels(y):
+    """Mask of the missing labels of a 1-D ``y``: NaN, or None (and NaN) in an object array."""
+    if y.dtype.kind in "fc":
+        return np.isnan(y)
+    if y.dtype == object:
+        return np.fromiter((v is None or (isinstance(v, float) and v != v) for v in y), dtype=bool, count=len(y))
+    return np.zeros(len(y), dtype=bool)
+
+
 def _checked(ds):
-    """Labels usable for a stratified split: >= 2 classes, >= 2 images in each."""
+    """Labels usable for a stratified split: >= 2 classes, >= 2 images in each, none missing."""
     y = np.asarray(ds.y)
     if y.ndim != 1 or len(y) == 0:
         raise ValueError(f"Dataset {ds.name!r}: y must be a non-empty 1-D array of labels; got shape {y.shape}.")
+    missing = _missing_labels(y)
+    if missing.any():  # np.unique would make NaN a class of its own (or fail on None)
+        rows = np.flatnonzero(missing)
+        shown = ", ".join(map(str, rows[:5].tolist())) + (", ..." if len(rows) > 5 else "")
+        raise ValueError(
+            f"Dataset {ds.name!r}: y holds {len(rows)} NaN (missing) label(s), at image(s) {shown}; every image "
+            "needs a label. Drop those images (e.g. keep = ~pd.isna(y); X[keep], y[keep]) or give them their labels."
+        )
     classes, counts = np.unique(y, return_counts=True)
     classes = classes.tolist()  # Python scalars: messages show 2 or 'cat', not np.int64(2)
     if len(classes) < 2:

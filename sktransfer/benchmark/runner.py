@@ -55,8 +55,8 @@ from dataclasses import dataclass, field
 from .._auto import auto_image_size
 from ..dask import dask_backend
 from ._methods import METHOD_CLASSES, Settings
-from ._setup import Logger, check_arguments, check_output_dir, environment, output_files
-from ._splits import combine_domains, iter_splits, make_split, training_subset
+from ._setup import Logger, check_arguments, check_output_dir, environment, input_shapes, output_files
+from ._splits import check_test_size, combine_domains, iter_splits, make_split, training_subset
 from .datasets import load_dataset
 from .evaluation import scores
 from .report import format_table, plot_learning_curve, summarize, write_csv, write_evaluation, write_json
@@ -194,7 +194,9 @@ def run_benchmark(
     n_seeds : int, default=3
         Repetitions (seeds 0 .. n_seeds-1), each with its own test split.
     test_size : float, default=0.3
-        Fraction of every class held out as the test set.
+        Fraction of every class held out as the test set; a ``ValueError``
+        (before any work) when it leaves a class without a training or a
+        test image.
     backbone : str, default="efficientnet_lite0"
         Backbone of the ``features``, ``finetune`` and ``scratch`` methods.
     image_size : int or None, default=None
@@ -225,7 +227,9 @@ def run_benchmark(
     n_jobs : int, default=1
         Parallel jobs for HOG and the inner grid searches.
     input_shape : tuple of int, default=None
-        Image shape for an ``.npz`` holding flattened images.
+        Image shape for an ``.npz`` holding flattened images (in domain
+        mode, for whichever of ``dataset`` and ``target`` is one); a
+        ``ValueError`` when neither is an ``.npz``.
     output_dir : str or os.PathLike or None, default="benchmark_results"
         Where the results files and plot go (created when missing); None
         writes nothing. Checked before any work: an existing file or a
@@ -283,16 +287,18 @@ def run_benchmark(
     names, sizes, finetune_params = check_arguments(
         methods, labels_per_class, n_seeds=n_seeds, cv=cv, n_jobs=n_jobs, finetune_params=finetune_params,
         finetune_grid=finetune_grid, image_size=image_size, test_size=test_size, unlabeled=unlabeled, target=target)
+    shape, target_shape = input_shapes(input_shape, dataset, target)
     check_output_dir(output_dir)  # before any work: finding out after an hour of runs loses them
 
     # With a Dask scheduler, joblib sends the inner searches' fits (and HOG's batches) to its workers.
     with dask_backend(scheduler, log) as on_cluster:
         if on_cluster:
             n_jobs = -1
-        ds = load_dataset(dataset, input_shape=input_shape, data_dir=data_dir)
+        ds = load_dataset(dataset, input_shape=shape, data_dir=data_dir)
         n_source = None
         if target is not None:  # one dataset: the source's images, then the target's
-            ds, n_source = combine_domains(ds, load_dataset(target, input_shape=input_shape))
+            ds, n_source = combine_domains(ds, load_dataset(target, input_shape=target_shape))
+        check_test_size(ds.y, test_size, n_source)  # before the features are computed
         # Without image_size, features use the estimator's own "auto" rule.
         backbone_size = image_size if image_size is not None else auto_image_size(ds.image_shape)[0]
         settings = Settings(backbone=backbone, image_size=image_size, backbone_size=backbone_size,
