@@ -142,7 +142,9 @@ class BackboneNetworkEstimator(BaseEstimator):
         # Cheap checks of y first, then the images, then that they match.
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        targets, spec = self._encode_targets(self._check_targets(y))
+        y = self._check_targets(y)
+        counts = sample_counts(sample_weight, len(y), type(self).__name__)
+        targets, spec = self._encode_targets(y, counts)
         images = self._inputs(X)
         if len(targets) != len(images):
             raise ValueError(
@@ -150,7 +152,6 @@ class BackboneNetworkEstimator(BaseEstimator):
                 f"{self._target_noun} per image "
                 f"(found input variables with inconsistent numbers of samples: [{len(images)}, {len(targets)}])."
             )
-        counts = sample_counts(sample_weight, len(targets), type(self).__name__)
         kept = np.ones(len(targets), dtype=bool) if counts is None else counts > 0
         device, augment = resolve_device(self.device), resolve_augment(self.augment)
         labeled = self._labeled_rows(targets) & kept  # unlabelled rows never reach the split, the probe or the loss
@@ -337,8 +338,9 @@ class BackboneNetworkEstimator(BaseEstimator):
         """Validate ``y`` (never None); return it as an array (raise a ValueError that names the fix)."""
         raise NotImplementedError
 
-    def _encode_targets(self, y):
-        """``(targets, TargetSpec)``: what the network trains on (int64 or float32 numpy, one row per image)."""
+    def _encode_targets(self, y, counts):
+        """``(targets, TargetSpec)``: what the network trains on (int64 or float32 numpy, one row per image);
+        ``counts`` (whole-number sample weights, or None) weigh any statistics of ``y``."""
         raise NotImplementedError
 
     def _fitted_attributes(self, spec, targets):

@@ -472,7 +472,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     def _check_targets(self, y):
         return check_labels(y, type(self).__name__, warn_unlabeled=self._warn_few_unlabeled)
 
-    def _encode_targets(self, y):
+    def _encode_targets(self, y, counts):
         if y.ndim == 2 and self.class_weight is not None:
             raise ValueError(
                 f"class_weight={self.class_weight!r} is not supported with multi-label y; use "

@@ -139,8 +139,8 @@ features_cached_, interrupted_, n_features_in_, arch_spec_
     def _check_targets(self, y):
         return check_values(y, type(self).__name__)
 
-    def _encode_targets(self, y):
-        return encode_values(y)
+    def _encode_targets(self, y, counts):
+        return encode_values(y, counts)
 
     def _fitted_attributes(self, spec, targets):
         return {"n_outputs_": spec.n_outputs}

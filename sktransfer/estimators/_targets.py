@@ -193,8 +193,11 @@ def encode_labels(y, owner="The classifier"):
     return targets, TargetSpec("softmax", classes)
 
 
-def encode_values(y):
+def encode_values(y, counts=None):
     """``y`` standardised per column (float32, 2-D) and the spec that un-standardises the outputs.
+
+    ``counts`` (whole-number sample weights) weigh the mean and spread as
+    that many copies of each row would.
 
     Examples
     --------
@@ -205,11 +208,11 @@ def encode_values(y):
     ([-1.225, 0.0, 1.225], True)
     """
     y2 = y.reshape(len(y), -1)
-    mean = y2.mean(axis=0)
+    mean = np.average(y2, axis=0, weights=counts)
     # The spread, computed on y over its largest magnitude: the squares of values beyond 1e154 overflow.
     magnitude = np.abs(y2 - mean).max(axis=0)
     magnitude[magnitude == 0] = 1.0
-    scale = ((y2 - mean) / magnitude).std(axis=0) * magnitude
+    scale = np.sqrt(np.average(((y2 - mean) / magnitude) ** 2, axis=0, weights=counts)) * magnitude
     scale[scale == 0] = 1.0  # a constant target stays constant
     spec = TargetSpec("regression", np.arange(y2.shape[1]), mean, scale, one_d=y.ndim == 1)
     return ((y2 - mean) / scale).astype(np.float32), spec

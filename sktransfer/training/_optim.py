@@ -86,14 +86,17 @@ class MergedGroups:
             group_params = list(group.pop("params"))
             if group.get("lr") == 0 and not any(p.requires_grad for p in group_params):
                 continue
+            if "lr" in kwargs:  # skorch's default group (the head) carries no lr of its own
+                group.setdefault("lr", kwargs["lr"])
             key = repr(sorted(group.items()))
             merged.setdefault(key, {**group, "params": []})["params"].extend(group_params)
-        if self.optimizer is torch.optim.LBFGS and len(merged) > 1:
-            # LBFGS takes one set of options for every parameter; torch's own error names no fix.
+        if self.optimizer is torch.optim.LBFGS:
+            # torch's own error would come from inside LBFGS (one group only; flat views of the gradients).
             raise ValueError(
-                f"optimizer=LBFGS takes one learning rate for every parameter, and this fit has {len(merged)} "
-                "(the layer-wise rates of lr_decay, or L2-SP's trunk groups); set lr_decay=1.0 and l2sp=0, or "
-                "trainable_blocks=0."
+                "optimizer=LBFGS is not supported: a full-batch quasi-Newton method takes one learning rate for "
+                "every parameter (fine-tuning has one per block) and flat views of the gradients, which the "
+                "channels-last convolution weights do not give. Use a first-order optimizer: torch.optim.AdamW "
+                "(the default), SGD, RMSprop, Rprop..."
             )
         return self.optimizer(list(merged.values()), **kwargs)
 

@@ -9,7 +9,10 @@ import copy
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
+from skorch.callbacks import Checkpoint, EarlyStopping
 from sklearn.utils._param_validation import InvalidParameterError
 
 import tiny
@@ -32,6 +35,7 @@ class Case:
     match: str  # a regex naming the problem and the fix
     params: dict = field(default_factory=dict)
     y: object = "default"
+    fit_kwargs: dict = field(default_factory=dict)
 
 
 MIXED = np.array([1, "a"] * 30, dtype=object)
@@ -118,6 +122,68 @@ CASES = [
     Case("y-nan-regressor", "regressor", ValueError, r"NaN", y=np.r_[np.nan, np.arange(59.0)]),
     Case("y-short-regressor", "regressor", ValueError, r"60 images but y has 10 targets; pass one target",
          y=np.arange(10.0)),
+    # missing, ragged and odd targets (issue 21)
+    Case("y-nan-classifier", "classifier", ValueError, r"1 missing label \(NaN, None or pd\.NA\), at rows \[3\]: "
+         r"drop those images, or mark an image without a label by -1", y=np.r_[0.0, 1, 2, np.nan, np.arange(56) % 3]),
+    Case("y-pd-na", "classifier", ValueError, r"2 missing labels.*rows \[0, 5\]",
+         y=pd.array([None] + [1, 2, 0, 1] + [None] + list(np.arange(54) % 3), dtype="Int64")),
+    Case("y-none-strings", "classifier", ValueError, r"missing label.*rows \[1\]",
+         y=np.array(["a", None] + ["a", "b", "c"] * 19 + ["b"], dtype=object)),
+    Case("y-ragged", "classifier", ValueError, r"list of labels per image.*MultiLabelBinarizer",
+         y=[[0, 1], [2]] * 30),
+    Case("y-inf-regressor", "regressor", ValueError, r"infinite values at rows \[2\]: drop those images or impute",
+         y=np.r_[0.0, 1.0, np.inf, np.arange(57.0)]),
+    Case("y-complex-regressor", "regressor", ValueError, r"complex targets; pass real numbers",
+         y=np.arange(60) + 1j),
+    Case("y-none-regressor-object", "regressor", ValueError, r"missing target.*impute",
+         y=np.array([None] + list(range(59)), dtype=object)),
+    # class weights that name no class, or are not weights
+    Case("class-weight-negative", "classifier", ValueError, r"class_weight\[0\] = -1\.0; a class weight must be a "
+         r"finite number >= 0", {"class_weight": {0: -1.0}}),
+    Case("class-weight-nan", "classifier", ValueError, r"class_weight\[1\] = nan", {"class_weight": {1: float("nan")}}),
+    Case("class-weight-unknown", "classifier", ValueError, r"class_weight names 17, which is not a class of y; the "
+         r"classes are \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\]", {"class_weight": {17: 2.0}}),
+    Case("class-weight-str-key", "classifier", ValueError, r"'0' is not 0: key the dict by the labels",
+         {"class_weight": {"0": 2.0}}),
+    Case("criterion-weight-length", "classifier", ValueError, r"criterion__weight has shape \(5,\); the loss needs one "
+         r"weight per class of y: 10, in the order of classes_", {"criterion__weight": torch.ones(5)}),
+    Case("criterion-weight-list", "classifier", TypeError, r"criterion__weight is a list; pass a float tensor",
+         {"criterion__weight": [1.0] * 10}),
+    Case("criterion-weight-negative", "classifier", ValueError, r"every weight must be a finite number >= 0",
+         {"criterion__weight": torch.tensor([1.0, -1.0] * 5)}),
+    # settings torch or skorch would reject deep inside the fit
+    Case("optimizer-keyword", "classifier", TypeError, r"optimizer__momentum: AdamW takes no 'momentum'.*"
+         r"optimizer=torch\.optim\.SGD", {"optimizer__momentum": 0.9}),
+    Case("lbfgs", "classifier", ValueError, r"optimizer=LBFGS is not supported.*Use a first-order optimizer",
+         {"optimizer": torch.optim.LBFGS, "weight_decay": 0.0, "lr_decay": 1.0}),
+    Case("batch-size-one", "classifier", ValueError, r"batch_size=1 cannot train the network's BatchNorm layers.*"
+         r"batch_size >= 2", {"batch_size": 1}),
+    Case("batch-size-bool", "regressor", TypeError, r"batch_size=True is a bool, not a number; pass an int",
+         {"batch_size": True}),
+    Case("max-epochs-bool", "classifier", TypeError, r"max_epochs=True is a bool", {"max_epochs": True}),
+    Case("early-stopping-callback", "classifier", ValueError, r"callbacks\[0\] \(EarlyStopping\) monitors "
+         r"'valid_loss', but this fit holds no validation split; set validation_fraction",
+         {"callbacks": [EarlyStopping()]}),
+    Case("checkpoint-callback", "regressor", ValueError, r"callbacks\[0\] \(Checkpoint\) monitors 'valid_loss_best'",
+         {"callbacks": [Checkpoint(dirname="/nonexistent-never-written")]}),
+    Case("module-not-a-backbone", "classifier", TypeError, r"backbone=Linear cannot take images.*"
+         r"Backbone\.from_module", {"backbone": torch.nn.Linear(3, 4)}),
+    Case("diverged", "classifier", ValueError, r"training diverged: the loss became (nan|inf) in epoch \d+ \(lr=1000000\.0\)\. "
+         r"Lower lr", {"lr": 1e6, "max_epochs": 2}),
+    Case("diverged-regressor", "regressor", ValueError, r"training diverged.*Lower lr", {"lr": 1e12}),
+    # sample weights and fit keywords
+    Case("sample-weight-fraction", "classifier", ValueError, r"whole-number sample_weight.*got 0\.5.*class_weight",
+         fit_kwargs={"sample_weight": np.r_[0.5, np.ones(59)]}),
+    Case("sample-weight-negative", "regressor", ValueError, r"sample_weight holds NaN, infinite or negative values",
+         fit_kwargs={"sample_weight": np.r_[-1.0, np.ones(59)]}),
+    Case("sample-weight-shape", "classifier", ValueError, r"sample_weight has shape \(59,\); pass one weight per "
+         r"image, shape \(60,\)", fit_kwargs={"sample_weight": np.ones(59)}),
+    Case("sample-weight-zeros", "classifier", ValueError, r"every sample_weight is 0",
+         fit_kwargs={"sample_weight": np.zeros(60)}),
+    Case("sample-domain-classifier", "classifier", TypeError, r"FineTunedClassifier\.fit\(\) takes no sample_domain.*"
+         r"DomainAdaptiveClassifier", fit_kwargs={"sample_domain": np.ones(60)}),
+    Case("fit-keyword-typo", "regressor", TypeError, r"unexpected keyword argument 'epochs'.*constructor or "
+         r"set_params", fit_kwargs={"epochs": 3}),
 ]
 
 
@@ -143,14 +209,19 @@ def test_bad_fit_is_a_clear_error_and_keeps_the_fitted_model(case, fitted):
     est = copy.deepcopy(ests[case.estimator])
     before = _outputs(est, Xt)
     y_in = (y if case.estimator == "classifier" else y.astype(float)) if isinstance(case.y, str) else case.y
-    X_copy, y_copy = X.copy(), copy.deepcopy(y_in)
+    X_copy, y_copy, kwargs_copy = X.copy(), copy.deepcopy(y_in), copy.deepcopy(case.fit_kwargs)
     original = est.get_params()
     est.set_params(**case.params)
-    with pytest.raises(case.exc, match=case.match):
-        est.fit(X, y_in)
+    with pytest.raises(case.exc, match=case.match) as info:
+        est.fit(X, y_in, **case.fit_kwargs)
+    # Raised by sktransfer, or by scikit-learn's own parameter and target validation: never from deep inside
+    # numpy, pandas, torch or skorch.
+    assert {"sktransfer", "sklearn"} & set(info.traceback[-1].path.parts), f"raised in {info.traceback[-1].path}"
     np.testing.assert_array_equal(X, X_copy)  # the user's data is never modified
     if y_in is not None:
-        np.testing.assert_array_equal(np.asarray(y_in), np.asarray(y_copy))
+        assert repr(np.asarray(y_in, dtype=object).tolist()) == repr(np.asarray(y_copy, dtype=object).tolist())
+    for key, value in case.fit_kwargs.items():
+        np.testing.assert_array_equal(value, kwargs_copy[key])
     for key in case.params:  # back to the parameters of the fit: the old model must be intact
         if key in original:
             est.set_params(**{key: original[key]})
