@@ -9,6 +9,7 @@ Problems are reported as ``ValueError`` messages that say what to fix.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -503,7 +504,7 @@ def load_npz(path, *, input_shape=None):
             )
         X, y = _npz_array(data, "X", path), _npz_array(data, "y", path)
         if input_shape is None and "input_shape" in data.files:
-            input_shape = tuple(int(s) for s in _npz_array(data, "input_shape", path).ravel())
+            input_shape = _stored_shape(_npz_array(data, "input_shape", path), path)
     if X.ndim == 0:
         raise ValueError(f"{str(path)!r}: X is a single value (a 0-d array), not images. Save the images as one "
                          "array of shape (N, H, W[, C]), or (N, H*W[*C]) with --input-shape.")
@@ -513,8 +514,16 @@ def load_npz(path, *, input_shape=None):
         raise ValueError(
             f"{str(path)!r}: X holds {len(X)} images but y holds {len(y)} labels; they must match one to one."
         )
+    if X.ndim == 2 and input_shape is None:
+        side = math.isqrt(X.shape[1])
+        guess = f", e.g. --input-shape {side} {side} (input_shape=({side}, {side}))" if side * side == X.shape[1] else ""
+        raise ValueError(
+            f"{str(path)!r}: X holds flattened images, shape {X.shape}, and no image shape: pass it with "
+            f"--input-shape H W (input_shape=(H, W) in Python){guess}, or store it in the file: "
+            "np.savez(path, X=X, y=y, input_shape=(H, W))."
+        )
     if X.ndim == 2:
-        images = as_image_set(X, input_shape=input_shape)  # the error names the missing input_shape
+        images = as_image_set(X, input_shape=input_shape)  # checks that H*W[*C] matches
         h, w = images.image_shape
         X = X.reshape(len(X), h, w, -1)
         X = X[..., 0] if X.shape[-1] == 1 else X
@@ -529,6 +538,15 @@ def load_npz(path, *, input_shape=None):
         Dataset(path.stem, X, y, f"{path.name}: {len(y)} images, {images.image_shape[0]}x{images.image_shape[1]}",
                 tuple(images.image_shape), images.channels)
     )
+
+
+def _stored_shape(array, path):
+    """The ``input_shape`` array of an .npz as a tuple of 2 or 3 positive ints, or a ValueError naming the fix."""
+    values = array.ravel()
+    if array.dtype.kind in "iu" and len(values) in (2, 3) and (values > 0).all():
+        return tuple(int(v) for v in values)
+    raise ValueError(f"{str(path)!r}: its input_shape array {array.tolist()!r} is not (H, W) or (H, W, C) in "
+                     "positive ints. Save it as e.g. input_shape=np.array([28, 28]), or pass --input-shape H W.")
 
 
 def _npz_array(data, key, path):
@@ -547,9 +565,9 @@ def _npz_array(data, key, path):
 
 
 def _missing_labels(y):
-    """Mask of the missing labels of a 1-D ``y``: NaN, or None (and NaN) in an object array."""
+    """Mask of the missing labels of a 1-D ``y``: NaN or infinite, or None (and NaN) in an object array."""
     if y.dtype.kind in "fc":
-        return np.isnan(y)
+        return ~np.isfinite(y)  # an infinite label is no class either
     if y.dtype == object:
         return np.fromiter((v is None or (isinstance(v, float) and v != v) for v in y), dtype=bool, count=len(y))
     return np.zeros(len(y), dtype=bool)
@@ -565,8 +583,8 @@ def _checked(ds):
         rows = np.flatnonzero(missing)
         shown = ", ".join(map(str, rows[:5].tolist())) + (", ..." if len(rows) > 5 else "")
         raise ValueError(
-            f"Dataset {ds.name!r}: y holds {len(rows)} NaN (missing) label(s), at image(s) {shown}; every image "
-            "needs a label. Drop those images (e.g. keep = ~pd.isna(y); X[keep], y[keep]) or give them their labels."
+            f"Dataset {ds.name!r}: y holds {len(rows)} NaN (missing) or infinite label(s), at image(s) {shown}; "
+            "every image needs a label. Drop those images (e.g. keep = ~pd.isna(y); X[keep], y[keep]) or give them their labels."
         )
     classes, counts = np.unique(y, return_counts=True)
     classes = classes.tolist()  # Python scalars: messages show 2 or 'cat', not np.int64(2)
