@@ -9,6 +9,7 @@ reaches them), and checked in ``fit``, as skorch does.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from numbers import Integral, Real
 
@@ -100,7 +101,12 @@ def check_nested_params(estimator):
                 f"{type(estimator).__name__} got an unexpected parameter {key!r}.{hint} Extra keywords "
                 f"must be nested skorch parameters starting with {', '.join(p + '__' for p in SKORCH_PREFIXES)}."
             )
+    _check_optimizer(estimator.optimizer)
     _check_optimizer_keywords(estimator.optimizer, nested)
+    reduction = nested.get("criterion__reduction", "mean")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"criterion__reduction={reduction!r}: training needs one loss per batch; use 'mean' (the "
+                         "default) or 'sum'.")
     smoothing = nested.get("criterion__label_smoothing")
     if smoothing is not None and not (isinstance(smoothing, Real) and 0.0 <= smoothing <= 1.0):
         raise ValueError(f"criterion__label_smoothing={smoothing!r} must be a number in [0, 1] (0 for none); "
@@ -167,6 +173,15 @@ def optimizer_keywords(optimizer):
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return None
     return {p.name for p in params[1:] if p.kind is not inspect.Parameter.VAR_POSITIONAL}
+
+
+def _check_optimizer(optimizer):
+    """``optimizer`` must make a ``torch.optim.Optimizer``: its class, or a ``functools.partial`` of it."""
+    target = optimizer.func if isinstance(optimizer, functools.partial) else optimizer
+    if not (isinstance(target, type) and issubclass(target, torch.optim.Optimizer)):
+        raise TypeError(f"optimizer={optimizer!r} is not a torch optimizer class; pass one such as "
+                        "torch.optim.AdamW or torch.optim.SGD (or functools.partial(torch.optim.SGD, nesterov=True)), "
+                        "and its settings as optimizer__<name>.")
 
 
 def _check_optimizer_keywords(optimizer, nested):

@@ -98,7 +98,12 @@ class MergedGroups:
                 "channels-last convolution weights do not give. Use a first-order optimizer: torch.optim.AdamW "
                 "(the default), SGD, RMSprop, Rprop..."
             )
-        return self.optimizer(list(merged.values()), **kwargs)
+        try:
+            return self.optimizer(list(merged.values()), **kwargs)
+        except (TypeError, ValueError) as exc:  # torch's own checks of its settings (a negative lr, eps...)
+            name = getattr(self.optimizer, "__name__", repr(self.optimizer))
+            raise ValueError(f"optimizer={name} refused its settings ({exc}); check lr, weight_decay and the "
+                             "optimizer__* parameters, or pass a torch.optim.Optimizer class.") from exc
 
 
 def one_cycle(optimizer, total_steps, pct_start, last_epoch=-1):

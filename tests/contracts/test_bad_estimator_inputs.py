@@ -156,6 +156,14 @@ CASES = [
          r"optimizer=torch\.optim\.SGD", {"optimizer__momentum": 0.9}),
     Case("lbfgs", "classifier", ValueError, r"optimizer=LBFGS is not supported.*Use a first-order optimizer",
          {"optimizer": torch.optim.LBFGS, "weight_decay": 0.0, "lr_decay": 1.0}),
+    Case("optimizer-refuses-value", "classifier", ValueError, r"optimizer=AdamW refused its settings \(Invalid "
+         r"learning rate.*check lr, weight_decay and the optimizer__\* parameters", {"optimizer__lr": -1.0}),
+    Case("optimizer-not-an-optimizer", "regressor", TypeError, r"optimizer=<class 'dict'> is not a torch optimizer "
+         r"class; pass one such as torch\.optim\.AdamW", {"optimizer": dict}),
+    Case("optimizer-lambda", "classifier", TypeError, r"is not a torch optimizer class",
+         {"optimizer": lambda params, **kwargs: torch.optim.SGD(params, **kwargs)}),
+    Case("criterion-reduction-none", "classifier", ValueError, r"criterion__reduction='none': training needs one "
+         r"loss per batch", {"criterion__reduction": "none"}),
     Case("batch-size-one", "classifier", ValueError, r"batch_size=1 cannot train the network's BatchNorm layers.*"
          r"batch_size >= 2", {"batch_size": 1}),
     Case("batch-size-bool", "regressor", TypeError, r"batch_size=True is a bool, not a number; pass an int",

@@ -4,6 +4,7 @@ semi-supervised marker -1 warns when it is likely a class, and settings torch wo
 refused before training."""
 
 import copy
+import functools
 import pickle
 import warnings
 
@@ -173,7 +174,8 @@ def test_without_routing_a_pipeline_passes_step_weights(data):
     {"optimizer": torch.optim.SGD, "optimizer__momentum": 0.9},
     {"optimizer": torch.optim.Rprop, "weight_decay": 0.0},
     {"optimizer": torch.optim.RMSprop, "optimizer__momentum": 0.5, "lr": 1e-3},
-], ids=["sgd-momentum", "rprop", "rmsprop"])
+    {"optimizer": functools.partial(torch.optim.SGD, nesterov=True), "optimizer__momentum": 0.9},
+], ids=["sgd-momentum", "rprop", "rmsprop", "partial-sgd"])
 def test_any_torch_optimizer_trains(params, data):
     X, y, Xt = data
     clf = FineTunedClassifier(**{**FAST, **params}).fit(X, y)
