@@ -21,6 +21,7 @@ from .._validation import resolve_image_size
 from ..backbones import Backbone, backbone_modality, block_indices, build_backbone
 from ..images import ImageSet, check_n_features_in, record_n_features_in
 from ..nn import POOLINGS, ImageEncoder, encode_batches, feature_width
+from ._params import check_int_params
 
 
 def reproducible_weights(backbone_param, weights):
@@ -182,6 +183,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self : PretrainedFeatureExtractor
         """
         self._validate_params()
+        check_int_params(self)  # batch_size=True would read one image per batch
         images = self._inputs(X)  # validate before the slow load
         device = resolve_device(self.device)
         check_writable_memory(self.memory)
@@ -219,6 +221,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         check_is_fitted(self, "image_size_")
         # set_params after fit is not checked by anyone else: batch_size, memory, file_key... are used here.
         self._validate_params()
+        check_int_params(self)  # batch_size=True would read one image per batch
         images = self._inputs(X, self._fitted_with["backbone"])  # the fitted network's modality, not a later one's
         check_n_features_in(self, X)
         check_writable_memory(self.memory)

@@ -168,6 +168,7 @@ CASES = [
          r"batch_size >= 2", {"batch_size": 1}),
     Case("batch-size-bool", "regressor", TypeError, r"batch_size=True is a bool, not a number; pass an int",
          {"batch_size": True}),
+    Case("batch-size-bool-extractor", "extractor", TypeError, r"batch_size=True is a bool", {"batch_size": True}),
     Case("max-epochs-bool", "classifier", TypeError, r"max_epochs=True is a bool", {"max_epochs": True}),
     Case("early-stopping-callback", "classifier", ValueError, r"callbacks\[0\] \(EarlyStopping\) monitors "
          r"'valid_loss', but this fit holds no validation split; set validation_fraction",
