@@ -20,6 +20,7 @@ from sklearn.datasets import load_digits
 
 from ..images import ImageTooLargeError, open_image
 from ..images import as_image_set
+from ._npz import npz_array as _npz_array, stored_shape as _stored_shape
 from .domains import mnist_m
 
 __all__ = ["BUILTIN_DATASETS", "Dataset", "fashion_mnist_dirs", "load_dataset", "load_fashion_mnist_dataset",
@@ -538,30 +539,6 @@ def load_npz(path, *, input_shape=None):
         Dataset(path.stem, X, y, f"{path.name}: {len(y)} images, {images.image_shape[0]}x{images.image_shape[1]}",
                 tuple(images.image_shape), images.channels)
     )
-
-
-def _stored_shape(array, path):
-    """The ``input_shape`` array of an .npz as a tuple of 2 or 3 positive ints, or a ValueError naming the fix."""
-    values = array.ravel()
-    if array.dtype.kind in "iu" and len(values) in (2, 3) and (values > 0).all():
-        return tuple(int(v) for v in values)
-    raise ValueError(f"{str(path)!r}: its input_shape array {array.tolist()!r} is not (H, W) or (H, W, C) in "
-                     "positive ints. Save it as e.g. input_shape=np.array([28, 28]), or pass --input-shape H W.")
-
-
-def _npz_array(data, key, path):
-    """``data[key]``; an object array (which only unpickling could read) is an error naming the fix."""
-    try:
-        return data[key]
-    except ValueError as exc:
-        if "allow_pickle" not in str(exc):
-            raise ValueError(f"Cannot read array {key!r} of {str(path)!r}: {exc}") from exc
-        raise ValueError(  # loading pickles from a file can run code: never allowed here
-            f"{str(path)!r}: array {key!r} was saved with dtype=object (a list of arrays, or mixed values), "
-            "which would need unpickling to read. Save a numeric or string array instead: images as one "
-            "array, e.g. X=np.stack(images) (uint8 or floats in [0, 1]), labels as ints or strings, e.g. "
-            "y=np.asarray(labels, dtype=str); or use an image folder for images of different sizes."
-        ) from exc
 
 
 def _missing_labels(y):
