@@ -144,17 +144,19 @@ class BackboneNetworkEstimator(BaseEstimator):
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         y = self._check_targets(y)
         counts = sample_counts(sample_weight, len(y), type(self).__name__)
-        targets, spec = self._encode_targets(y, counts)
         images = self._inputs(X)
-        if len(targets) != len(images):
+        if len(y) != len(images):
             raise ValueError(
-                f"X has {len(images)} images but y has {len(targets)} {self._target_noun}s; pass one "
+                f"X has {len(images)} images but y has {len(y)} {self._target_noun}s; pass one "
                 f"{self._target_noun} per image "
-                f"(found input variables with inconsistent numbers of samples: [{len(images)}, {len(targets)}])."
+                f"(found input variables with inconsistent numbers of samples: [{len(images)}, {len(y)}])."
             )
-        kept = np.ones(len(targets), dtype=bool) if counts is None else counts > 0
+        if counts is not None and not counts.all():  # weight 0: as if the image were not there, classes included
+            kept = np.flatnonzero(counts)
+            images, y, counts = images.subset(kept), y[kept], counts[kept]
+        targets, spec = self._encode_targets(y, counts)
         device, augment = resolve_device(self.device), resolve_augment(self.augment)
-        labeled = self._labeled_rows(targets) & kept  # unlabelled rows never reach the split, the probe or the loss
+        labeled = self._labeled_rows(targets)  # unlabelled rows never reach the split, the probe or the loss
         if self.early_stopping not in (None, "auto") and not self._validation_fraction(targets[labeled]):
             raise ValueError(
                 f"early_stopping={self.early_stopping} needs a validation split; set "
@@ -163,8 +165,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         warm = bool(self.warm_start) and hasattr(self, "module_")
         if warm:
             self._check_warm_targets(spec)
-        unlabeled = ~self._labeled_rows(targets) & kept
-        unlabeled_idx = np.flatnonzero(unlabeled) if self._learns_from_unlabeled() else np.arange(0)
+        unlabeled_idx = np.flatnonzero(~labeled) if self._learns_from_unlabeled() else np.arange(0)
         self._check_unlabeled(unlabeled_idx)
         rng = check_random_state(self.random_state)
         torch_seed = int(rng.randint(2**31 - 1))

@@ -112,8 +112,8 @@ def check_values(y, owner="The regressor"):
         what = "NaN" if np.isnan(y).any() else "infinite values"
         raise ValueError(f"y holds {what} at rows {rows[:10].tolist()}{' ...' if len(rows) > 10 else ''}: drop "
                          "those images or impute their targets (every target must be a finite number).")
-    if len(y) == 0:
-        raise ValueError(f"{owner} got an empty y; pass one target per image.")
+    if len(y) == 0 or (y.ndim == 2 and y.shape[1] == 0):
+        raise ValueError(f"{owner} got y of shape {y.shape}: no targets; pass at least one target per image.")
     return y
 
 
@@ -186,8 +186,10 @@ def _as_array(y):
             raise ValueError(
                 "y holds a list of labels per image, of different lengths (multi-label y); turn it into a 0/1 "
                 "indicator matrix with sklearn.preprocessing.MultiLabelBinarizer().fit_transform(y).")
+    if hasattr(y, "detach") and hasattr(y, "numpy"):  # a torch tensor
+        y = y.detach().cpu().numpy()
     y = as_label_array(y)
-    if not isinstance(y, np.ndarray):  # pandas Series / extension arrays, torch tensors
+    if not isinstance(y, np.ndarray):  # pandas Series and extension arrays
         dtype = getattr(y, "dtype", None)
         y = np.asarray(y, dtype=object if getattr(dtype, "kind", "O") == "O" or _nullable(dtype) else None)
     return y
