@@ -41,8 +41,8 @@ def resolve_device(device):
     if device == "auto":
         if not torch.cuda.is_available():
             return torch.device("cpu")
-        index = os.environ.get(CUDA_DEVICE_ENV)
-        return torch.device("cuda" if index is None else f"cuda:{int(index) % torch.cuda.device_count()}")
+        index = _worker_gpu()
+        return torch.device("cuda" if index is None else f"cuda:{index % torch.cuda.device_count()}")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
@@ -81,6 +81,19 @@ def _apply_worker_threads():
         )
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+def _worker_gpu():
+    """``$SKTRANSFER_CUDA_DEVICE`` (set by configure_workers, or by hand) as an int, or None when unset."""
+    text = os.environ.get(CUDA_DEVICE_ENV, "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValueError(
+            f"The environment variable {CUDA_DEVICE_ENV}={os.environ[CUDA_DEVICE_ENV]!r} is not a GPU index (an int "
+            f">= 0). Set it to a number such as 0, or unset it (in Python: del os.environ[{CUDA_DEVICE_ENV!r}])."
+        )
+    return int(text)
 
 
 def autocast(device, enabled=True):

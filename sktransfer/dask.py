@@ -313,6 +313,8 @@ def extract_features(extractor, X, *, chunk_size=1000):
     check_is_fitted(extractor)
     if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int; got {chunk_size!r}.")
+    if hasattr(X, "to_numpy") and not isinstance(X, (da.Array, db.Bag)):
+        X = X.to_numpy()  # a pandas Series or Index of paths: its rows by position, whatever its index
     n_out = len(extractor.get_feature_names_out())
     blob = pickle.dumps(extractor)
     token = dask.base.tokenize(blob)

@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import sys
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -123,6 +125,10 @@ def test_extraction_of_paths_from_a_list_and_a_bag(client, digits, tmp_path, one
     np.testing.assert_allclose(from_list.compute(), expected, rtol=1e-5, atol=1e-5)
     from_bag = skdask.extract_features(fx, db.from_sequence(paths, npartitions=3))
     np.testing.assert_allclose(from_bag.compute(), expected, rtol=1e-5, atol=1e-5)
+    # A pandas Series whose index does not start at 0 (a filtered DataFrame's column): rows by position.
+    series = pd.Series(paths, index=np.arange(100, 130)[::-1])
+    from_series = skdask.extract_features(fx, series, chunk_size=8)
+    np.testing.assert_allclose(from_series.compute(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_shared_memory_cache_is_filled_by_the_workers(client, digits, tmp_path):
@@ -179,6 +185,17 @@ def test_an_invalid_torch_threads_variable_names_itself_and_the_fix(value, monke
     with pytest.raises(ValueError, match=rf"{TORCH_THREADS_ENV}='{value}' is not a positive int.*unset it"):
         resolve_device("cpu")
     assert torch.get_num_threads() == threads
+
+
+@pytest.mark.parametrize("value", ["gpu0", "-1", "1.5"])
+def test_an_invalid_cuda_device_variable_names_itself_and_the_fix(value, monkeypatch):
+    from sktransfer._device import CUDA_DEVICE_ENV, resolve_device
+
+    # The variable is read only when CUDA is there: pretend it is (no CUDA call is made before the check).
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv(CUDA_DEVICE_ENV, value)
+    with pytest.raises(ValueError, match=rf"{CUDA_DEVICE_ENV}='{re.escape(value)}' is not a GPU index.*unset it"):
+        resolve_device("auto")
 
 
 def test_extract_features_rejects_bad_input(digits):
