@@ -4,6 +4,7 @@ from .estimators import (DomainAdaptiveClassifier, FineTunedClassifier, FineTune
                          PixelTransformer, PretrainedFeatureExtractor)
 from .export import export_weights, load_weights
 from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TrainingCurveDisplay
+from .ranking import rank_backbones
 
 __version__ = "0.1.0"
 
@@ -20,4 +21,5 @@ __all__ = [
     "__version__",
     "export_weights",
     "load_weights",
+    "rank_backbones",
 ]
