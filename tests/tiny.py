@@ -23,7 +23,7 @@ EXPECTED_FAILED_CHECKS = {
         "check_fit_check_is_fitted", "check_n_features_in", "check_fit2d_predict1d",
         # fit takes sample_weight (whole numbers, as repeated images); these feed it tabular X
         "check_sample_weights_pandas_series", "check_sample_weights_not_an_array", "check_sample_weights_list",
-        "check_sample_weights_shape", "check_sample_weights_not_overwritten", "check_all_zero_sample_weights_error",
+        "check_sample_weights_shape", "check_sample_weights_not_overwritten",
         "check_sample_weight_equivalence_on_dense_data",
     ]},
     "check_positive_only_tag_during_fit": "negative pixels are rejected, but the input_shape error (2-D X "
@@ -46,7 +46,6 @@ CLASSIFIER_FAILED_CHECKS = {
         "check_classifiers_multilabel_output_format_predict",
         "check_classifiers_multilabel_output_format_predict_proba",
         "check_classifiers_multilabel_output_format_decision_function",
-        "check_classifiers_one_label_sample_weights",
     ]},
 }
 

@@ -144,6 +144,10 @@ class BackboneNetworkEstimator(BaseEstimator):
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         y = self._check_targets(y)
         counts = sample_counts(sample_weight, len(y), type(self).__name__)
+        # Weight 0: as if the image were not there (a class only weighted 0 is no class).
+        kept = None if counts is None or counts.all() else np.flatnonzero(counts)
+        counts = counts if kept is None else counts[kept]
+        targets, spec = self._encode_targets(y if kept is None else y[kept], counts)
         images = self._inputs(X)
         if len(y) != len(images):
             raise ValueError(
@@ -151,10 +155,7 @@ class BackboneNetworkEstimator(BaseEstimator):
                 f"{self._target_noun} per image "
                 f"(found input variables with inconsistent numbers of samples: [{len(images)}, {len(y)}])."
             )
-        if counts is not None and not counts.all():  # weight 0: as if the image were not there, classes included
-            kept = np.flatnonzero(counts)
-            images, y, counts = images.subset(kept), y[kept], counts[kept]
-        targets, spec = self._encode_targets(y, counts)
+        images = images if kept is None else images.subset(kept)
         device, augment = resolve_device(self.device), resolve_augment(self.augment)
         labeled = self._labeled_rows(targets)  # unlabelled rows never reach the split, the probe or the loss
         if self.early_stopping not in (None, "auto") and not self._validation_fraction(targets[labeled]):

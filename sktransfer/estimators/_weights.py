@@ -45,7 +45,7 @@ def sample_counts(sample_weight, n_images, owner):
         raise ValueError("sample_weight holds NaN, infinite or negative values; every weight must be a finite "
                          "number >= 0 (0 leaves the image out).")
     if not weights.any():
-        raise ValueError("every sample_weight is 0: no image is left to train on.")
+        raise ValueError("every sample_weight is zero: no image is left to train on.")
     if np.all(weights == weights[0]):
         return None
     if not np.all(weights == np.round(weights)):

@@ -187,7 +187,7 @@ CASES = [
          fit_kwargs={"sample_weight": np.r_[-1.0, np.ones(59)]}),
     Case("sample-weight-shape", "classifier", ValueError, r"sample_weight has shape \(59,\); pass one weight per "
          r"image, shape \(60,\)", fit_kwargs={"sample_weight": np.ones(59)}),
-    Case("sample-weight-zeros", "classifier", ValueError, r"every sample_weight is 0",
+    Case("sample-weight-zeros", "classifier", ValueError, r"every sample_weight is zero",
          fit_kwargs={"sample_weight": np.zeros(60)}),
     Case("sample-domain-classifier", "classifier", TypeError, r"FineTunedClassifier\.fit\(\) takes no sample_domain.*"
          r"DomainAdaptiveClassifier", fit_kwargs={"sample_domain": np.ones(60)}),
