@@ -277,43 +277,70 @@ def _extract(X, backbone, layer, params):
     return layer, extractor.layers_, features, time.perf_counter() - start
 
 
-def _encode(extractor, images, layers, params):
-    """Pooled outputs of ``layers`` of a fitted extractor's backbone: the extractor's own path (encoder, batches)."""
-    encoder = ImageEncoder(extractor.backbone_, extractor.image_size_, layers, params["pooling"])
+def _encode(encoder, images, params):
+    """The extractor's own inference path (device round trip, batches, progress) for ``encoder``."""
     device = resolve_device(params["device"])
     with on_device(encoder, device) as on, progress_bar(len(images), params["verbose"], "features") as bar:
         return encode_batches(on, images, batch_size=params["batch_size"], device=device, progress=bar)
 
 
-def _block_columns(extractor, images, union, params):
-    """Every block in ``union`` from one forward pass, as ``{block index: its pooled columns}``."""
-    features = _encode(extractor, images, union, params)
-    widths = [feature_width(ImageEncoder(extractor.backbone_, extractor.image_size_, [i], params["pooling"]))
-              for i in union]
+class _BlocksAndFinal(ImageEncoder):
+    """An encoder whose one pass yields the pooled blocks ``layers`` and then the trunk's final features.
+
+    ``ImageEncoder`` stops at the deepest block it is asked for; here the trunk
+    runs to its end and the blocks are captured on the way, so ranking blocks
+    and the final features of a backbone costs one forward pass. Pooling is
+    ``ImageEncoder.forward``'s own: it pools every output ``trunk_output``
+    returns, in the format listed for it.
+    """
+
+    def __init__(self, backbone, image_size, layers, pooling):
+        super().__init__(backbone, image_size, layers, pooling)
+        self.outputs_channels_last = [*self.outputs_channels_last, self.channels_last_output]
+
+    def trunk_output(self, x):
+        captured, modules = {}, dict(self.trunk.named_modules())
+
+        def save(name):
+            return lambda module, args, output: captured.__setitem__(name, output)
+
+        handles = [modules[name].register_forward_hook(save(name)) for name in set(self.outputs)]
+        try:
+            final = self.trunk(x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return [*(captured[name] for name in self.outputs), final]
+
+
+def _one_pass(extractor, images, union, with_final, params):
+    """Pooled blocks ``union`` (and the final features) from one forward pass: ``{block or None: columns}``."""
+    backbone, size, pooling = extractor.backbone_, extractor.image_size_, params["pooling"]
+    if not union:
+        return {None: _encode(ImageEncoder(backbone, size, None, pooling), images, params)}
+    encoder = (_BlocksAndFinal if with_final else ImageEncoder)(backbone, size, union, pooling)
+    features = _encode(encoder, images, params)
+    widths = [feature_width(ImageEncoder(backbone, size, [i], pooling)) for i in union]
+    keys = list(union)
+    if with_final:
+        widths.append(feature_width(ImageEncoder(backbone, size, None, pooling)))
+        keys.append(None)
     edges = np.cumsum([0, *widths])
-    return {block: features[:, edges[j]:edges[j + 1]] for j, block in enumerate(union)}
+    return {key: features[:, edges[j]:edges[j + 1]] for j, key in enumerate(keys)}
 
 
 def _shared_pass(X, images, backbone, candidates, params):
-    """Several layers of one backbone from one build and one forward pass (the deepest block's)."""
+    """Several layers of one backbone from one build and one forward pass."""
     start = time.perf_counter()
     # layer="auto" resolves "auto" by the extractor's own rule; the backbone is built once.
     extractor = PretrainedFeatureExtractor(backbone, layer="auto", **params).fit(X)
     blocks, name = extractor.backbone_.blocks, _backbone_name(backbone)
     resolved = [extractor.layers_ if c == "auto" else block_indices(blocks, c, name) for c in candidates]
     union = sorted({i for r in resolved if r is not None for i in r})
-    columns = _block_columns(extractor, images, union, params) if union else {}
-    shared, n_sharing = time.perf_counter() - start, sum(r is not None for r in resolved)
-    found = []
-    for candidate, layers in zip(candidates, resolved):
-        if layers is None:  # the final features: the trunk's own output, one more pass
-            begin = time.perf_counter()
-            features = _encode(extractor, images, None, params)
-            seconds = time.perf_counter() - begin + (shared if not n_sharing else 0.0)
-        else:  # the shared pass's time split evenly, so the column sums to the total
-            features, seconds = np.hstack([columns[i] for i in layers]), shared / n_sharing
-        found.append((candidate, layers, features, seconds))
-    return found
+    columns = _one_pass(extractor, images, union, any(r is None for r in resolved), params)
+    seconds = (time.perf_counter() - start) / len(candidates)  # split evenly: the column sums to the total
+    return [(candidate, layers, columns[None] if layers is None else np.hstack([columns[i] for i in layers]), seconds)
+            for candidate, layers in zip(candidates, resolved)]
 
 
 def _backbone_features(X, images, backbone, candidates, params):
@@ -373,8 +400,8 @@ def rank_backbones(X, y, *, backbones=("efficientnet_lite0",), layers="auto", sc
         extractor's ``layer=``: ``"auto"``, None (final features), a block
         index or name, or a list of blocks (multi-scale features). A list
         holds several candidates: ``["auto", None, [2, 3]]`` ranks three.
-        Without ``memory`` a backbone's block candidates share one forward
-        pass (the final features take one more).
+        Without ``memory`` all candidates of a backbone share one forward
+        pass.
     scoring : {"logme", "hscore"} or list of them, default="logme"
         The scores computed; the table is sorted by the first.
     weights : str or None, default="default"
