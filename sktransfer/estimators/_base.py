@@ -18,7 +18,6 @@ end of the class.
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
@@ -395,5 +394,3 @@ class BackboneNetworkEstimator(BaseEstimator):
 
     def _after_training(self, module, data, device):
         """What the task does to the trained network before it is fitted state (e.g. AdaBN)."""
-
-

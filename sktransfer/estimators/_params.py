@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,9 +19,10 @@ from skorch.callbacks import Callback
 
 from ..backbones import Backbone
 from ..nn import POOLINGS, PRESETS
+from ..training import optimizer_keywords
 
 __all__ = ["NETWORK_CONSTRAINTS", "SKORCH_PREFIXES", "check_int_params", "check_nested_params",
-           "check_validation_callbacks", "nested_params", "optimizer_keywords", "split_nested"]
+           "check_validation_callbacks", "nested_params", "split_nested"]
 
 #: Integer parameters: scikit-learn's Interval(Integral) lets True and False through as 1 and 0.
 INT_PARAMS = ("batch_size", "max_epochs", "min_steps", "tta", "trainable_blocks", "early_stopping",
@@ -153,26 +153,6 @@ def check_validation_callbacks(callbacks, has_validation):
                 "split; set validation_fraction (e.g. 0.1), or have it monitor a training score (e.g. "
                 "monitor='train_loss')."
             )
-
-
-def optimizer_keywords(optimizer):
-    """The keyword arguments ``optimizer`` (a class or factory) takes, or None when it takes any (``**kwargs``).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sktransfer.estimators._params import optimizer_keywords
-    >>> "momentum" in optimizer_keywords(torch.optim.SGD), "weight_decay" in optimizer_keywords(torch.optim.Rprop)
-    (True, False)
-    """
-    try:
-        signature = inspect.signature(optimizer)
-    except (TypeError, ValueError):  # a builtin or C callable: nothing to check against
-        return None
-    params = list(signature.parameters.values())
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params[1:] if p.kind is not inspect.Parameter.VAR_POSITIONAL}
 
 
 def _check_optimizer(optimizer):

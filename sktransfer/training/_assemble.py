@@ -10,7 +10,6 @@ parameter groups and the optimizer.
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from .._auto import PATIENCE
 from ..backbones import block_params, top_blocks
 from ._callbacks import GradualUnfreeze, RecordLR, StopOnDivergence
 from ._data import DeviceBatchIterator
-from ._optim import MergedGroups, one_cycle, param_groups, warmup_cosine
+from ._optim import MergedGroups, one_cycle, optimizer_keywords, param_groups, warmup_cosine
 
 __all__ = ["Freezing", "TaskNet", "TrainingPlan", "assemble_net"]
 
@@ -151,7 +150,8 @@ def assemble_net(plan, freezing, task, module, train_data, valid_data, device):
     callbacks += list(plan.callbacks)
 
     kwargs = dict(task.kwargs)
-    if _takes(plan.optimizer, "weight_decay"):
+    keywords = optimizer_keywords(plan.optimizer)  # None: it takes any
+    if keywords is None or "weight_decay" in keywords:
         kwargs["optimizer__weight_decay"] = plan.weight_decay
     elif plan.weight_decay:
         warnings.warn(f"{getattr(plan.optimizer, '__name__', 'the optimizer')} takes no weight_decay: "
@@ -181,15 +181,6 @@ def assemble_net(plan, freezing, task, module, train_data, valid_data, device):
         verbose=plan.verbose,
         **kwargs,
     )
-
-
-def _takes(optimizer, keyword):
-    """Whether ``optimizer`` accepts ``keyword`` (any keyword, when its signature cannot be read)."""
-    try:
-        params = inspect.signature(optimizer).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    return any(p.name == keyword or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def _schedule(plan, total_steps, warmup_steps):

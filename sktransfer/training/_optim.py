@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from ..backbones import top_blocks
 
-__all__ = ["MergedGroups", "one_cycle", "param_groups", "warmup_cosine"]
+__all__ = ["MergedGroups", "one_cycle", "optimizer_keywords", "param_groups", "warmup_cosine"]
 
 
 def param_groups(module, blocks, n_trainable, lr, lr_decay, all_trunk, trunk_weight_decay=None):
@@ -104,6 +106,26 @@ class MergedGroups:
             name = getattr(self.optimizer, "__name__", repr(self.optimizer))
             raise ValueError(f"optimizer={name} refused its settings ({exc}); check lr, weight_decay and the "
                              "optimizer__* parameters, or pass a torch.optim.Optimizer class.") from exc
+
+
+def optimizer_keywords(optimizer):
+    """The keyword arguments ``optimizer`` (a class or factory) takes, or None when it takes any (``**kwargs``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.training import optimizer_keywords
+    >>> "momentum" in optimizer_keywords(torch.optim.SGD), "weight_decay" in optimizer_keywords(torch.optim.Rprop)
+    (True, False)
+    """
+    try:
+        signature = inspect.signature(optimizer)
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check against
+        return None
+    params = list(signature.parameters.values())
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params[1:] if p.kind is not inspect.Parameter.VAR_POSITIONAL}
 
 
 def one_cycle(optimizer, total_steps, pct_start, last_epoch=-1):
