@@ -225,7 +225,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         images = self._inputs(X, self._fitted_with["backbone"])  # the fitted network's modality, not a later one's
         check_n_features_in(self, X)
         check_writable_memory(self.memory)
-        memory = check_memory(self.memory)
+        memory = _as_memory(self.memory)
         if memory.location is None:
             return self._extract(images)
         cached = memory.cache(_cached_features, ignore=["extractor", "images"])
@@ -306,6 +306,11 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         return tags
 
 
+def _as_memory(memory):
+    """``memory`` as a ``joblib.Memory``; a ``pathlib.Path`` too, which scikit-learn's check_memory refuses."""
+    return check_memory(os.fspath(memory) if isinstance(memory, os.PathLike) else memory)
+
+
 def check_writable_memory(memory):
     """Fail in ``fit``, not at the first ``transform``, when the ``memory`` folder cannot be written.
 
@@ -321,7 +326,7 @@ def check_writable_memory(memory):
     if memory is None:
         return
     try:
-        location = check_memory(memory).location  # joblib creates the folder
+        location = _as_memory(memory).location  # joblib creates the folder
         if location is not None:
             check_writable_folder(location)
     except OSError as exc:

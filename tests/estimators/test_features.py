@@ -194,6 +194,16 @@ def test_memory_caches_features(tmp_path, digits, monkeypatch, image_files):
     assert len(calls) == 4
 
 
+def test_memory_takes_a_pathlib_path(tmp_path, digits, monkeypatch):
+    X = digits[0][:8]
+    calls = []
+    real = features_module.encode_batches
+    monkeypatch.setattr(features_module, "encode_batches", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = lite(memory=tmp_path / "cache").fit(X).transform(X)  # a Path, as the constraint allows
+    np.testing.assert_array_equal(lite(memory=str(tmp_path / "cache")).fit(X).transform(X), first)
+    assert len(calls) == 1  # the same cache as its string
+
+
 def test_grid_search_and_cross_val_score(digits, tmp_path):
     X, y = digits[0][:60], digits[1][:60]
     pipe = make_pipeline(lite(layer=[3, 4], memory=str(tmp_path)), StandardScaler(), LogisticRegression(max_iter=500))
