@@ -133,6 +133,31 @@ def test_table_order_and_columns(digits):
     assert fx.fit_transform(X).shape[1] == row["n_features"]
 
 
+def test_standardized_scores_ignore_each_feature_s_scale(digits, monkeypatch):
+    """With standardize=True (default) the score is that of the standardised features, whatever their scale:
+    a probe behind a StandardScaler does not see it either."""
+    X, y = digits
+    import sktransfer.ranking as ranking
+
+    features = {}
+    real = ranking._score_row
+
+    def spy(name, layer, blocks, scored, seconds, y, scoring):
+        features[name] = scored
+        return real(name, layer, blocks, scored, seconds, y, scoring)
+
+    monkeypatch.setattr(ranking, "_score_row", spy)
+    std = rank_backbones(X, y, backbones=NETS[:1], **TINY)
+    scored = features[NETS[0]]
+    np.testing.assert_allclose(scored.mean(axis=0), 0, atol=1e-9)
+    assert np.allclose(scored.std(axis=0)[scored.std(axis=0) > 0], 1)
+    scaled = scored * np.linspace(1, 1000, scored.shape[1])
+    assert math.isclose(logme(scaled, y), logme(scored, y), rel_tol=1e-3) is False  # LogME sees raw scale
+    raw = rank_backbones(X, y, backbones=NETS[:1], standardize=False, **TINY)
+    assert raw["logme"].iloc[0] != std["logme"].iloc[0]
+    assert math.isclose(std["logme"].iloc[0], logme(scored, y), rel_tol=1e-9)
+
+
 def test_dict_output_matches_the_frame(digits):
     X, y = digits
     frame = rank_backbones(X, y, backbones=NETS, **TINY)
@@ -196,6 +221,7 @@ def test_verbose_prints_a_line_per_candidate(digits, capsys):
     (dict(layers=[99]), ValueError, "out of range"),
     (dict(scoring="accuracy"), ValueError, "scoring='accuracy' is not supported"),
     (dict(as_frame="yes"), ValueError, "as_frame='yes'"),
+    (dict(standardize="yes"), TypeError, "standardize must be True or False"),
 ])
 def test_bad_arguments(digits, kwargs, error, message):
     X, y = digits
