@@ -4,17 +4,84 @@ With few labels, or none in the target domain, the usual scorers cannot
 see the images that matter: scikit-learn's ``"accuracy"`` would count every
 ``-1`` as a wrong prediction. These scorers are plain callables
 ``scorer(estimator, X, y)``, as ``scoring=`` accepts, and greater is better.
+
+Both also take skada's ``sample_domain`` (positive: source, negative:
+target) and then score the target images only. They request it from
+scikit-learn's metadata routing, as skada's scorers do, so
+``cross_validate(..., params={"sample_domain": domains})`` sends each test
+fold's domains to them (``sklearn.set_config(enable_metadata_routing=True)``;
+importing skada turns it on); ``set_score_request(sample_domain=False)``
+declines it.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from sklearn.metrics import accuracy_score
+from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.validation import column_or_1d
 
 from ._validation import as_label_array, unlabeled_mask
 
 __all__ = ["labeled_accuracy_scorer", "prediction_entropy_scorer"]
+
+
+class _RoutedScorer:
+    """A scorer function that scikit-learn's metadata routing sends ``sample_domain`` to.
+
+    A plain function cannot request metadata (``get_routing_for_object`` finds
+    no requests on it), so a routed ``sample_domain`` would never reach it.
+    Requested by default, as skada's scorers request it: a user who routes
+    domains means the scorer to see them.
+    """
+
+    def __init__(self, func, name):
+        functools.update_wrapper(self, func)  # docstring (and its doctest), signature
+        self.__name__ = self.__qualname__ = name  # the function keeps its own name: it pickles by it
+        self._sample_domain = True
+
+    def __call__(self, estimator, X, y=None, sample_domain=None):
+        return self.__wrapped__(estimator, X, y, sample_domain=sample_domain)
+
+    def __repr__(self):
+        return f"sktransfer.metrics.{self.__name__}"
+
+    def get_metadata_routing(self):
+        """The metadata this scorer requests: ``sample_domain``, for ``score`` (scikit-learn's routing API)."""
+        request = MetadataRequest(owner=self.__name__)
+        request.score.add_request(param="sample_domain", alias=self._sample_domain)
+        return request
+
+    def set_score_request(self, *, sample_domain=True):
+        """Whether metadata routing sends ``sample_domain`` here (True), or not (False, None), or an alias (str).
+
+        This changes the module's scorer for the whole session: change a copy
+        (``copy.deepcopy``) to change one search only.
+        """
+        if not (sample_domain is None or isinstance(sample_domain, (bool, str))):
+            raise TypeError(f"sample_domain must be True, False, None or an alias (str); got {sample_domain!r}.")
+        self._sample_domain = sample_domain
+        return self
+
+
+def _target_rows(X, sample_domain):
+    """Mask of the target images (``sample_domain < 0``), checked against ``X``."""
+    domain = np.asarray(sample_domain)
+    if domain.ndim != 1 or (hasattr(X, "__len__") and len(domain) != len(X)):
+        raise ValueError(f"sample_domain has shape {domain.shape} but X has {len(X)} images; pass one domain "
+                         "per image (positive: source, negative: target).")
+    if domain.dtype.kind not in "iuf":
+        raise ValueError(f"sample_domain must hold numbers (positive: source, negative: target); got dtype "
+                         f"{domain.dtype}.")
+    target = domain < 0
+    if not target.any():
+        raise ValueError("sample_domain marks no target images (negative) among the images scored: the scorer "
+                         "scores the target only. Split so that every test fold holds target images (skada's "
+                         "SourceTargetShuffleSplit does), or leave sample_domain out to score every image.")
+    return target
+
 
 def _unlabeled(X, y):
     """``y`` as an array and the mask of its -1 entries; a 2-D (multi-label indicator) ``y`` has none."""
@@ -86,11 +153,13 @@ def _row_entropies(estimator, X):
     return _entropy(proba, _is_multilabel(estimator, proba))
 
 
-def prediction_entropy_scorer(estimator, X, y=None):
+def _prediction_entropy(estimator, X, y=None, sample_domain=None):
     """Minus the mean entropy of the predicted class probabilities on the unlabelled images: needs no labels.
 
-    The images scored are those with ``y == -1`` (the target domain, or the
-    unlabelled pool); all of ``X`` when ``y`` is None or has no -1. Lower
+    The images scored are the target images when ``sample_domain`` is given
+    (negative domains, whatever their labels), else those with ``y == -1``
+    (the target domain, or the unlabelled pool); all of ``X`` when ``y`` is
+    None or has no -1. Lower
     entropy means more confident predictions there, which, among models
     that classify the labelled images about equally well, tends to go with
     better accuracy on the unlabelled ones (Morerio et al., ICLR 2018, used
@@ -121,6 +190,10 @@ def prediction_entropy_scorer(estimator, X, y=None):
         position, whatever their index).
     y : array-like of shape (n_images,) or (n_images, n_labels), default=None
         Labels, -1 for unlabelled images; only used to find those.
+    sample_domain : array-like of int of shape (n_images,), default=None
+        skada's convention: positive for a source image, negative for a
+        target image. Given, only the target images are scored (``y`` is
+        then not read). Routed by scikit-learn's metadata routing.
 
     Returns
     -------
@@ -137,7 +210,11 @@ def prediction_entropy_scorer(estimator, X, y=None):
     >>> clf = LogisticRegression().fit(X, [0, 0, 1, 1])
     >>> round(prediction_entropy_scorer(clf, X, [0, -1, -1, 1]), 3)  # the two middle images only
     -0.665
+    >>> round(prediction_entropy_scorer(clf, X, [0, 0, 1, 1], sample_domain=[1, -2, -2, 1]), 3)  # skada's way
+    -0.665
     """
+    if sample_domain is not None:
+        return float(-np.mean(_row_entropies(estimator, _rows(X, _target_rows(X, sample_domain)))))
     if y is not None:
         _, unlabeled = _unlabeled(X, y)
         if unlabeled.any():
@@ -145,8 +222,15 @@ def prediction_entropy_scorer(estimator, X, y=None):
     return float(-np.mean(_row_entropies(estimator, X)))
 
 
-def labeled_accuracy_scorer(estimator, X, y):
+prediction_entropy_scorer = _RoutedScorer(_prediction_entropy, "prediction_entropy_scorer")
+
+
+def _labeled_accuracy(estimator, X, y, sample_domain=None):
     """Accuracy on the labelled images only (``y != -1``); the unlabelled ones are not predicted.
+
+    With ``sample_domain``, on the labelled *target* images only (negative
+    domains): the accuracy that matters in domain adaptation, when a few
+    target images keep their labels.
 
     For a multi-label ``y`` (a 0/1 indicator matrix, which has no -1
     marker) it is the subset accuracy over every image: all labels right.
@@ -158,6 +242,10 @@ def labeled_accuracy_scorer(estimator, X, y):
         Pandas rows are taken by position, whatever their index.
     y : array-like of shape (n_images,) or (n_images, n_labels)
         Labels, -1 for unlabelled images.
+    sample_domain : array-like of int of shape (n_images,), default=None
+        skada's convention: positive for a source image, negative for a
+        target image. Given, only labelled target images are scored. Routed
+        by scikit-learn's metadata routing.
 
     Returns
     -------
@@ -166,7 +254,7 @@ def labeled_accuracy_scorer(estimator, X, y):
     Raises
     ------
     ValueError
-        When every label is -1.
+        When every label (of the target images, with ``sample_domain``) is -1.
 
     Examples
     --------
@@ -177,11 +265,20 @@ def labeled_accuracy_scorer(estimator, X, y):
     >>> clf = LogisticRegression().fit(X, [0, 0, 1, 1])
     >>> labeled_accuracy_scorer(clf, X, [0, -1, -1, 1])
     1.0
+    >>> round(labeled_accuracy_scorer(clf, X, [0, 0, 0, 1], sample_domain=[1, -1, -1, -1]), 3)  # target only
+    0.667
     """
     y, unlabeled = _unlabeled(X, y)
+    where = ""
+    if sample_domain is not None:  # source images are not scored: as if unlabelled
+        unlabeled = unlabeled | ~_target_rows(X, sample_domain)
+        where = " of the target images (sample_domain < 0)"
     if unlabeled.all():
-        raise ValueError("every label in y is -1 (unlabelled): no accuracy to measure. Score with "
+        raise ValueError(f"every label{where} in y is -1 (unlabelled): no accuracy to measure. Score with "
                          "prediction_entropy_scorer, or keep some labelled images in each test fold.")
     labeled = ~unlabeled
     return float(accuracy_score(y[labeled].tolist() if y.dtype == object else y[labeled],
                                 estimator.predict(_rows(X, labeled))))
+
+
+labeled_accuracy_scorer = _RoutedScorer(_labeled_accuracy, "labeled_accuracy_scorer")

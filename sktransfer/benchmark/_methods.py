@@ -10,6 +10,9 @@ Two families share their code:
   domain adaptation of ``adabn``, ``dann`` and ``coral``): one estimator fit
   per split, tuned only with ``finetune_grid``; some also get the split's
   unlabelled pool.
+- :class:`SkadaMethod` (``skada-coral``, ``skada-sa``): skada's shallow
+  adaptation on the frozen features of ``features``, computed once; never
+  in the default methods, as skada is optional.
 
 :data:`METHOD_CLASSES` maps each name to its class, in the order of
 :data:`~sktransfer.benchmark.METHODS`.
@@ -34,7 +37,8 @@ from ..estimators import (SEMI_SUPERVISED_PARAMS, DomainAdaptiveClassifier, Fine
 from .evaluation import confusion, describe_fit, scores
 
 __all__ = ["CORAL", "DANN", "METHOD_CLASSES", "AdaBN", "DomainAdaptation", "FeatureMethod", "Features", "FineTune",
-           "FixMatch", "HOG", "Method", "NetworkMethod", "Pixels", "Scratch", "Settings"]
+           "FixMatch", "HOG", "Method", "NetworkMethod", "Pixels", "Scratch", "Settings", "SkadaCORAL", "SkadaMethod",
+           "SkadaSubspaceAlignment"]
 
 
 def _quiet(message):
@@ -95,7 +99,7 @@ class Method:
     --------
     >>> from sktransfer.benchmark.runner import METHOD_CLASSES
     >>> [name for name, cls in METHOD_CLASSES.items() if cls.uses_pool]
-    ['fixmatch', 'adabn', 'dann', 'coral']
+    ['fixmatch', 'adabn', 'dann', 'coral', 'skada-coral', 'skada-sa']
     """
 
     #: The method's name in ``methods=``, the tables and the files.
@@ -106,6 +110,8 @@ class Method:
     uses_pool = False
     #: Whether it adapts to a target domain (``target=`` is required).
     needs_target = False
+    #: The optional package it needs (never a default method then), or None.
+    requires = None
 
     def __init__(self, settings=None):
         self.settings = Settings() if settings is None else settings
@@ -453,5 +459,89 @@ class CORAL(DomainAdaptation):
     adaptation = "coral"
 
 
+class SkadaMethod(Method):
+    """skada's shallow domain adaptation on the library's frozen features: ``make_da_pipeline`` of the features
+    (standardised), skada's :meth:`adapter` and a logistic regression.
+
+    The features are ``features``' final ones (``layer=None``), computed once
+    for the source, the target's unlabelled pool and its test images; the
+    adapter is fitted on the source and the pool (``sample_domain`` 1 and
+    -1), the classifier on the adapted source. Nothing is tuned: the target
+    has no labels to tune on.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark._methods import SkadaCORAL
+    >>> SkadaCORAL.name, SkadaCORAL.needs_target, SkadaCORAL.requires
+    ('skada-coral', True, 'skada')
+    """
+
+    uses_pool = True
+    needs_target = True
+    requires = "skada"
+    #: The logistic regression's ``C``: ``features``' default.
+    C = 0.1
+
+    def adapter(self, n_max):
+        """skada's adapter, unfitted; ``n_max``: the fewest images of a domain, or features, if fewer."""
+        raise NotImplementedError
+
+    def prepare(self, ds):
+        s = self.settings
+        extractor = PretrainedFeatureExtractor(s.backbone, layer=None, image_size=s.backbone_size, device=s.device,
+                                               verbose=0)
+        s.log(f"computing {self.name}'s frozen features for {len(ds)} images ...")
+        t0 = time.perf_counter()
+        self.features = extractor.fit(ds.X).transform(ds.X)
+        self.per_image = (time.perf_counter() - t0) / len(ds)
+
+    def run(self, ds, split):
+        from skada import make_da_pipeline  # optional: only this method needs it
+
+        train = np.concatenate([split.train, split.pool])
+        domain = np.concatenate([np.ones(len(split.train), int), -np.ones(len(split.pool), int)])
+        dtype = np.int64 if np.asarray(ds.y).dtype.kind in "iuf" else object  # skada's mark of a target: -1
+        y_train = np.concatenate([np.asarray(ds.y[split.train], dtype=dtype), np.full(len(split.pool), -1, dtype)])
+        n_max = min(len(split.train), len(split.pool), self.features.shape[1])
+        model = make_da_pipeline(StandardScaler(), self.adapter(n_max), LogisticRegression(C=self.C, max_iter=2000))
+        t0 = time.perf_counter()
+        model.fit(self.features[train], y_train, sample_domain=domain)
+        fit_time = time.perf_counter() - t0 + self.per_image * len(train)
+        t1 = time.perf_counter()
+        pred = model.predict(self.features[split.test], sample_domain=-np.ones(len(split.test), int))
+        predict_time = time.perf_counter() - t1 + self.per_image * len(split.test)
+        y_test = ds.y[split.test]
+        return dict(**scores(y_test, pred), **confusion(y_test, pred), fit_time_s=fit_time,
+                    predict_time_s=predict_time, inner_cv_accuracy=float("nan"), tuned=False, chosen=f"C={self.C:g}")
+
+
+class SkadaCORAL(SkadaMethod):
+    """``skada-coral``: skada's ``CORALAdapter`` (Sun et al., AAAI 2016): the source's covariance recoloured as
+    the target's."""
+
+    name = "skada-coral"
+
+    def adapter(self, n_max):
+        from skada import CORALAdapter
+
+        return CORALAdapter()
+
+
+class SkadaSubspaceAlignment(SkadaMethod):
+    """``skada-sa``: skada's ``SubspaceAlignmentAdapter`` (Fernando et al., ICCV 2013), 64 principal components.
+
+    64 (or fewer, for fewer images): the features have hundreds of dimensions
+    and the full width would align nothing.
+    """
+
+    name = "skada-sa"
+
+    def adapter(self, n_max):
+        from skada import SubspaceAlignmentAdapter
+
+        return SubspaceAlignmentAdapter(n_components=min(64, n_max), random_state=0)
+
+
 #: Every method by name, in the order of ``METHODS``.
-METHOD_CLASSES = {cls.name: cls for cls in (Pixels, HOG, Features, FineTune, Scratch, FixMatch, AdaBN, DANN, CORAL)}
+METHOD_CLASSES = {cls.name: cls for cls in (Pixels, HOG, Features, FineTune, Scratch, FixMatch, AdaBN, DANN, CORAL,
+                                            SkadaCORAL, SkadaSubspaceAlignment)}

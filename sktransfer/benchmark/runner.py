@@ -71,7 +71,7 @@ METHODS = tuple(METHOD_CLASSES)
 #: source alone, then the adaptations (``adabn`` is DomainAdaptiveClassifier's ``method="none"``: no adaptation
 #: loss, only the target's BatchNorm statistics and the "domain" augmentation).
 DOMAIN_DEFAULT_METHODS = ("pixels", "hog", "features", "finetune",
-                          *(name for name, cls in METHOD_CLASSES.items() if cls.needs_target))
+                          *(name for name, cls in METHOD_CLASSES.items() if cls.needs_target and not cls.requires))
 
 #: Defaults of ``sktransfer benchmark`` (digits, all five methods), sized for a
 #: few minutes on a 2-core CPU; see docs/benchmarking.md.

@@ -16,10 +16,12 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
-from .._device import on_device
+from .._device import on_device, resolve_device
 from .._validation import UNLABELED, as_label_array, unlabeled_mask
-from ..nn import PRESETS, BatchAugment, recompute_batchnorm
+from ..images import check_n_features_in
+from ..nn import PRESETS, BatchAugment, encode_batches, recompute_batchnorm
 from ..training import DomainAdaptationNet, TaskNet
 from ._classifier import SEMI_SUPERVISED_PARAMS, FineTunedClassifier
 
@@ -38,6 +40,11 @@ DISCRIMINATOR_LR = 0.01
 
 #: The weak view of a target image whose prediction may become its pseudo-label (FixMatch's weak view).
 SELF_TRAINING_WEAK = "light"
+
+#: The sub-module of ``module_`` whose outputs :meth:`DomainAdaptiveClassifier.predict_features` returns.
+#: skada's DeepEmbeddedValidation reads ``module_.layer_name`` (its deep nets name their feature layer
+#: there) before it calls ``predict_features``; None there makes it refuse the estimator.
+FEATURE_LAYER = "encoder"
 
 
 class DomainAdaptiveClassifier(FineTunedClassifier):
@@ -76,6 +83,17 @@ class DomainAdaptiveClassifier(FineTunedClassifier):
     Without target labels, :func:`sktransfer.metrics.prediction_entropy_scorer`
     can choose hyperparameters in ``GridSearchCV``; see the docs page "Few
     labels, many images" for its caveats.
+
+    **skada.** ``predict``, ``predict_proba``, ``predict_log_proba``,
+    ``decision_function`` and ``score`` take ``sample_domain`` (and skada's
+    ``allow_source``), so skada's splitters and scorers
+    (``PredictionEntropyScorer``, ``SoftNeighborhoodDensity``,
+    ``ImportanceWeightedScorer``, ``DeepEmbeddedValidation``) work on the
+    estimator itself; :meth:`predict_features` gives the features
+    ``DeepEmbeddedValidation`` weighs. Predictions are one row per image,
+    whatever its domain (the network is a model of the target: see
+    ``batchnorm``); ``score`` with ``sample_domain`` scores the target
+    images only, as skada's estimators do, unless ``allow_source=True``.
 
     Parameters
     ----------
@@ -179,6 +197,8 @@ arch_spec_, target_spec_ : object
     100
     >>> dann.predict(target[:3]).shape
     (3,)
+    >>> dann.predict_features(target[:3]).shape   # the pooled features the head reads
+    (3, 96)
     """
 
     _parameter_constraints = {
@@ -228,6 +248,153 @@ arch_spec_, target_spec_ : object
         if sample_domain is not None and y is not None:
             y = _target_as_unlabeled(y, sample_domain)
         return super().fit(X, y, sample_weight=sample_weight)
+
+    # ------------------------------------------------------------------ predict (skada's keywords)
+
+    def predict(self, X, sample_domain=None, allow_source=False):
+        """Predicted labels, from ``classes_``.
+
+        Parameters
+        ----------
+        X : images
+            Same forms as in :meth:`fit`.
+        sample_domain : array-like of int of shape (n_images,), default=None
+            skada's convention (positive: source, negative: target). Checked
+            against ``X`` and otherwise not used: every image is predicted by
+            the one network, which is a model of the target. Accepted so
+            that skada's scorers and routers can pass it
+            (``set_predict_request(sample_domain=True)``).
+        allow_source : bool, default=False
+            skada's flag, accepted and ignored: one prediction per image,
+            as scikit-learn requires, where skada's deep nets drop the source
+            images unless it is True.
+
+        Returns
+        -------
+        y : ndarray of shape (n_images,)
+        """
+        _check_domains(X, sample_domain)
+        return super().predict(X)
+
+    def predict_proba(self, X, sample_domain=None, allow_source=False):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : images
+        sample_domain : array-like of int of shape (n_images,), default=None
+            As in :meth:`predict`: checked, not used.
+        allow_source : bool, default=False
+            As in :meth:`predict`: ignored.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_images, n_classes)
+        """
+        _check_domains(X, sample_domain)
+        return super().predict_proba(X)
+
+    def predict_log_proba(self, X, sample_domain=None, allow_source=False):
+        """Logarithm of :meth:`predict_proba`, computed stably.
+
+        Parameters
+        ----------
+        X : images
+        sample_domain : array-like of int of shape (n_images,), default=None
+            As in :meth:`predict`: checked, not used.
+        allow_source : bool, default=False
+            As in :meth:`predict`: ignored.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_images, n_classes)
+        """
+        _check_domains(X, sample_domain)
+        return super().predict_log_proba(X)
+
+    def decision_function(self, X, sample_domain=None, allow_source=False):
+        """The network's logits (with ``tta``, averaged over the views).
+
+        Parameters
+        ----------
+        X : images
+        sample_domain : array-like of int of shape (n_images,), default=None
+            As in :meth:`predict`: checked, not used.
+        allow_source : bool, default=False
+            As in :meth:`predict`: ignored.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_images, n_classes), or (n_images,) for two classes
+        """
+        _check_domains(X, sample_domain)
+        return super().decision_function(X)
+
+    def score(self, X, y, sample_weight=None, sample_domain=None, allow_source=False):
+        """Accuracy of :meth:`predict`; with ``sample_domain``, on the target images only.
+
+        Parameters
+        ----------
+        X : images
+        y : array-like of shape (n_images,)
+            True labels; images labelled -1 are skipped.
+        sample_weight : array-like of shape (n_images,), default=None
+            skada's ``ImportanceWeightedScorer`` passes its weights here;
+            request them with ``set_score_request(sample_weight=True)``.
+        sample_domain : array-like of int of shape (n_images,), default=None
+            skada's convention (positive: source, negative: target). Given,
+            the target images alone are scored, as skada's estimators score
+            them (the source is what the model was trained on).
+        allow_source : bool, default=False
+            True: every image is scored, source included (skada's
+            ``ImportanceWeightedScorer`` scores weighted source images so).
+
+        Returns
+        -------
+        score : float
+        """
+        target = _check_domains(X, sample_domain)
+        if target is not None and not allow_source:
+            if not target.any():
+                raise ValueError("sample_domain marks no target images (negative): score measures the target. "
+                                 "Pass allow_source=True to score source images, or include target images.")
+            check_is_fitted(self, "module_")
+            check_n_features_in(self, X)
+            rows = np.flatnonzero(target)
+            X, y = self._inputs(X).subset(rows), np.asarray(as_label_array(y))[rows]
+            sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def predict_features(self, X):
+        """The pooled features the head reads (the ``encoder``'s outputs), one row per image; no ``tta``.
+
+        skada's ``DeepEmbeddedValidation`` weighs the source images by how
+        target-like these features are, as it does with skada's deep nets'
+        ``predict_features``.
+
+        Parameters
+        ----------
+        X : images
+            Same forms as in :meth:`fit`.
+
+        Returns
+        -------
+        features : ndarray of shape (n_images, n_features), float32
+        """
+        check_is_fitted(self, "module_")
+        check_n_features_in(self, X)
+        images = self._inputs(X)
+        device = resolve_device(self.device)
+        with on_device(self.module_, device) as module:
+            return encode_batches(getattr(module, FEATURE_LAYER), images, batch_size=self.batch_size,
+                                  device=device)
+
+    def __setattr__(self, name, value):
+        # Every way a network becomes module_ (fit, unpickling, export.load_weights) passes here, so
+        # module_.layer_name always names the feature layer for skada's DeepEmbeddedValidation.
+        if name == "module_" and isinstance(value, torch.nn.Module):
+            object.__setattr__(value, "layer_name", FEATURE_LAYER)
+        super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ task hooks
 
@@ -281,6 +448,21 @@ arch_spec_, target_spec_ : object
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = False
         return tags
+
+
+def _check_domains(X, sample_domain):
+    """The target mask of ``sample_domain`` (negative), checked against ``X``; None when it is None."""
+    if sample_domain is None:
+        return None
+    domain = np.asarray(sample_domain)
+    n_images = len(X) if hasattr(X, "__len__") else None
+    if domain.ndim != 1 or (n_images is not None and len(domain) != n_images):
+        raise ValueError(f"sample_domain has shape {domain.shape} but X has {n_images} images; pass one domain "
+                         "per image (positive: source, negative: target).")
+    if domain.dtype.kind not in "iuf":
+        raise ValueError(f"sample_domain must hold numbers (positive: source, negative: target), got dtype "
+                         f"{domain.dtype}.")
+    return domain < 0
 
 
 def _target_as_unlabeled(y, sample_domain):

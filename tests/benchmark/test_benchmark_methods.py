@@ -35,12 +35,17 @@ def _split(ds, n_source, size=2):
 
 def test_the_registry_is_the_method_list_and_its_flags():
     assert METHODS == tuple(METHOD_CLASSES) == (
-        "pixels", "hog", "features", "finetune", "scratch", "fixmatch", "adabn", "dann", "coral")
+        "pixels", "hog", "features", "finetune", "scratch", "fixmatch", "adabn", "dann", "coral", "skada-coral",
+        "skada-sa")
     assert all(cls.name == name for name, cls in METHOD_CLASSES.items())
     flags = {name: (cls.network, cls.uses_pool, cls.needs_target) for name, cls in METHOD_CLASSES.items()}
-    assert [n for n, (network, _, _) in flags.items() if not network] == ["pixels", "hog", "features"]
-    assert [n for n, (_, pool, _) in flags.items() if pool] == ["fixmatch", "adabn", "dann", "coral"]
-    assert [n for n, (_, _, target) in flags.items() if target] == ["adabn", "dann", "coral"]
+    assert [n for n, (network, _, _) in flags.items() if not network] == [
+        "pixels", "hog", "features", "skada-coral", "skada-sa"]
+    assert [n for n, (_, pool, _) in flags.items() if pool] == [
+        "fixmatch", "adabn", "dann", "coral", "skada-coral", "skada-sa"]
+    assert [n for n, (_, _, target) in flags.items() if target] == [
+        "adabn", "dann", "coral", "skada-coral", "skada-sa"]
+    # skada is optional: its methods run when asked for, never by default
     assert DOMAIN_DEFAULT_METHODS == ("pixels", "hog", "features", "finetune", "adabn", "dann", "coral")
 
 
@@ -98,3 +103,22 @@ def test_the_runner_loops_seeds_then_sizes_then_methods(digits_npz):
         (seed, size, method) for seed in (0, 1) for size in (2, 3) for method in ("hog", "pixels")]
     # the test set is drawn once per seed, the same for every size and method
     assert len({r["n_test"] for r in result.runs}) == 1
+
+
+@pytest.mark.parametrize("name", ["skada-coral", "skada-sa"])
+def test_each_skada_method_adapts_frozen_features_and_scores_a_split(name, domains):
+    pytest.importorskip("skada")
+    ds, n_source = domains
+    method = METHOD_CLASSES[name](_settings(backbone="efficientnet_lite0"))
+    method.prepare(ds)  # the frozen features of every image, once
+    assert method.features.shape[0] == len(ds) and method.per_image > 0
+    split = _split(ds, n_source)
+    row = method.run(ds, split)
+    assert list(row) == ROW_KEYS and 0.0 <= row["accuracy"] <= 1.0
+    assert np.sum(row["confusion_matrix"]) == len(split.test) and row["tuned"] is False and row["chosen"] == "C=0.1"
+    assert method.n_unlabeled(split) == len(split.pool) > 0
+
+
+def test_skada_methods_need_a_target():
+    with pytest.raises(ValueError, match="skada-coral.*target"):
+        run_benchmark("digits", methods=["skada-coral"], output_dir=None, verbose=0)
