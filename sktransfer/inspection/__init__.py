@@ -1,12 +1,13 @@
-"""Inspection: what a fitted network looks at (Grad-CAM, saliency), whether the maps mean it
-(a deletion score), and plots in scikit-learn's ``Display`` style (matplotlib: ``sktransfer[plot]``)."""
+"""Inspection: what a fitted network looks at (exact CAM, Grad-CAM, saliency), whether the maps mean it
+(a deletion score, a pointing score), and plots in scikit-learn's ``Display`` style (matplotlib: ``sktransfer[plot]``)."""
 
 from ._control import patch_images
 from ._deletion import deletion_curve, deletion_score
 from ._explain import explain
 from ._explanation_display import ExplanationDisplay
 from ._feature_space import FeatureSpaceDisplay
+from ._pointing import pointing_score
 from ._training_curve import TrainingCurveDisplay
 
 __all__ = ["ExplanationDisplay", "FeatureSpaceDisplay", "TrainingCurveDisplay", "deletion_curve",
-           "deletion_score", "explain", "patch_images"]
+           "deletion_score", "explain", "patch_images", "pointing_score"]

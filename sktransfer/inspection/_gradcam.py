@@ -20,7 +20,8 @@ from torchvision.transforms.v2.functional import gaussian_blur as _torchvision_b
 from .._auto import EXPLAIN_MIN_MAP_SIDE
 from ..backbones import block_index
 
-__all__ = ["Site", "gaussian_blur", "gradcam", "gradients_on", "locate_layer", "saliency"]
+__all__ = ["Site", "gaussian_blur", "gradcam", "gradients_on", "head_sites", "locate_layer", "saliency",
+           "spatial_shapes", "unit_range"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,16 @@ def _sites(estimator):
     return top + blocks[::-1]
 
 
-def _spatial_shapes(module, sites, device):
+def head_sites(estimator):
+    """The maps the head reads, in the order their pooled features are concatenated: the trunk's final
+    output, or the blocks of ``layers_``."""
+    spec = estimator.arch_spec_
+    if spec.layers is None:
+        return [Site("final", "", estimator.module_.encoder.channels_last_output)]
+    return [Site(spec.blocks[i].name, spec.blocks[i].output, spec.blocks[i].channels_last) for i in spec.layers]
+
+
+def spatial_shapes(module, sites, device):
     """``(h, w)`` of each site's output for a blank image (None when it is not a 4-D map)."""
     shapes = {}
 
@@ -94,7 +104,7 @@ def locate_layer(estimator, module, layer, device):
     blocks = [s for s in sites if s.name != "final"][::-1]  # input to output, as layer= counts them
     if layer != "auto":
         sites = [blocks[block_index(blocks, layer, "this network (the blocks it runs)")]]
-    shapes = _spatial_shapes(module, sites, device)
+    shapes = spatial_shapes(module, sites, device)
     spatial = [s for s in sites if shapes[s] is not None]
     if not spatial:
         where = f"layer={layer!r}" if layer != "auto" else "no block of this network"
@@ -138,7 +148,7 @@ def gradcam(module, site, x, score_of):
     weights = grad.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * activation).sum(dim=1, keepdim=True))
     cam = F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
-    return _unit_range(cam[:, 0]), outputs.detach()
+    return unit_range(cam[:, 0]), outputs.detach()
 
 
 def saliency(module, x, score_of):
@@ -161,7 +171,7 @@ def saliency(module, x, score_of):
         flat = x.mean(dim=(2, 3), keepdim=True)
         contribution = F.relu((grad.float() * (x - flat)).sum(dim=1, keepdim=True))
         contribution = gaussian_blur(contribution, max(0.5, 0.02 * max(x.shape[-2:])))
-    return _unit_range(contribution[:, 0]), outputs.detach()
+    return unit_range(contribution[:, 0]), outputs.detach()
 
 
 def gaussian_blur(x, sigma):
@@ -180,7 +190,7 @@ def gaussian_blur(x, sigma):
     return _torchvision_blur(x, kernel_size=[2 * radius + 1] * 2, sigma=[float(sigma)] * 2)
 
 
-def _unit_range(maps):
+def unit_range(maps):
     """Each map scaled to [0, 1] by its own minimum and maximum (as Grad-CAM is usually shown).
 
     Subtracting the minimum removes the uniform floor that evidence spread

@@ -143,7 +143,8 @@ def test_explanation_matches_predictions(digits_model):
     np.testing.assert_array_equal(result.prediction, clf.predict(X))
     proba = clf.predict_proba(X)[np.arange(len(X)), np.searchsorted(clf.classes_, result.target)]
     np.testing.assert_allclose(result.probability, proba, rtol=1e-4)
-    assert result.method == "gradcam" and result.layer == "layer2.0"  # 4x4 at 32 px; layer3.0 is 2x2
+    assert result.method == "saliency" and result.layer is None  # the default: pixel attribution
+    assert explain(clf, X[:1], method="gradcam").layer == "layer2.0"  # 4x4 at 32 px; layer3.0 is 2x2
 
 
 def test_model_is_left_as_it_was(digits_model):
