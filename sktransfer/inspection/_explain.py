@@ -46,11 +46,12 @@ def explain(estimator, X, target=None, *, method="auto", layer="auto"):
         ``layer``, upsampled to the image. ``"saliency"``: gradient x input,
         each pixel's first-order contribution to the score relative to a flat
         image of the image's mean colour (positive part, summed over
-        channels, lightly blurred). ``"auto"``: ``"saliency"``, the method
-        whose maximum fell on the evidence for at least 95% of maps on the
-        default fine-tuned model, where CAM and Grad-CAM point at the empty
-        half of the image (a deep map's position sees the whole image). See
-        the Notes and docs/inspection.md for what each map can and cannot show.
+        channels, lightly blurred). ``"auto"``: Grad-CAM when ``layer`` names
+        a block, else ``"saliency"``, the method whose maximum fell on the
+        evidence for at least 95% of maps on the default fine-tuned model,
+        where CAM and Grad-CAM point at the empty half of the image (a deep
+        map's position sees most of the image). See the Notes and
+        docs/inspection.md for what each map can and cannot show.
     layer : "auto", int or str, default="auto"
         A block, by index or name among the blocks the network runs (as in
         ``layer=`` of the estimator). CAM: ``"auto"`` sums every map the head
@@ -166,11 +167,11 @@ def plan(estimator, module, method, layer, device):
     """``(method, layer name, compute)``: what ``method`` and ``layer`` resolve to for this network.
 
     ``compute(x, score_of)`` returns ``(maps in [0, 1], outputs, signed contributions or None)``.
-    ``"auto"`` is ``"saliency"``: of the four, the one whose maps pointed at the evidence on the
-    library's default models (docs/inspection.md).
+    ``"auto"`` is ``"saliency"`` (of the four, the one whose maps pointed at the evidence on the
+    library's default models, docs/inspection.md), or ``"gradcam"`` when ``layer`` names a block.
     """
-    if method == "auto":  # pixel attribution: the maps that pointed at the evidence (docs/inspection.md)
-        method = "saliency"
+    if method == "auto":  # pixel attribution, the maps that pointed at the evidence; a named block asks for a map
+        method = "saliency" if layer == "auto" else "gradcam"
     if method == "cam":
         head, read, reason = affine_head(module.head), head_sites(estimator), why_not_exact(estimator)
         if reason is not None:

@@ -78,6 +78,7 @@ def test_cam_is_refused_where_it_is_not_exact(digits):
     X, y = images(digits, 60)
     hidden = FineTunedClassifier(**{**CAM, "hidden_units": (8,)}).fit(X, y % 3)
     assert explain(hidden, X[:2]).method == "saliency"  # the default needs no linear head
+    assert explain(hidden, X[:2], layer=1).method == "gradcam"  # a named block asks for a feature map
     with pytest.raises(ValueError, match="head is not linear.*method='auto' or 'gradcam'"):
         explain(hidden, X[:2], method="cam")
     gem = FineTunedClassifier(**{**CAM, "pooling": "gem"}).fit(X, y % 3)
