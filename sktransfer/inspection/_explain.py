@@ -127,8 +127,8 @@ def explain(estimator, X, target=None, *, method="auto", layer="auto"):
     True
     """
     if method not in METHODS:
-        raise ValueError(f"method={method!r} is not one of {METHODS}; use 'auto' (the exact map where the "
-                         "head allows it), 'cam', 'gradcam' or 'saliency'.")
+        raise ValueError(f"method={method!r} is not one of {METHODS}; use 'auto' (saliency, or Grad-CAM "
+                         "on a named layer), 'cam' (exact for a linear head), 'gradcam' or 'saliency'.")
     check_network_estimator(estimator, "explain", "a score to explain (a class's, or an output's)")
     check_n_features_in(estimator, X)
     images = as_image_set(X, input_shape=estimator.input_shape)
