@@ -266,8 +266,8 @@ class BackboneNetworkEstimator(BaseEstimator):
             return encode_views(module, images, n_views=n_views, batch_size=self.batch_size, device=device,
                                 progress=bar)
 
-    def explain(self, X, target=None, method="gradcam", layer="auto"):
-        """Heat maps of the image regions behind the network's output (Grad-CAM or gradient saliency).
+    def explain(self, X, target=None, method="auto", layer="auto"):
+        """Heat maps of the image regions behind the network's output (saliency, CAM or Grad-CAM).
 
         A thin front of :func:`sktransfer.inspection.explain`, which documents
         the details.
@@ -279,8 +279,11 @@ class BackboneNetworkEstimator(BaseEstimator):
         target : label, array-like of shape (n_images,) or None, default=None
             The class to explain (one for all images, or one per image); None:
             each image's predicted class. Regressors: the output index.
-        method : {"gradcam", "saliency"}, default="gradcam"
-            Grad-CAM on a feature map, or gradient x input on the pixels.
+        method : {"auto", "cam", "gradcam", "saliency"}, default="auto"
+            Gradient x input on the pixels (``"saliency"``), the exact
+            class-activation map of a linear head (``"cam"``), or Grad-CAM on
+            a feature map; ``"auto"``: saliency, or Grad-CAM when ``layer``
+            names a block (see docs/inspection.md for why).
         layer : "auto", int or str, default="auto"
             Grad-CAM's feature map (a block index or name); "auto": the highest
             spatial map the head reads.

@@ -8,6 +8,7 @@ import pickle
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_validate
@@ -18,12 +19,22 @@ from sktransfer.metrics import labeled_accuracy_scorer, prediction_entropy_score
 
 from tiny import FAST
 
+# Importing skada turns scikit-learn's metadata routing on for the whole process (at collection, so for
+# every test module): the module's own code runs with it (skada's scorers need it when built), its tests
+# under the fixture below, and the last line of the module puts the setting back as it found it.
+_ROUTING = sklearn.get_config()["enable_metadata_routing"]
 skada = pytest.importorskip("skada")
 from skada.metrics import (DeepEmbeddedValidation, ImportanceWeightedScorer,  # noqa: E402
                            PredictionEntropyScorer, SoftNeighborhoodDensity)
 from skada.model_selection import DomainShuffleSplit, LeaveOneDomainOut, SourceTargetShuffleSplit  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
+pytestmark = pytest.mark.usefixtures("one_thread", "metadata_routing")  # one_thread: see tests/conftest.py
+
+
+@pytest.fixture(scope="module")
+def metadata_routing():
+    with sklearn.config_context(enable_metadata_routing=True):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +198,6 @@ def test_the_docs_recipe_selects_on_target_images(domains):
     for weight, score in zip([0.1, 1.0], search.cv_results_["mean_test_score"]):
         model = _model(adaptation_weight=weight).fit(X[train], y[train], sample_domain=sd[train])
         assert score == pytest.approx(prediction_entropy_scorer(model, X[target]))
+
+
+sklearn.set_config(enable_metadata_routing=_ROUTING)  # see the imports at the top
