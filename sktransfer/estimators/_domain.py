@@ -41,12 +41,6 @@ DISCRIMINATOR_LR = 0.01
 #: The weak view of a target image whose prediction may become its pseudo-label (FixMatch's weak view).
 SELF_TRAINING_WEAK = "light"
 
-#: The sub-module of ``module_`` whose outputs :meth:`DomainAdaptiveClassifier.predict_features` returns.
-#: skada's DeepEmbeddedValidation reads ``module_.layer_name`` (its deep nets name their feature layer
-#: there) before it calls ``predict_features``; None there makes it refuse the estimator.
-FEATURE_LAYER = "encoder"
-
-
 class DomainAdaptiveClassifier(FineTunedClassifier):
     """Fine-tune a pretrained backbone on labelled source images so that it works on unlabelled target images.
 
@@ -386,15 +380,8 @@ arch_spec_, target_spec_ : object
         images = self._inputs(X)
         device = resolve_device(self.device)
         with on_device(self.module_, device) as module:
-            return encode_batches(getattr(module, FEATURE_LAYER), images, batch_size=self.batch_size,
+            return encode_batches(getattr(module, module.layer_name), images, batch_size=self.batch_size,
                                   device=device)
-
-    def __setattr__(self, name, value):
-        # Every way a network becomes module_ (fit, unpickling, export.load_weights) passes here, so
-        # module_.layer_name always names the feature layer for skada's DeepEmbeddedValidation.
-        if name == "module_" and isinstance(value, torch.nn.Module):
-            object.__setattr__(value, "layer_name", FEATURE_LAYER)
-        super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ task hooks
 

@@ -38,6 +38,10 @@ class BackboneNetwork(nn.Module):
     torch.Size([2, 3])
     """
 
+    #: The sub-module whose outputs are the pooled features the head reads (skada's deep nets name their
+    #: feature layer so, and its DeepEmbeddedValidation reads it).
+    layer_name = "encoder"
+
     def __init__(self, encoder, head):
         super().__init__()
         self.encoder = encoder
