@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import sklearn
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -503,13 +504,16 @@ class SkadaMethod(Method):
         dtype = np.int64 if np.asarray(ds.y).dtype.kind in "iuf" else object  # skada's mark of a target: -1
         y_train = np.concatenate([np.asarray(ds.y[split.train], dtype=dtype), np.full(len(split.pool), -1, dtype)])
         n_max = min(len(split.train), len(split.pool), self.features.shape[1])
-        model = make_da_pipeline(StandardScaler(), self.adapter(n_max), LogisticRegression(C=self.C, max_iter=2000))
-        t0 = time.perf_counter()
-        model.fit(self.features[train], y_train, sample_domain=domain)
-        fit_time = time.perf_counter() - t0 + self.per_image * len(train)
-        t1 = time.perf_counter()
-        pred = model.predict(self.features[split.test], sample_domain=-np.ones(len(split.test), int))
-        predict_time = time.perf_counter() - t1 + self.per_image * len(split.test)
+        # skada routes sample_domain by scikit-learn's metadata routing: on here, whatever the process's setting.
+        with sklearn.config_context(enable_metadata_routing=True):
+            model = make_da_pipeline(StandardScaler(), self.adapter(n_max),
+                                     LogisticRegression(C=self.C, max_iter=2000))
+            t0 = time.perf_counter()
+            model.fit(self.features[train], y_train, sample_domain=domain)
+            fit_time = time.perf_counter() - t0 + self.per_image * len(train)
+            t1 = time.perf_counter()
+            pred = model.predict(self.features[split.test], sample_domain=-np.ones(len(split.test), int))
+            predict_time = time.perf_counter() - t1 + self.per_image * len(split.test)
         y_test = ds.y[split.test]
         return dict(**scores(y_test, pred), **confusion(y_test, pred), fit_time_s=fit_time,
                     predict_time_s=predict_time, inner_cv_accuracy=float("nan"), tuned=False, chosen=f"C={self.C:g}")

@@ -128,7 +128,7 @@ def _reference_gradcam(clf, X, site_module, target_index):
 
 def test_gradcam_equals_the_textbook_computation(digits_model):
     clf, X = digits_model
-    result = clf.explain(X)
+    result = clf.explain(X, method="gradcam")
     site = locate_layer(clf, clf.module_, "auto", torch.device("cpu"))
     index = np.searchsorted(clf.classes_, result.target)
     np.testing.assert_allclose(result.maps, _reference_gradcam(clf, X, site.module, index), atol=1e-5)
