@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = ["MAX_SIDE", "MIN_SIDE", "UNLABELED", "as_label_array", "check_hidden_units",
-           "is_unlabeled", "resolve_image_size", "unlabeled_mask"]
+           "is_unlabeled", "resolve_image_size", "target_domain_mask", "unlabeled_mask"]
 
 #: The label of an unlabelled image (scikit-learn's semi-supervised convention).
 UNLABELED = -1
@@ -81,3 +81,28 @@ def as_label_array(y):
     if isinstance(y, (list, tuple)) and any(is_unlabeled(v) for v in y) and any(isinstance(v, str) for v in y):
         return np.asarray(y, dtype=object)
     return np.asarray(y)
+
+
+def target_domain_mask(sample_domain, X):
+    """Boolean mask of the target images of skada's ``sample_domain`` (negative), checked: 1-D numbers, one
+    per image of ``X`` (when ``X`` has a length).
+
+    Examples
+    --------
+    >>> from sktransfer._validation import target_domain_mask
+    >>> target_domain_mask([1, -2, 1], X=[0, 0, 0]).tolist()
+    [False, True, False]
+    >>> target_domain_mask([1, -2], X=[0, 0, 0])
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_domain has shape (2,) but X has 3 images; pass one domain per image (positive: source, negative: target).
+    """
+    domain = np.asarray(sample_domain)
+    n_images = len(X) if hasattr(X, "__len__") else None
+    if domain.ndim != 1 or (n_images is not None and len(domain) != n_images):
+        raise ValueError(f"sample_domain has shape {domain.shape} but X has {n_images} images; pass one domain "
+                         "per image (positive: source, negative: target).")
+    if domain.dtype.kind not in "iuf":
+        raise ValueError(f"sample_domain must hold numbers (positive: source, negative: target); got dtype "
+                         f"{domain.dtype}.")
+    return domain < 0

@@ -23,7 +23,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.validation import column_or_1d
 
-from ._validation import as_label_array, unlabeled_mask
+from ._validation import as_label_array, target_domain_mask, unlabeled_mask
 
 __all__ = ["labeled_accuracy_scorer", "prediction_entropy_scorer"]
 
@@ -67,15 +67,8 @@ class _RoutedScorer:
 
 
 def _target_rows(X, sample_domain):
-    """Mask of the target images (``sample_domain < 0``), checked against ``X``."""
-    domain = np.asarray(sample_domain)
-    if domain.ndim != 1 or (hasattr(X, "__len__") and len(domain) != len(X)):
-        raise ValueError(f"sample_domain has shape {domain.shape} but X has {len(X)} images; pass one domain "
-                         "per image (positive: source, negative: target).")
-    if domain.dtype.kind not in "iuf":
-        raise ValueError(f"sample_domain must hold numbers (positive: source, negative: target); got dtype "
-                         f"{domain.dtype}.")
-    target = domain < 0
+    """Mask of the target images (``sample_domain < 0``), checked against ``X``; some must be there."""
+    target = target_domain_mask(sample_domain, X)
     if not target.any():
         raise ValueError("sample_domain marks no target images (negative) among the images scored: the scorer "
                          "scores the target only. Split so that every test fold holds target images (skada's "

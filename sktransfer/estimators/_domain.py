@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._device import on_device, resolve_device
-from .._validation import UNLABELED, as_label_array, unlabeled_mask
+from .._validation import UNLABELED, as_label_array, target_domain_mask, unlabeled_mask
 from ..images import check_n_features_in
 from ..nn import PRESETS, BatchAugment, encode_batches, recompute_batchnorm
 from ..training import DomainAdaptationNet, TaskNet
@@ -439,17 +439,7 @@ arch_spec_, target_spec_ : object
 
 def _check_domains(X, sample_domain):
     """The target mask of ``sample_domain`` (negative), checked against ``X``; None when it is None."""
-    if sample_domain is None:
-        return None
-    domain = np.asarray(sample_domain)
-    n_images = len(X) if hasattr(X, "__len__") else None
-    if domain.ndim != 1 or (n_images is not None and len(domain) != n_images):
-        raise ValueError(f"sample_domain has shape {domain.shape} but X has {n_images} images; pass one domain "
-                         "per image (positive: source, negative: target).")
-    if domain.dtype.kind not in "iuf":
-        raise ValueError(f"sample_domain must hold numbers (positive: source, negative: target), got dtype "
-                         f"{domain.dtype}.")
-    return domain < 0
+    return None if sample_domain is None else target_domain_mask(sample_domain, X)
 
 
 def _target_as_unlabeled(y, sample_domain):
