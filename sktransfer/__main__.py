@@ -106,16 +106,6 @@ def _weights(text):
     return None if text.strip().lower() == "none" else text.strip()
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive int") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive int")
-    return value
-
-
 def add_rank_arguments(parser):
     """The options of ``sktransfer rank``.
 
@@ -127,6 +117,8 @@ def add_rank_arguments(parser):
     >>> args.dataset, args.layers, args.backbones[0], args.max_images
     ('mnist', ['auto', None], 'efficientnet_lite0', 1000)
     """
+    from .benchmark.__main__ import positive_int
+
     parser.add_argument("dataset", nargs="?", default="digits",
                         help="'digits' (default), 'mnist', 'fashion-mnist', a folder with one sub-folder of images "
                              "per class, or an .npz file with arrays X and y (as for sktransfer benchmark)")
@@ -138,16 +130,16 @@ def add_rank_arguments(parser):
                              "joined by commas for multi-scale features (default: auto)")
     parser.add_argument("--scoring", nargs="+", choices=("logme", "hscore"), default=["logme"],
                         help="scores to compute; the table is sorted by the first (default: logme)")
-    parser.add_argument("--max-images", type=_positive_int, default=1000, metavar="N",
+    parser.add_argument("--max-images", type=positive_int, default=1000, metavar="N",
                         help="rank on a stratified sample of at most N labelled images (default: 1000)")
-    parser.add_argument("--image-size", type=_positive_int, default=None,
+    parser.add_argument("--image-size", type=positive_int, default=None,
                         help="side images are resized to (default: each backbone's)")
-    parser.add_argument("--input-shape", type=_positive_int, nargs="+", default=None, metavar="DIM",
+    parser.add_argument("--input-shape", type=positive_int, nargs="+", default=None, metavar="DIM",
                         help="H W [C] of flattened images in an .npz file")
     parser.add_argument("--data-dir", default=None, help="folder of fashion-mnist's idx files")
     parser.add_argument("--weights", type=_weights, default="default",
                         help="'default' (pretrained) or 'none' (random init, e.g. a baseline) (default: default)")
-    parser.add_argument("--batch-size", type=_positive_int, default=64, help="images per forward pass (default: 64)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default: 64)")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:N (default: auto)")
     parser.add_argument("--memory", default=None, metavar="DIR",
                         help="feature cache folder, shared with PretrainedFeatureExtractor(memory=DIR)")

@@ -43,10 +43,22 @@ examples:
 
 def _size(text):
     text = text.strip().lower()
-    return "all" if text == "all" else _positive(text, "a positive int or 'all'")
+    return "all" if text == "all" else positive_int(text, "a positive int or 'all'")
 
 
-def _positive(text, what="a positive int"):
+def positive_int(text, what="a positive int"):
+    """An argparse type: ``text`` as an int >= 1, or an ``ArgumentTypeError`` saying it is not ``what``.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark.__main__ import positive_int
+    >>> positive_int("3")
+    3
+    >>> positive_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 0 is not a positive int
+    """
     try:
         value = int(text)
     except ValueError:
@@ -77,7 +89,7 @@ def _max_pixels(text):
     """
     if text.strip().lower() == "none":
         return None
-    return _positive(text, "a positive int or 'none'")
+    return positive_int(text, "a positive int or 'none'")
 
 
 def finetune_param(text):
@@ -143,13 +155,13 @@ def add_arguments(parser):
         help="learning-curve sizes: labelled training images per class, ints or 'all' "
              f"(default: {' '.join(map(str, DEFAULTS['labels_per_class']))})",
     )
-    parser.add_argument("--seeds", type=_positive, default=DEFAULTS["n_seeds"],
+    parser.add_argument("--seeds", type=positive_int, default=DEFAULTS["n_seeds"],
                         help=f"repetitions, each with its own test split (default: {DEFAULTS['n_seeds']})")
     parser.add_argument("--test-size", type=_fraction, default=DEFAULTS["test_size"],
                         help=f"fraction of each class held out for testing (default: {DEFAULTS['test_size']})")
     parser.add_argument("--backbone", default=DEFAULTS["backbone"],
                         help=f"backbone of 'features', 'finetune' and 'scratch' (default: {DEFAULTS['backbone']})")
-    parser.add_argument("--image-size", type=_positive, default=None,
+    parser.add_argument("--image-size", type=positive_int, default=None,
                         help="side images are resized to for the backbone (default: for 'features', the image "
                              "side rounded up to a multiple of 32, between 32 and 224, 32 for digits; "
                              "fine-tuning picks its own size unless this is given)")
@@ -173,7 +185,7 @@ def add_arguments(parser):
                         help="run the grid searches and HOG on a Dask cluster: a scheduler address "
                              "(tcp://host:8786) or 'local' for one worker process per core; needs "
                              'pip install "sktransfer[dask]" (see docs/scaling.md)')
-    parser.add_argument("--input-shape", type=_positive, nargs="+", default=None, metavar="DIM",
+    parser.add_argument("--input-shape", type=positive_int, nargs="+", default=None, metavar="DIM",
                         help="H W [C] of flattened images in an .npz file")
     parser.add_argument("--output-dir", default="benchmark_results",
                         help="where results files and the plot go, created when missing; checked before any "
