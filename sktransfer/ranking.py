@@ -18,6 +18,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from sklearn.preprocessing import StandardScaler
 
 from ._device import on_device, resolve_device
 from ._inputs import as_inputs
@@ -483,7 +484,8 @@ def rank_backbones(X, y, *, backbones=("efficientnet_lite0",), layers="auto", sc
     rows = []
     for backbone, name in zip(backbones, names):
         for layer, blocks, features, seconds in _backbone_features(X, images, backbone, candidates, params):
-            scored = _standardized(features) if standardize else features
+            # float64 first: StandardScaler keeps float32 features in float32.
+            scored = StandardScaler().fit_transform(features.astype(np.float64)) if standardize else features
             rows.append(_score_row(name, layer, blocks, scored, seconds, y, scoring))
             if verbose:
                 print(f"[rank] {name} layer={layer!r}: " + ", ".join(f"{s}={rows[-1][s]:.4f}" for s in scoring)
@@ -494,14 +496,6 @@ def rank_backbones(X, y, *, backbones=("efficientnet_lite0",), layers="auto", sc
 def _validated_images(X, backbone, input_shape):
     """``X`` checked once, before any backbone loads (the extractor checks it again, cheaply)."""
     return as_inputs(X, backbone_modality(backbone), input_shape=input_shape)
-
-
-def _standardized(features):
-    """Features at zero mean and unit variance per column (a constant column stays 0), as StandardScaler."""
-    features = np.asarray(features, dtype=np.float64)
-    scale = features.std(axis=0)
-    scale[scale == 0] = 1.0
-    return (features - features.mean(axis=0)) / scale
 
 
 def _score_row(name, layer, blocks, features, seconds, y, scoring):
