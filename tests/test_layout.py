@@ -25,7 +25,7 @@ LAYERS = (
     (1, ("sktransfer.images", "sktransfer._inputs")),  # the input layer: one adapter per modality
     (2, ("sktransfer.backbones",)),
     (3, ("sktransfer.nn",)),
-    (4, ("sktransfer.training",)),
+    (4, ("sktransfer.training", "sktransfer.runtimes")),
     (5, ("sktransfer.inspection", "sktransfer.metrics")),
     (6, ("sktransfer.estimators",)),
     (7, ("sktransfer.export", "sktransfer.dask", "sktransfer.ranking")),

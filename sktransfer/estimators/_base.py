@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -32,12 +31,13 @@ from .._progress import progress_bar
 from ..backbones import backbone_modality
 from ..images import check_n_features_in, record_n_features_in
 from ..inspection import explain
-from ..nn import encode_views, resolve_augment
+from ..nn import resolve_augment
+from ..runtimes import NetworkRuntime, check_deployment
 from ..training import Freezing, TrainingData, TrainingPlan, handle_interrupt, train_network
 from ._network import build_network, warm_network
 from ._params import (NETWORK_CONSTRAINTS, check_int_params, check_nested_params, check_validation_callbacks,
                       nested_params, split_nested)
-from ._weights import check_fit_params, repeat_rows, sample_counts
+from ._weights import check_fit_params, repeat_rows, sample_counts, validation_split
 
 __all__ = ["BackboneNetworkEstimator"]
 
@@ -138,6 +138,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         check_fit_params(type(self).__name__, fit_params)
         check_nested_params(self)
         check_int_params(self)
+        check_deployment(self.runtime, self.quantize)
         # Cheap checks of y first, then the images, then that they match.
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
@@ -179,6 +180,10 @@ class BackboneNetworkEstimator(BaseEstimator):
         with seeded(torch_seed if self.random_state is not None else None, device):
             built = warm_network(self) if warm else build_network(self, data, spec, device, cv_seed)
             history, interrupted, freezing, cached = self._train(built, data, spec, device, augment)
+        deployment = NetworkRuntime()
+        if self.quantize:  # int8 calibrated on the training rows, kept only if the task keeps its score
+            deployment.quantize(built.module, images, data, lambda out, rows: spec.quality(out, targets[rows]),
+                                type(self).__name__)
         # Assign fitted state only now, so a failed (re)fit leaves the model as it was.
         self.module_ = built.module.train(False)
         vars(self).update(self._fitted_attributes(spec, targets))
@@ -187,6 +192,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         self.trainable_blocks_, self.features_cached_ = freezing.n_trainable, cached
         self.n_steps_ = int(sum(history[:, "n_steps"])) if "n_steps" in history[-1] else 0
         self.interrupted_ = interrupted
+        self._runtime, self.quantized_, self.int8_scores_ = deployment, deployment.int8 is not None, deployment.scores
         if built.probe is not None:
             self.probe_scores_ = built.probe.scores
         record_n_features_in(self, X)
@@ -228,20 +234,7 @@ class BackboneNetworkEstimator(BaseEstimator):
     def _split(self, targets, labeled_idx, rng):
         """Training and validation rows among the labelled rows ``labeled_idx``."""
         targets = targets[labeled_idx]
-        fraction = self._validation_fraction(targets)
-        if not fraction:
-            return labeled_idx, None
-        stratify = self._stratify(targets)
-        try:
-            train_idx, valid_idx = train_test_split(labeled_idx, test_size=fraction, stratify=stratify,
-                                                    random_state=int(rng.randint(2**31 - 1)))
-        except ValueError as exc:
-            what = "a stratified split" if stratify is not None else "a split"
-            raise ValueError(
-                f"validation_fraction={fraction} cannot make {what} of {len(targets)} labelled images ({exc}). Use "
-                "a larger fraction or validation_fraction=None."
-            ) from exc
-        return np.sort(train_idx), np.sort(valid_idx)
+        return validation_split(labeled_idx, self._validation_fraction(targets), self._stratify(targets), rng)
 
     def _validation_fraction(self, targets):
         return validation_fraction(self.validation_fraction, self.early_stopping,
@@ -261,10 +254,11 @@ class BackboneNetworkEstimator(BaseEstimator):
         # A probe-only model never saw augmented images: it stays the plain probe. The views are
         # fixed transforms (nn/_views.py): predictions are a function of X, whatever random_state is.
         n_views = 1 + (int(self.tta) if self.n_steps_ else 0)
+        runtime = vars(self).setdefault("_runtime", NetworkRuntime())  # (a model pickled before runtimes existed)
         with on_device(self.module_, device) as module, \
                 progress_bar(len(images) * n_views, self.verbose, "predict") as bar:
-            return encode_views(module, images, n_views=n_views, batch_size=self.batch_size, device=device,
-                                progress=bar)
+            return runtime.outputs(module, images, runtime=check_deployment(self.runtime), n_views=n_views,
+                                   batch_size=self.batch_size, device=device, progress=bar, int8=getattr(self, "quantized_", False))
 
     def explain(self, X, target=None, method="auto", layer="auto"):
         """Heat maps of the image regions behind the network's output (saliency, CAM or Grad-CAM).

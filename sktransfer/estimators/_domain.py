@@ -155,7 +155,8 @@ class DomainAdaptiveClassifier(FineTunedClassifier):
         ``hidden_units``, ``dropout``, ``image_size``, ``pooling``,
         ``label_smoothing``, ``tta``, ``validation_fraction`` (held out from
         the source), ``class_weight``, ``warm_start``, ``random_state``, ``device``,
-        ``input_shape``, ``callbacks``, ``verbose``, ``on_interrupt``, and
+        ``input_shape``, ``callbacks``, ``verbose``, ``on_interrupt``,
+        ``runtime``, ``quantize`` (int8 checked on the labelled source), and
         nested skorch parameters.
 
     Attributes
@@ -170,7 +171,7 @@ class DomainAdaptiveClassifier(FineTunedClassifier):
     n_target_ : int
         Target images given to the last fit.
     module_, image_size_, layers_, n_blocks_, trainable_blocks_, n_steps_, interrupted_, probe_scores_, \
-arch_spec_, target_spec_ : object
+quantized_, int8_scores_, arch_spec_, target_spec_ : object
         As in :class:`FineTunedClassifier`.
 
     See Also
@@ -212,7 +213,7 @@ arch_spec_, target_spec_ : object
                  image_size="auto", pooling="avg", augment="domain", label_smoothing=0.1, tta=4,
                  validation_fraction="auto", early_stopping=None, class_weight=None, warm_start=False,
                  random_state=None, device="auto", input_shape=None, callbacks=None, verbose=1,
-                 on_interrupt="raise", **kwargs):
+                 on_interrupt="raise", runtime="torch", quantize=None, **kwargs):
         self._store_params(locals())
 
     def fit(self, X, y, sample_domain=None, sample_weight=None):

@@ -20,7 +20,8 @@ from .._progress import progress_bar
 from .._validation import resolve_image_size
 from ..backbones import Backbone, backbone_modality, block_indices, build_backbone
 from ..images import ImageSet, check_n_features_in, record_n_features_in
-from ..nn import POOLINGS, ImageEncoder, encode_batches, feature_width
+from ..nn import POOLINGS, ImageEncoder, feature_width
+from ..runtimes import RUNTIMES, NetworkRuntime, check_runtime
 from ._params import check_int_params
 
 
@@ -86,6 +87,11 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     verbose : int, default=1
         1 shows a progress bar on long transforms when writing to a terminal;
         0 is silent.
+    runtime : {"torch", "onnx", "openvino"}, default="torch"
+        What :meth:`transform` runs the backbone in: torch, or the encoder
+        exported once to ONNX and run by ONNX Runtime or OpenVINO (the
+        ``onnx`` and ``openvino`` extras; 3-4x faster on CPU, features equal
+        to 1e-4; see docs/deployment.md).
 
     Attributes
     ----------
@@ -137,6 +143,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         "file_key": [StrOptions({"stat", "content"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "runtime": [StrOptions(set(RUNTIMES))],
     }
 
     def __init__(
@@ -154,6 +161,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         file_key="stat",
         random_state=None,
         verbose=1,
+        runtime="torch",
     ):
         self.backbone = backbone
         self.weights = weights
@@ -167,6 +175,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self.file_key = file_key
         self.random_state = random_state
         self.verbose = verbose
+        self.runtime = runtime
 
     def fit(self, X, y=None):
         """Load the backbone and check ``X``.
@@ -185,6 +194,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self._validate_params()
         check_int_params(self)  # batch_size=True would read one image per batch
         images = self._inputs(X)  # validate before the slow load
+        check_runtime(self.runtime)
         device = resolve_device(self.device)
         check_writable_memory(self.memory)
         seed = None if self.random_state is None else check_random_state(self.random_state).randint(2**31 - 1)
@@ -197,7 +207,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         # Assign fitted state only once everything succeeded, so a failed
         # re-fit never leaves a half-updated model behind.
         self.backbone_, self.layers_, self.image_size_ = backbone, layers, image_size
-        self.encoder_ = encoder
+        self.encoder_, self._runtime = encoder, NetworkRuntime()
         self._n_features_out = n_out
         record_n_features_in(self, X)
         # What this fit used: pickling, unpickling and the cache key follow it,
@@ -240,8 +250,10 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     def _extract(self, images):
         device = resolve_device(self.device)
+        runtime = vars(self).setdefault("_runtime", NetworkRuntime())  # (a model pickled before runtimes existed)
         with on_device(self.encoder_, device) as encoder, progress_bar(len(images), self.verbose, "features") as bar:
-            return encode_batches(encoder, images, batch_size=self.batch_size, device=device, progress=bar)
+            return runtime.outputs(encoder, images, runtime=check_runtime(self.runtime), n_views=1,
+                                   batch_size=self.batch_size, device=device, progress=bar)
 
     def _inputs(self, X, backbone=None):
         modality = backbone_modality(self.backbone if backbone is None else backbone)

@@ -19,6 +19,7 @@ from skorch.callbacks import Callback
 
 from ..backbones import Backbone
 from ..nn import POOLINGS, PRESETS
+from ..runtimes import RUNTIMES
 from ..training import optimizer_keywords
 
 __all__ = ["NETWORK_CONSTRAINTS", "SKORCH_PREFIXES", "check_int_params", "check_nested_params",
@@ -64,6 +65,8 @@ NETWORK_CONSTRAINTS = {
     "callbacks": [list, None],
     "verbose": ["verbose"],
     "on_interrupt": [StrOptions({"raise", "keep"})],
+    "runtime": [StrOptions(set(RUNTIMES))],
+    "quantize": [StrOptions({"int8"}), None],
 }
 
 

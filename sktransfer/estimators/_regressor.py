@@ -63,17 +63,17 @@ class FineTunedRegressor(RegressorMixin, BackboneNetworkEstimator):
     weights, trainable_blocks, layer, schedule, lr, lr_decay, weight_decay, l2sp, optimizer, lr_schedule, \
 warmup_epochs, unfreeze_every, max_epochs, min_steps, batch_size, hidden_units, dropout, image_size, pooling, tta, \
 validation_fraction, early_stopping, warm_start, random_state, device, input_shape, callbacks, verbose, \
-on_interrupt, **kwargs
+on_interrupt, runtime, quantize, **kwargs
         As in :class:`~sktransfer.FineTunedClassifier`, except that the
-        validation split is not stratified and ``early_stopping="auto"``
-        holds a tenth out from 1,000 images up.
+        validation split is not stratified, ``early_stopping="auto"``
+        holds a tenth out from 1,000 images up, and int8 is checked by R².
 
     Attributes
     ----------
     n_outputs_ : int
         Number of targets (columns of ``y``; 1 for a 1-D ``y``).
     module_, history_, image_size_, layers_, probe_scores_, n_blocks_, trainable_blocks_, n_steps_, \
-features_cached_, interrupted_, n_features_in_, arch_spec_
+features_cached_, interrupted_, quantized_, int8_scores_, n_features_in_, arch_spec_
         As in :class:`~sktransfer.FineTunedClassifier`; ``history_`` records
         ``train_r2``/``valid_r2`` instead of accuracies.
     target_spec_ : sktransfer.estimators.TargetSpec
@@ -109,7 +109,8 @@ features_cached_, interrupted_, n_features_in_, arch_spec_
                  warmup_epochs=1, unfreeze_every=None, max_epochs=5, min_steps=200, batch_size=32,
                  hidden_units=(), dropout=0.0, image_size="auto", pooling="avg", augment="light", tta=4,
                  validation_fraction="auto", early_stopping="auto", warm_start=False, random_state=None,
-                 device="auto", input_shape=None, callbacks=None, verbose=1, on_interrupt="raise", **kwargs):
+                 device="auto", input_shape=None, callbacks=None, verbose=1, on_interrupt="raise", runtime="torch",
+                 quantize=None, **kwargs):
         self._store_params(locals())
 
     def predict(self, X):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.special import expit, log_expit, log_softmax, softmax
+from sklearn.metrics import r2_score
+
 from .._validation import UNLABELED, unlabeled_mask
 
 __all__ = ["TargetSpec", "encode_labels", "encode_values"]
@@ -90,6 +92,19 @@ class TargetSpec:
         if self.multilabel:
             return (np.asarray(outputs) > 0).astype(np.int64)
         return self.labels[np.asarray(outputs).argmax(axis=1)]
+
+    def quality(self, outputs, targets):
+        """The task's score of ``outputs`` against encoded ``targets`` (higher is better).
+
+        Accuracy (multi-label: over every image-label pair), or R^2 for a
+        regressor; int8 is checked with it against the float network.
+        """
+        outputs, targets = np.asarray(outputs, dtype=np.float64), np.asarray(targets)
+        if self.kind == "softmax":
+            return float(np.mean(outputs.argmax(axis=1) == targets))
+        if self.kind == "sigmoid":
+            return float(np.mean((outputs > 0) == (targets > 0.5)))
+        return float(r2_score(targets.reshape(outputs.shape), outputs))
 
     # ------------------------------------------------------------------ one target per image (explanations)
 

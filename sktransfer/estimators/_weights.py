@@ -11,8 +11,9 @@ numbers have no such meaning for mini-batch training and are refused.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
-__all__ = ["check_fit_params", "repeat_rows", "sample_counts"]
+__all__ = ["check_fit_params", "repeat_rows", "sample_counts", "validation_split"]
 
 
 def sample_counts(sample_weight, n_images, owner):
@@ -89,3 +90,31 @@ def check_fit_params(owner, fit_params):
                             "(skada's convention); to train on the source images only, pass them alone.")
         raise TypeError(f"{owner}.fit() got an unexpected keyword argument {name!r}; it takes X, y and "
                         "sample_weight (estimator settings go to the constructor or set_params).")
+
+
+def validation_split(labeled_idx, fraction, stratify, rng):
+    """``(train_idx, valid_idx)`` of the labelled rows ``labeled_idx`` (sorted), or ``(labeled_idx, None)``.
+
+    ``stratify`` is the labels of those rows, or None; a split that cannot be
+    made is a ValueError that names the fix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.estimators._weights import validation_split
+    >>> train, valid = validation_split(np.arange(10), 0.2, None, np.random.RandomState(0))
+    >>> len(train), len(valid)
+    (8, 2)
+    """
+    if not fraction:
+        return labeled_idx, None
+    try:
+        train_idx, valid_idx = train_test_split(labeled_idx, test_size=fraction, stratify=stratify,
+                                                random_state=int(rng.randint(2**31 - 1)))
+    except ValueError as exc:
+        what = "a stratified split" if stratify is not None else "a split"
+        raise ValueError(
+            f"validation_fraction={fraction} cannot make {what} of {len(labeled_idx)} labelled images ({exc}). Use "
+            "a larger fraction or validation_fraction=None."
+        ) from exc
+    return np.sort(train_idx), np.sort(valid_idx)

@@ -9,7 +9,7 @@
 """
 
 from ._augment import PRESETS, BatchAugment, resolve_augment
-from ._encoder import POOLINGS, ImageEncoder, encode_batches, feature_width, recompute_batchnorm
+from ._encoder import POOLINGS, ImageEncoder, encode_batches, feature_width, pool_features, recompute_batchnorm
 from ._heads import FeatureScaler, domain_discriminator, grad_reverse, make_head, probe_head
 from ._network import AugmentedView, BackboneNetwork
 from ._spec import ARCHITECTURE_PARAMS, ArchSpec
@@ -17,4 +17,5 @@ from ._views import TTA_PRESET, encode_views
 
 __all__ = ["ARCHITECTURE_PARAMS", "POOLINGS", "PRESETS", "TTA_PRESET", "ArchSpec", "AugmentedView", "BackboneNetwork",
            "BatchAugment", "FeatureScaler", "ImageEncoder", "domain_discriminator", "encode_batches", "encode_views",
-           "feature_width", "grad_reverse", "make_head", "probe_head", "recompute_batchnorm", "resolve_augment"]
+           "feature_width", "grad_reverse", "make_head", "pool_features", "probe_head", "recompute_batchnorm",
+           "resolve_augment"]

@@ -105,6 +105,7 @@ class BatchAugment(nn.Module):
         self.invert_p = float(invert_p)
         self.seed = None if seed is None else int(seed)
         self._generator = None
+        self._fixed_draws = {}  # fixed transform: channels -> its draws, in order
 
     def extra_repr(self):
         text = (f"scale={self.scale}, translate={self.translate}, rotate={self.rotate}, shear={self.shear}, "
@@ -118,8 +119,14 @@ class BatchAugment(nn.Module):
     def forward(self, x):
         if not x.is_floating_point():
             raise TypeError("BatchAugment takes float images in [0, 1]; convert uint8 with x.float() / 255.")
-        # A fixed transform restarts its generator at every call: every batch gets the same draws.
-        self._generator = None if self.seed is None else torch.Generator().manual_seed(self.seed)
+        if self.seed is not None:
+            # A fixed transform: every call replays the same draws (made once, from a generator seeded
+            # with ``seed``), so every batch gets the same transform, and once a call has run, tracing
+            # it (ONNX export) sees constants rather than random-number generation.
+            self._fixed = self._fixed_draws.setdefault(int(x.shape[1]), [])
+            self._cursor = 0
+            if not self._fixed:
+                self._generator = torch.Generator().manual_seed(self.seed)
         x = self._warp(x)
         x = self._jitter(x)
         x = self._recolour(x)
@@ -127,20 +134,22 @@ class BatchAugment(nn.Module):
             x = self._erase(x)
         return x.clamp_(0.0, 1.0)
 
+    def _draw(self, shape, device, lo=0.0, hi=1.0):
+        """Uniform draws in ``[lo, hi)`` of ``shape`` (the first dimension: images); one shared draw if fixed."""
+        if self.seed is None:
+            return torch.empty(shape, device=device).uniform_(lo, hi)
+        if self._cursor == len(self._fixed):  # the first call: draw, in the order the transforms ask
+            self._fixed.append(torch.empty((1, *shape[1:])).uniform_(lo, hi, generator=self._generator))
+        self._cursor += 1
+        return self._fixed[self._cursor - 1].to(device)  # shape 1 first: broadcast over the images
+
     def _uniform(self, shape, lo, hi, device):
         """Uniform draws in ``[lo, hi)`` of ``shape`` (an int: one per image), per image or shared."""
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if self._generator is None:
-            return torch.empty(shape, device=device).uniform_(lo, hi)
-        one = torch.empty((1, *shape[1:])).uniform_(lo, hi, generator=self._generator)
-        return one.repeat(shape[0], *[1] * (len(shape) - 1)).to(device)
+        return self._draw(tuple(shape) if isinstance(shape, (tuple, list)) else (shape,), device, lo, hi)
 
     def _rand(self, *shape, device):
         """Uniform [0, 1) draws of ``shape`` (the first dimension: images), per image or shared."""
-        if self._generator is None:
-            return torch.rand(*shape, device=device)
-        one = torch.rand(1, *shape[1:], generator=self._generator)
-        return one.repeat(shape[0], *[1] * (len(shape) - 1)).to(device)
+        return self._draw(shape, device)
 
     def _warp(self, x):
         if self.scale == (1.0, 1.0) and not (self.translate or self.rotate or self.shear):
@@ -157,17 +166,17 @@ class BatchAugment(nn.Module):
             torch.stack([cos, -sin + cos * tan, shift[:, 0]], dim=1),
             torch.stack([sin, cos + sin * tan, shift[:, 1]], dim=1),
         ], dim=1)
-        theta[:, :, :2] /= zoom.view(n, 1, 1)
-        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+        theta[:, :, :2] /= zoom.view(-1, 1, 1)
+        grid = F.affine_grid(theta.to(x.dtype).expand(n, 2, 3), list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
     def _jitter(self, x):
         n = x.shape[0]
         if self.brightness:
-            x = x * self._uniform(n, 1 - self.brightness, 1 + self.brightness, x.device).view(n, 1, 1, 1)
+            x = x * self._uniform(n, 1 - self.brightness, 1 + self.brightness, x.device).view(-1, 1, 1, 1)
         if self.contrast:
             mean = x.mean(dim=(1, 2, 3), keepdim=True)
-            factor = self._uniform(n, 1 - self.contrast, 1 + self.contrast, x.device).view(n, 1, 1, 1)
+            factor = self._uniform(n, 1 - self.contrast, 1 + self.contrast, x.device).view(-1, 1, 1, 1)
             x = (x - mean) * factor + mean
         return x
 
@@ -175,9 +184,9 @@ class BatchAugment(nn.Module):
         n, channels = x.shape[:2]
         if self.channel_shuffle and channels > 1:
             order = torch.argsort(self._rand(n, channels, device=x.device), dim=1)
-            x = torch.gather(x, 1, order.view(n, channels, 1, 1).expand_as(x))
+            x = torch.gather(x, 1, order.view(-1, channels, 1, 1).expand_as(x))
         if self.invert_p:
-            inverted = (self._rand(n, device=x.device) < self.invert_p).view(n, 1, 1, 1)
+            inverted = (self._rand(n, device=x.device) < self.invert_p).view(-1, 1, 1, 1)
             x = torch.where(inverted, 1.0 - x.clamp(0.0, 1.0), x)
         return x
 
@@ -192,10 +201,10 @@ class BatchAugment(nn.Module):
         left = (self._rand(n, device=device) * (w - ew + 1)).floor()
         rows = torch.arange(h, device=device).view(1, h)
         cols = torch.arange(w, device=device).view(1, w)
-        in_rows = (rows >= top.view(n, 1)) & (rows < (top + eh).view(n, 1))
-        in_cols = (cols >= left.view(n, 1)) & (cols < (left + ew).view(n, 1))
-        chosen = (self._rand(n, device=device) < self.erase_p).view(n, 1, 1)
-        mask = (in_rows.view(n, h, 1) & in_cols.view(n, 1, w) & chosen).unsqueeze(1)
+        in_rows = (rows >= top.view(-1, 1)) & (rows < (top + eh).view(-1, 1))
+        in_cols = (cols >= left.view(-1, 1)) & (cols < (left + ew).view(-1, 1))
+        chosen = (self._rand(n, device=device) < self.erase_p).view(-1, 1, 1)
+        mask = (in_rows.view(-1, h, 1) & in_cols.view(-1, 1, w) & chosen).unsqueeze(1)
         fill = x.mean(dim=(2, 3), keepdim=True).expand_as(x)
         return torch.where(mask, fill, x)
 

@@ -1,0 +1,154 @@
+"""What a fitted estimator keeps to run its network outside torch: compiled sessions and the int8 model.
+
+An estimator's ``runtime`` parameter picks the engine at predict time; the
+network is exported once per fitted model (and per runtime and thread count)
+and the session is cached here. Sessions are not pickled: they are rebuilt
+on first use after unpickling. The int8 model is fitted state (it was
+calibrated on the training images), so it is pickled.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from .._tensors import batch_to_device
+from ..nn import PRESETS, TTA_PRESET, BackboneNetwork, BatchAugment, encode_batches, encode_views
+from ._graph import InferenceGraph
+from ._onnx import Session, check_runtime, onnx_bytes, quantize_int8
+
+__all__ = ["NetworkRuntime"]
+
+#: At most this many training images calibrate int8 (the measured drift was flat beyond ~64).
+N_CALIBRATION = 128
+#: int8 is kept only if it loses at most this much of the task's score (accuracy, or R^2) on the check.
+MAX_INT8_LOSS = 0.01
+
+
+class NetworkRuntime:
+    """A fitted network's runtime state: cached sessions per runtime, and its int8 model if kept.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sktransfer.backbones import get_backbone
+    >>> from sktransfer.images import as_image_set
+    >>> from sktransfer.nn import BackboneNetwork, ImageEncoder, make_head
+    >>> from sktransfer.runtimes import NetworkRuntime
+    >>> bb = get_backbone("timm/test_resnet", weights=None)
+    >>> net = BackboneNetwork(ImageEncoder(bb, (32, 32)), make_head(bb.feature_dim, 2)).eval()
+    >>> images = as_image_set(np.random.default_rng(0).random((5, 8, 8)))
+    >>> state, cpu = NetworkRuntime(), torch.device("cpu")
+    >>> eager = state.outputs(net, images, runtime="torch", n_views=2, batch_size=4, device=cpu)
+    >>> onnx = state.outputs(net, images, runtime="onnx", n_views=2, batch_size=4, device=cpu)
+    >>> bool(np.allclose(eager, onnx, atol=1e-4))
+    True
+    """
+
+    def __init__(self):
+        self.int8 = None  # ONNX bytes of the int8 network, when quantize="int8" kept it
+        self.scores = None  # {"float": ..., "int8": ..., "n_images": ...}: what decided
+        self._sessions = {}
+
+    def __getstate__(self):
+        return {"int8": self.int8, "scores": self.scores}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._sessions = {}
+
+    # ------------------------------------------------------------------ predict
+
+    def outputs(self, network, images, *, runtime, n_views, batch_size, device, progress=None, int8=False):
+        """``network``'s outputs (or an encoder's features) for ``images``, averaged over ``n_views`` views.
+
+        ``runtime="torch"`` is the eager path; the others run the same
+        network exported to ONNX, with the views made in torch (they are
+        cheap next to the network). ``int8``: run the int8 network (never in
+        torch, which runs the float one).
+        """
+        if runtime == "torch":
+            if isinstance(network, BackboneNetwork):
+                return encode_views(network, images, n_views=n_views, batch_size=batch_size, device=device,
+                                    progress=progress)
+            return encode_batches(network, images, batch_size=batch_size, device=device, progress=progress)
+        session = self.session(network, runtime, device, int8=int8)
+        encoder = network.encoder if isinstance(network, BackboneNetwork) else network
+        views = [BatchAugment(**PRESETS[TTA_PRESET], seed=k) for k in range(1, n_views)]
+        parts = []
+        for batch in images.iter_batches(batch_size):
+            with torch.inference_mode():
+                x = encoder.to_unit_range(batch_to_device(batch, torch.device("cpu"), encoder.image_size,
+                                                          encoder.in_chans))
+                total = session(x.numpy())
+                for view in views:
+                    total = total + session(view(x.clone()).numpy())
+            parts.append(total / n_views)
+            if progress is not None:
+                progress.update(len(x) * n_views)
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def session(self, network, runtime, device, *, int8=False):
+        """The cached session of ``network`` in ``runtime`` (exported on first use)."""
+        check_runtime(runtime)
+        if int8 and self.int8 is None:
+            raise ValueError("this model has no int8 network: fit it with quantize='int8' first.")
+        threads = torch.get_num_threads()
+        key = (runtime, bool(int8), threads, str(device))
+        if key not in self._sessions:
+            model = self.int8 if int8 else float_model(network)
+            self._sessions[key] = Session(model, runtime, threads, device)
+        return self._sessions[key]
+
+    # ------------------------------------------------------------------ fit
+
+    def quantize(self, network, images, data, score, owner):
+        """Calibrate int8 on training rows of ``images``; keep it if the task's score drops <= 1 point.
+
+        ``data`` is the fit's :class:`~sktransfer.training.TrainingData`: up
+        to ``N_CALIBRATION`` of its training rows calibrate, and its
+        validation rows (the training rows without them) check.
+        ``score(outputs, rows)`` is the task's score of outputs for the
+        images at ``rows`` (higher is better). Warns when int8 is refused.
+        Returns whether it was kept; the two scores are in ``scores``.
+        """
+        train_rows = np.unique(data.train_idx)  # whole-number weights repeat rows: calibrate on each image once
+        check_rows = train_rows if data.valid_idx is None else np.unique(data.valid_idx)
+        calibration_rows = train_rows[np.linspace(0, len(train_rows) - 1, min(N_CALIBRATION, len(train_rows)))
+                                      .round().astype(int)]
+        model = float_model(network)
+        int8 = quantize_int8(model, _unit_images(network, images, calibration_rows))
+        check = _unit_images(network, images, check_rows)
+        cpu = torch.device("cpu")
+        scores = {name: float(score(Session(m, "onnx", torch.get_num_threads(), cpu)(check), check_rows))
+                  for name, m in (("float", model), ("int8", int8))}
+        self.scores = {**scores, "n_images": len(check_rows),
+                       "images": "validation" if data.valid_idx is not None else "training"}
+        kept = scores["int8"] >= scores["float"] - MAX_INT8_LOSS
+        self.int8, self._sessions = (int8 if kept else None), {}
+        if not kept:
+            warnings.warn(
+                f"{owner}: int8 refused, the float network is kept. On {len(check_rows)} "
+                f"{self.scores['images']} images the int8 network scored {scores['int8']:.4f} against "
+                f"{scores['float']:.4f} for float (more than {MAX_INT8_LOSS:.2f} lost).", UserWarning, stacklevel=3)
+        return kept
+
+
+def float_model(network):
+    """The ONNX bytes of ``network`` at its own input size (dynamic batch)."""
+    encoder = network.encoder if isinstance(network, BackboneNetwork) else network
+    example = torch.rand(2, encoder.in_chans, *encoder.image_size)
+    return onnx_bytes(InferenceGraph(network), example)
+
+
+def _unit_images(network, images, rows):
+    """The images at ``rows`` as float32 numpy in [0, 1] at the network's size."""
+    encoder = network.encoder if isinstance(network, BackboneNetwork) else network
+    parts = []
+    with torch.inference_mode():
+        for batch in images.iter_batches(64, indices=np.asarray(rows)):
+            x = batch_to_device(batch, torch.device("cpu"), encoder.image_size, encoder.in_chans)
+            parts.append(encoder.to_unit_range(x).numpy())
+    return np.concatenate(parts)
