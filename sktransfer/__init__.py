@@ -2,6 +2,7 @@
 
 from .estimators import (DomainAdaptiveClassifier, FineTunedClassifier, FineTunedRegressor, HOGTransformer,
                          PixelTransformer, PretrainedFeatureExtractor)
+from .deploy import export_onnx
 from .export import export_weights, load_weights
 from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TrainingCurveDisplay
 from .ranking import rank_backbones
@@ -19,6 +20,7 @@ __all__ = [
     "PretrainedFeatureExtractor",
     "TrainingCurveDisplay",
     "__version__",
+    "export_onnx",
     "export_weights",
     "load_weights",
     "rank_backbones",

@@ -68,14 +68,14 @@ def _restored(value):
     return value
 
 
-def _file_to_write(path):
+def file_to_write(path, caller="export_weights", example="model.pt"):
     """``path`` as a Path, or a ValueError naming the fix when no file can be written there."""
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"export_weights writes to a file path (a str or a pathlib.Path); got {type(path).__name__}.")
+        raise TypeError(f"{caller} writes to a file path (a str or a pathlib.Path); got {type(path).__name__}.")
     path = Path(os.fspath(path))
     if path.is_dir():
-        raise ValueError(f"export_weights needs a file path; {str(path)!r} is a folder. Pass a file in it, "
-                         f"e.g. {str(path / 'model.pt')!r}.")
+        raise ValueError(f"{caller} needs a file path; {str(path)!r} is a folder. Pass a file in it, "
+                         f"e.g. {str(path / example)!r}.")
     if not path.parent.is_dir():
         raise ValueError(f"The folder of {str(path)!r} does not exist: create it first "
                          f"(os.makedirs({str(path.parent)!r}, exist_ok=True)), or pass a path in an existing folder.")
@@ -134,7 +134,7 @@ def export_weights(estimator, path):
                             f"got a {what}. For other estimators (a Pipeline, a PretrainedFeatureExtractor), use "
                             "joblib.dump or pickle, and only open such files from sources you trust.")
         raise ValueError(f"{what} is not fitted: fit it before export_weights.")
-    path = _file_to_write(path)
+    path = file_to_write(path)
     arch = estimator.arch_spec_.to_dict()  # a ValueError for a backbone given as a module
     params, dropped = {}, []
     for name, value in estimator.get_params(deep=False).items():
@@ -146,9 +146,11 @@ def export_weights(estimator, path):
         except TypeError:
             dropped.append(name)
     # Everything else fit set but the network, its history and the specs, stored in their own forms below.
-    own_form = ("module_", "history_", "arch_spec_", "target_spec_")
+    # The int8 network and runtime sessions (_runtime) are not weights: the file holds the float network.
+    own_form = ("module_", "history_", "arch_spec_", "target_spec_", "_runtime")
     fitted = {k: _plain(v) for k, v in vars(estimator).items()
               if k not in params and k not in dropped and k not in own_form}
+    fitted["quantized_"] = False
     content = {
         "format": FORMAT,
         "estimator": type(estimator).__name__,

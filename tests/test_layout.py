@@ -28,7 +28,7 @@ LAYERS = (
     (4, ("sktransfer.training", "sktransfer.runtimes")),
     (5, ("sktransfer.inspection", "sktransfer.metrics")),
     (6, ("sktransfer.estimators",)),
-    (7, ("sktransfer.export", "sktransfer.dask", "sktransfer.ranking")),
+    (7, ("sktransfer.export", "sktransfer.deploy", "sktransfer.dask", "sktransfer.ranking")),
     (8, ("sktransfer.benchmark",)),
     (9, ("sktransfer.__main__", "sktransfer")),
 )
