@@ -155,7 +155,12 @@ class Session:
                 path = os.path.join(folder, "model.onnx")
                 with open(path, "wb") as file:
                     file.write(model)
-                network = ov.Core().read_model(path)
+                try:
+                    network = ov.Core().read_model(path)
+                except RuntimeError as exc:  # e.g. a pooling kernel larger than a tiny map, which torch pads
+                    first = str(exc).split("Failed operations detailed log:")[-1].strip().splitlines()[0]
+                    raise ValueError(f"OpenVINO cannot convert this network ({first}); use runtime='onnx' or "
+                                     "runtime='torch', or a larger image_size.") from exc
             config = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY",
                       "INFERENCE_PRECISION_HINT": "f32"}  # never bf16/fp16 behind the user's back
             self._session = ov.Core().compile_model(network, "CPU", config)

@@ -98,8 +98,9 @@ class NetworkRuntime:
         threads = torch.get_num_threads()
         key = (runtime, bool(int8), threads, str(device))
         if key not in self._sessions:
-            model = self.int8 if int8 else float_model(network)
-            self._sessions[key] = Session(model, runtime, threads, device)
+            if not int8 and "float" not in self._sessions:  # exported once, whatever runtime or threads
+                self._sessions["float"] = float_model(network)
+            self._sessions[key] = Session(self.int8 if int8 else self._sessions["float"], runtime, threads, device)
         return self._sessions[key]
 
     # ------------------------------------------------------------------ fit
