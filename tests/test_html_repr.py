@@ -18,7 +18,7 @@ from tiny import FAST
 
 pd = pytest.importorskip("pandas")
 
-#: Quick parameters of each public estimator: a tiny random-init network where there is one.
+#: Quick parameters of each public estimator (by class name): a tiny random-init network where there is one.
 QUICK = {
     "PretrainedFeatureExtractor": dict(backbone="timm/test_resnet", weights=None, image_size=16, input_shape=(8, 8),
                                        verbose=0),
@@ -27,6 +27,9 @@ QUICK = {
     "FineTunedClassifier": FAST,
     "FineTunedRegressor": FAST,
     "DomainAdaptiveClassifier": FAST,
+    # a meta-estimator: its teacher and student, tiny too (a function, so each test gets its own)
+    "DistilledClassifier": lambda: dict(teacher=sktransfer.FineTunedClassifier(**FAST),
+                                        student=sktransfer.FineTunedRegressor(**FAST)),
 }
 
 ESTIMATORS = sorted(name for name in sktransfer.__all__
@@ -34,16 +37,28 @@ ESTIMATORS = sorted(name for name in sktransfer.__all__
 TRANSFORMERS = [name for name in ESTIMATORS if issubclass(getattr(sktransfer, name), TransformerMixin)]
 
 
+def quick_params(name):
+    """QUICK's entry for the class, or for the nearest base class that has one (a subclass of
+    FineTunedClassifier fits with FAST too); None when there is none."""
+    for cls in getattr(sktransfer, name).__mro__:
+        if cls.__name__ in QUICK:
+            entry = QUICK[cls.__name__]
+            return entry() if callable(entry) else entry
+    return None
+
+
 def test_the_public_estimators_are_found():
     assert set(ESTIMATORS) >= {"PretrainedFeatureExtractor", "HOGTransformer", "PixelTransformer",
                                "FineTunedClassifier", "FineTunedRegressor", "DomainAdaptiveClassifier"}
-    assert set(TRANSFORMERS) == {"PretrainedFeatureExtractor", "HOGTransformer", "PixelTransformer"}
-    missing = sorted(set(ESTIMATORS) - set(QUICK))
-    assert not missing, f"add quick parameters for {missing} to QUICK"
+    assert {"PretrainedFeatureExtractor", "HOGTransformer", "PixelTransformer"} <= set(TRANSFORMERS)
+    missing = sorted(name for name in ESTIMATORS if quick_params(name) is None)
+    assert not missing, f"add quick parameters for {missing} to QUICK in tests/test_html_repr.py"
 
 
 def make(name):
-    return getattr(sktransfer, name)(**QUICK[name])
+    params = quick_params(name)
+    assert params is not None, f"add quick parameters for {name} to QUICK in tests/test_html_repr.py"
+    return getattr(sktransfer, name)(**params)
 
 
 def fit(estimator, digits):
@@ -61,7 +76,7 @@ def fit(estimator, digits):
 def shown_params(estimator):
     """The parameters a user set, as the HTML view should show them: (name, a piece of its value)."""
     changed = {k: v for k, v in estimator.get_params(deep=False).items()
-               if k in QUICK[type(estimator).__name__] and isinstance(v, str)}
+               if k in quick_params(type(estimator).__name__) and isinstance(v, str)}
     return changed
 
 
