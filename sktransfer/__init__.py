@@ -1,7 +1,7 @@
 """sktransfer: transfer learning as ordinary scikit-learn estimators."""
 
-from .estimators import (DomainAdaptiveClassifier, FineTunedClassifier, FineTunedRegressor, HOGTransformer,
-                         PixelTransformer, PretrainedFeatureExtractor)
+from .estimators import (DistilledClassifier, DomainAdaptiveClassifier, FineTunedClassifier, FineTunedRegressor,
+                         HOGTransformer, PixelTransformer, PretrainedFeatureExtractor)
 from .deploy import export_onnx
 from .export import export_weights, load_weights
 from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TrainingCurveDisplay
@@ -10,6 +10,7 @@ from .ranking import rank_backbones
 __version__ = "0.1.0"
 
 __all__ = [
+    "DistilledClassifier",
     "DomainAdaptiveClassifier",
     "ExplanationDisplay",
     "FeatureSpaceDisplay",

@@ -179,7 +179,7 @@ def test_shared_pass_scores_as_separate_extractors(digits, tmp_path):
 
 def test_memory_is_shared_with_the_extractor(digits, tmp_path, monkeypatch):
     """Ranking, then fitting the chosen candidate with the same memory, runs the backbone once per candidate."""
-    import sktransfer.estimators._features as features_module
+    import sktransfer.runtimes._state as features_module  # where the extractor runs its encoder
 
     calls = []
     real = features_module.encode_batches

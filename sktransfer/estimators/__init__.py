@@ -3,13 +3,14 @@
 - ``_base``: what every network-over-a-backbone estimator shares (parameters, ``fit``, prediction,
   pickling), with the task's hooks;
 - ``_targets``: how each task encodes ``y`` and turns outputs into predictions (``TargetSpec``);
-- ``_classifier``, ``_regressor``, ``_domain``: the tasks;
+- ``_classifier``, ``_regressor``, ``_domain``: the tasks; ``_distill``: a student network taught by a teacher;
 - ``_features``: :class:`PretrainedFeatureExtractor`; ``_baselines``: HOG and pixels.
 """
 
 from ._base import BackboneNetworkEstimator
 from ._baselines import HOGTransformer, PixelTransformer
 from ._classifier import SEMI_SUPERVISED_PARAMS, FineTunedClassifier
+from ._distill import DistilledClassifier
 from ._domain import DomainAdaptiveClassifier
 from ._features import PretrainedFeatureExtractor
 from ._regressor import FineTunedRegressor
@@ -18,6 +19,6 @@ from ._targets import TargetSpec
 #: Every estimator that trains a network over a backbone (export_weights / load_weights take each).
 NETWORK_ESTIMATORS = (FineTunedClassifier, FineTunedRegressor, DomainAdaptiveClassifier)
 
-__all__ = ["NETWORK_ESTIMATORS", "SEMI_SUPERVISED_PARAMS", "BackboneNetworkEstimator", "DomainAdaptiveClassifier",
-           "FineTunedClassifier", "FineTunedRegressor", "HOGTransformer", "PixelTransformer",
+__all__ = ["NETWORK_ESTIMATORS", "SEMI_SUPERVISED_PARAMS", "BackboneNetworkEstimator", "DistilledClassifier",
+           "DomainAdaptiveClassifier", "FineTunedClassifier", "FineTunedRegressor", "HOGTransformer", "PixelTransformer",
            "PretrainedFeatureExtractor", "TargetSpec"]

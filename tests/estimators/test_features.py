@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_html_repr
 
-import sktransfer.estimators._features as features_module
+import sktransfer.runtimes._state as features_module  # where the extractor runs its encoder (runtime="torch")
 from sktransfer import PretrainedFeatureExtractor
 from sktransfer._progress import progress_bar
 
@@ -369,8 +369,10 @@ def test_transform_reads_x_for_the_fitted_backbone_not_a_later_parameter(digits,
                                     input_shape=(8, 8), random_state=0).fit(X)
     reference = fx.transform(X)
     calls = []
-    real = features_module.backbone_modality
-    monkeypatch.setattr(features_module, "backbone_modality", lambda b: calls.append(b) or real(b))
+    import sktransfer.estimators._features as extractor_module
+
+    real = extractor_module.backbone_modality
+    monkeypatch.setattr(extractor_module, "backbone_modality", lambda b: calls.append(b) or real(b))
     fx.set_params(backbone="efficientnet_lite0", weights="default")
     np.testing.assert_array_equal(fx.transform(X), reference)
     assert calls == ["timm/test_resnet"]
