@@ -67,7 +67,8 @@ def module_page(module_name):
         own = [name for name, k, owner in names if k == kind and owner == module_name]
         if own:
             lines += [_underline(title, "-"), ".. autosummary::", "   :toctree: ../generated/",
-                      f"   :template: {TEMPLATES[kind]}", "", *(f"   {name}" for name in own), ""]
+                      f"   :template: {TEMPLATES[kind]}", "   :nosignatures:", "",
+                      *(f"   {name}" for name in own), ""]
     shared = [name for name, _, owner in names if owner != module_name]
     if shared:
         lines += [_underline("Also exported by the package root", "-"),
