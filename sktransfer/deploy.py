@@ -147,7 +147,8 @@ def _with_metadata(model, estimator, spec, channels):
 
     proto = onnx.load_from_string(model)
     proto.doc_string = __doc__.split("The file's contract", 1)[1].split("Needs the", 1)[0].strip()
-    facts = {"sktransfer_version": importlib.metadata.version("sktransfer"), "estimator": type(estimator).__name__, "channels": channels,
+    facts = {"sktransfer_version": importlib.metadata.version("sktransfer"), "estimator": type(estimator).__name__,
+             "channels": channels,
              "outputs": {None: "features", "softmax": "probabilities", "sigmoid": "label probabilities",
                          "regression": "predictions"}[None if spec is None else spec.kind]}
     if spec is not None:

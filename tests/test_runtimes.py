@@ -56,8 +56,8 @@ def _fitted(kind, data):
         return FineTunedRegressor(**TINY, tta=1).fit(X, (X > 0.5).sum(axis=1).astype(float))
     if kind == "domain":
         y_fit = np.concatenate([y[:80], np.full(40, -1)])
-        return DomainAdaptiveClassifier(**{**TINY, "layer": None, "image_size": 32}, tta=1).fit(np.concatenate([X[:80], 1 - X[80:]]),
-                                                                                y_fit)
+        domain = DomainAdaptiveClassifier(**{**TINY, "layer": None, "image_size": 32}, tta=1)
+        return domain.fit(np.concatenate([X[:80], 1 - X[80:]]), y_fit)
     return PretrainedFeatureExtractor("timm/test_resnet", weights=None, image_size=16, input_shape=(8, 8),
                                       verbose=0, random_state=0).fit(X)
 

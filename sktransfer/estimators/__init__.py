@@ -20,5 +20,5 @@ from ._targets import TargetSpec
 NETWORK_ESTIMATORS = (FineTunedClassifier, FineTunedRegressor, DomainAdaptiveClassifier)
 
 __all__ = ["NETWORK_ESTIMATORS", "SEMI_SUPERVISED_PARAMS", "BackboneNetworkEstimator", "DistilledClassifier",
-           "DomainAdaptiveClassifier", "FineTunedClassifier", "FineTunedRegressor", "HOGTransformer", "PixelTransformer",
-           "PretrainedFeatureExtractor", "TargetSpec"]
+           "DomainAdaptiveClassifier", "FineTunedClassifier", "FineTunedRegressor", "HOGTransformer",
+           "PixelTransformer", "PretrainedFeatureExtractor", "TargetSpec"]

@@ -255,10 +255,11 @@ class BackboneNetworkEstimator(BaseEstimator):
         # fixed transforms (nn/_views.py): predictions are a function of X, whatever random_state is.
         n_views = 1 + (int(self.tta) if self.n_steps_ else 0)
         runtime = vars(self).setdefault("_runtime", NetworkRuntime())  # (a model pickled before runtimes existed)
+        int8 = getattr(self, "quantized_", False)
         with on_device(self.module_, device) as module, \
                 progress_bar(len(images) * n_views, self.verbose, "predict") as bar:
             return runtime.outputs(module, images, runtime=check_deployment(self.runtime), n_views=n_views,
-                                   batch_size=self.batch_size, device=device, progress=bar, int8=getattr(self, "quantized_", False))
+                                   batch_size=self.batch_size, device=device, progress=bar, int8=int8)
 
     def explain(self, X, target=None, method="auto", layer="auto"):
         """Heat maps of the image regions behind the network's output (saliency, CAM or Grad-CAM).
