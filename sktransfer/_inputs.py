@@ -7,9 +7,11 @@ the table with the first language-model backbone.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .images import as_image_set
 
-__all__ = ["MODALITIES", "as_inputs"]
+__all__ = ["MODALITIES", "as_inputs", "take_rows"]
 
 #: Modality -> adapter ``(X, input_shape) -> a lazily loaded set of rows``.
 MODALITIES = {"image": as_image_set}
@@ -28,3 +30,24 @@ def as_inputs(X, modality="image", *, input_shape=None):
     if modality not in MODALITIES:
         raise ValueError(f"no input adapter for backbones that take {modality!r}; known: {sorted(MODALITIES)}.")
     return MODALITIES[modality](X, input_shape=input_shape)
+
+
+def take_rows(X, positions):
+    """The rows of ``X`` at integer ``positions``, in ``X``'s own kind: an array, a tensor, a pandas object
+    (by position, never by index label or column), or a list of images or paths.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sktransfer._inputs import take_rows
+    >>> take_rows(np.arange(5), [1, 3]).tolist(), take_rows(pd.Series([7, 8, 9], index=[2, 1, 0]), [0]).tolist()
+    ([1, 3], [7])
+    >>> take_rows(("a.png", "b.png"), np.array([1]))
+    ['b.png']
+    """
+    positions = np.asarray(positions, dtype=np.intp)
+    if hasattr(X, "iloc"):  # pandas: X[...] would select by index label (a Series) or by column (a DataFrame)
+        return X.iloc[positions]
+    if hasattr(X, "shape") and hasattr(X, "__getitem__"):
+        return X[positions]
+    return [X[i] for i in positions]

@@ -23,6 +23,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.validation import column_or_1d
 
+from ._inputs import take_rows
 from ._validation import as_label_array, target_domain_mask, unlabeled_mask
 
 __all__ = ["labeled_accuracy_scorer", "prediction_entropy_scorer"]
@@ -87,16 +88,6 @@ def _unlabeled(X, y):
         return y, np.zeros(len(y), dtype=bool)
     y = column_or_1d(y)
     return y, unlabeled_mask(y)
-
-
-def _rows(X, rows):
-    """Rows of ``X`` (an array, a tensor, a pandas object, a list of images or paths), by position."""
-    positions = np.flatnonzero(rows)
-    if hasattr(X, "iloc"):  # pandas: X[...] would select by index label (a Series) or by column (a DataFrame)
-        return X.iloc[positions]
-    if hasattr(X, "shape") and hasattr(X, "__getitem__"):
-        return X[positions]
-    return [X[i] for i in positions]
 
 
 def _final_step(estimator):
@@ -207,11 +198,12 @@ def _prediction_entropy(estimator, X, y=None, sample_domain=None):
     -0.665
     """
     if sample_domain is not None:
-        return float(-np.mean(_row_entropies(estimator, _rows(X, _target_rows(X, sample_domain)))))
+        target = np.flatnonzero(_target_rows(X, sample_domain))
+        return float(-np.mean(_row_entropies(estimator, take_rows(X, target))))
     if y is not None:
         _, unlabeled = _unlabeled(X, y)
         if unlabeled.any():
-            X = _rows(X, unlabeled)
+            X = take_rows(X, np.flatnonzero(unlabeled))
     return float(-np.mean(_row_entropies(estimator, X)))
 
 
@@ -271,7 +263,7 @@ def _labeled_accuracy(estimator, X, y, sample_domain=None):
                          "prediction_entropy_scorer, or keep some labelled images in each test fold.")
     labeled = ~unlabeled
     return float(accuracy_score(y[labeled].tolist() if y.dtype == object else y[labeled],
-                                estimator.predict(_rows(X, labeled))))
+                                estimator.predict(take_rows(X, np.flatnonzero(labeled)))))
 
 
 labeled_accuracy_scorer = _RoutedScorer(_labeled_accuracy, "labeled_accuracy_scorer")

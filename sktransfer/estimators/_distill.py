@@ -22,6 +22,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
+from .._inputs import take_rows
 from .._validation import as_label_array, unlabeled_mask
 from ._classifier import FineTunedClassifier
 from ._regressor import FineTunedRegressor
@@ -127,7 +128,7 @@ class DistilledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         teacher = clone(FineTunedClassifier() if self.teacher is None else self.teacher)
         if not isinstance(teacher, FrozenEstimator):
             labeled = np.flatnonzero(~unlabeled)
-            teacher.fit(_rows(X, labeled), y[labeled])
+            teacher.fit(take_rows(X, labeled), y[labeled])
         targets = teacher_logits(teacher.predict_proba(X))
         student = clone(FineTunedRegressor(tta=0) if self.student is None else self.student)
         student.fit(X, targets)
@@ -172,11 +173,3 @@ def teacher_logits(proba):
     logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), PROBA_FLOOR, None))
     return (logp - logp.mean(axis=1, keepdims=True)).astype(np.float32)
 
-
-def _rows(X, rows):
-    """The images of ``X`` at ``rows``, for any container ``fit`` takes (arrays, lists, pandas)."""
-    if hasattr(X, "iloc"):
-        return X.iloc[rows]
-    if isinstance(X, (list, tuple)):
-        return [X[i] for i in rows]
-    return X[rows]  # numpy arrays and torch tensors
