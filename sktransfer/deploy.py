@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .estimators import NETWORK_ESTIMATORS, PretrainedFeatureExtractor
 from ._tensors import to_float_images
-from .export import file_to_write
+from .estimators import NETWORK_ESTIMATORS, PretrainedFeatureExtractor
+from .export import file_to_write, write_replacing
 from .images import as_image_set
+from .nn import views_of
 from .runtimes import InferenceGraph, onnx_bytes, quantize_int8
 
 __all__ = ["export_onnx"]
@@ -106,14 +106,7 @@ def export_onnx(estimator, path, *, channels=3, calibration=None):
     if calibration is not None:
         model = quantize_int8(model, _calibration_images(estimator, calibration, channels))
     model = _with_metadata(model, estimator, spec, channels)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(model)
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise ValueError(f"Cannot write {str(path)!r} ({type(exc).__name__}: {exc.strerror or exc}); pass a path "
-                         "in a folder you can write to.") from exc
+    write_replacing(path, lambda partial: partial.write_bytes(model))
     return path
 
 
@@ -127,9 +120,7 @@ def _fitted_network(estimator):
         raise TypeError(f"export_onnx writes a fitted {names}; got a {type(estimator).__name__}. For a Pipeline, "
                         "export its sktransfer step and run the other steps after the ONNX session.")
     check_is_fitted(estimator, "module_")
-    # As predict does: views only for a network that trained (a probe-only model is the plain probe).
-    n_views = 1 + (int(estimator.tta) if estimator.n_steps_ else 0)
-    return estimator.module_, estimator.target_spec_, n_views
+    return estimator.module_, estimator.target_spec_, views_of(estimator.tta, trained=bool(estimator.n_steps_))
 
 
 def _calibration_images(estimator, X, channels):

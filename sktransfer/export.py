@@ -162,10 +162,18 @@ def export_weights(estimator, path):
         "history": _plain(list(estimator.history_)),
         "state_dict": cpu_state_dict(estimator.module_),
     }
-    # A file next to the target, then renamed: a failure leaves no half-written file, nor a lost older one.
+    write_replacing(path, lambda partial: torch.save(content, partial))
+
+
+def write_replacing(path, write):
+    """``write(partial)`` to a file next to ``path``, then rename it to ``path``.
+
+    A failure leaves neither a half-written file nor a lost older one, and is
+    a ValueError that names the fix.
+    """
     partial = path.with_name(f".{path.name}.partial")
     try:
-        torch.save(content, partial)
+        write(partial)
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)

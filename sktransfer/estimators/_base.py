@@ -31,7 +31,7 @@ from .._progress import progress_bar
 from ..backbones import backbone_modality
 from ..images import check_n_features_in, record_n_features_in
 from ..inspection import explain
-from ..nn import resolve_augment
+from ..nn import resolve_augment, views_of
 from ..runtimes import NetworkRuntime, check_deployment
 from ..training import Freezing, TrainingData, TrainingPlan, handle_interrupt, train_network
 from ._network import build_network, warm_network
@@ -251,9 +251,9 @@ class BackboneNetworkEstimator(BaseEstimator):
         check_n_features_in(self, X)
         images = self._inputs(X)
         device = resolve_device(self.device)
-        # A probe-only model never saw augmented images: it stays the plain probe. The views are
-        # fixed transforms (nn/_views.py): predictions are a function of X, whatever random_state is.
-        n_views = 1 + (int(self.tta) if self.n_steps_ else 0)
+        # The views are fixed transforms (nn/_views.py): predictions are a function of X, whatever
+        # random_state is.
+        n_views = views_of(self.tta, trained=bool(self.n_steps_))
         runtime = vars(self).setdefault("_runtime", NetworkRuntime())  # (a model pickled before runtimes existed)
         int8 = getattr(self, "quantized_", False)
         with on_device(self.module_, device) as module, \

@@ -13,9 +13,9 @@ from ._encoder import POOLINGS, ImageEncoder, encode_batches, feature_width, poo
 from ._heads import FeatureScaler, domain_discriminator, grad_reverse, make_head, probe_head
 from ._network import AugmentedView, BackboneNetwork
 from ._spec import ARCHITECTURE_PARAMS, ArchSpec
-from ._views import TTA_PRESET, encode_views
+from ._views import TTA_PRESET, encode_views, views_of
 
 __all__ = ["ARCHITECTURE_PARAMS", "POOLINGS", "PRESETS", "TTA_PRESET", "ArchSpec", "AugmentedView", "BackboneNetwork",
            "BatchAugment", "FeatureScaler", "ImageEncoder", "domain_discriminator", "encode_batches", "encode_views",
            "feature_width", "grad_reverse", "make_head", "pool_features", "probe_head", "recompute_batchnorm",
-           "resolve_augment"]
+           "resolve_augment", "views_of"]

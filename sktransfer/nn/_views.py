@@ -13,10 +13,25 @@ from ._augment import PRESETS, BatchAugment
 from ._encoder import encode_batches
 from ._network import AugmentedView
 
-__all__ = ["TTA_PRESET", "encode_views"]
+__all__ = ["TTA_PRESET", "encode_views", "views_of"]
 
 #: The augmentation of test-time views: mild, never flipping.
 TTA_PRESET = "light"
+
+
+def views_of(tta, trained):
+    """How many views a fitted network predicts from: the image, and ``tta`` views if it trained.
+
+    A probe-only model (``trained`` false: no optimizer step) never saw
+    augmented images, so it stays the plain probe.
+
+    Examples
+    --------
+    >>> from sktransfer.nn import views_of
+    >>> views_of(4, trained=True), views_of(4, trained=False)
+    (5, 1)
+    """
+    return 1 + (int(tta) if trained else 0)
 
 
 def encode_views(module, images, *, n_views, batch_size, device, progress=None):
