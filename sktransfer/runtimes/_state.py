@@ -21,7 +21,7 @@ from ._onnx import Session, check_runtime, onnx_bytes, quantize_int8
 
 __all__ = ["NetworkRuntime"]
 
-#: At most this many training images calibrate int8 (the measured drift was flat beyond ~64).
+#: At most this many training images calibrate int8 (min-max ranges need a sample, not the whole set).
 N_CALIBRATION = 128
 #: int8 is kept only if it loses at most this much of the task's score (accuracy, or R^2) on the check.
 MAX_INT8_LOSS = 0.01
@@ -50,14 +50,15 @@ class NetworkRuntime:
     def __init__(self):
         self.int8 = None  # ONNX bytes of the int8 network, when quantize="int8" kept it
         self.scores = None  # {"float": ..., "int8": ..., "n_images": ...}: what decided
+        self._float_model = None  # ONNX bytes of the float network, exported once, whatever runtime or threads
         self._sessions = {}
 
-    def __getstate__(self):
+    def __getstate__(self):  # sessions and the float export are rebuilt on first use
         return {"int8": self.int8, "scores": self.scores}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._sessions = {}
+        self._float_model, self._sessions = None, {}
 
     # ------------------------------------------------------------------ predict
 
@@ -75,13 +76,10 @@ class NetworkRuntime:
                                     progress=progress)
             return encode_batches(network, images, batch_size=batch_size, device=device, progress=progress)
         session = self.session(network, runtime, device, int8=int8)
-        encoder = network.encoder if isinstance(network, BackboneNetwork) else network
         views = [BatchAugment(**PRESETS[TTA_PRESET], seed=k) for k in range(1, n_views)]
         parts = []
-        for batch in images.iter_batches(batch_size):
+        for x in _unit_batches(network, images, batch_size):
             with torch.inference_mode():
-                x = encoder.to_unit_range(batch_to_device(batch, torch.device("cpu"), encoder.image_size,
-                                                          encoder.in_chans))
                 # One call for the image and its views: small images leave each call little work.
                 stacked = torch.cat([x, *(view(x.clone()) for view in views)]).numpy()
             parts.append(session(stacked).reshape(n_views, len(x), -1).mean(axis=0))
@@ -97,9 +95,9 @@ class NetworkRuntime:
         threads = torch.get_num_threads()
         key = (runtime, bool(int8), threads, str(device))
         if key not in self._sessions:
-            if not int8 and "float" not in self._sessions:  # exported once, whatever runtime or threads
-                self._sessions["float"] = float_model(network)
-            self._sessions[key] = Session(self.int8 if int8 else self._sessions["float"], runtime, threads, device)
+            if not int8 and self._float_model is None:
+                self._float_model = float_model(network)
+            self._sessions[key] = Session(self.int8 if int8 else self._float_model, runtime, threads, device)
         return self._sessions[key]
 
     # ------------------------------------------------------------------ fit
@@ -118,7 +116,7 @@ class NetworkRuntime:
         check_rows = train_rows if data.valid_idx is None else np.unique(data.valid_idx)
         calibration_rows = train_rows[np.linspace(0, len(train_rows) - 1, min(N_CALIBRATION, len(train_rows)))
                                       .round().astype(int)]
-        model = float_model(network)
+        model = self._float_model = float_model(network)  # predictions in float reuse it if int8 is refused
         int8 = quantize_int8(model, _unit_images(network, images, calibration_rows))
         check = _unit_images(network, images, check_rows)
         cpu = torch.device("cpu")
@@ -138,17 +136,25 @@ class NetworkRuntime:
 
 def float_model(network):
     """The ONNX bytes of ``network`` at its own input size (dynamic batch)."""
-    encoder = network.encoder if isinstance(network, BackboneNetwork) else network
-    example = torch.rand(2, encoder.in_chans, *encoder.image_size)
-    return onnx_bytes(InferenceGraph(network), example)
+    encoder = _encoder(network)
+    return onnx_bytes(InferenceGraph(network), torch.rand(2, encoder.in_chans, *encoder.image_size))
+
+
+def _encoder(network):
+    """The :class:`~sktransfer.nn.ImageEncoder` of a network (an encoder is its own)."""
+    return network.encoder if isinstance(network, BackboneNetwork) else network
+
+
+def _unit_batches(network, images, batch_size, rows=None):
+    """Batches of ``images`` (at ``rows``) as float tensors in [0, 1] at the network's size and channels."""
+    encoder = _encoder(network)
+    for batch in images.iter_batches(batch_size, indices=None if rows is None else np.asarray(rows)):
+        with torch.inference_mode():  # not across the yield: the caller's code is its own
+            x = batch_to_device(batch, torch.device("cpu"), encoder.image_size, encoder.in_chans)
+            x = encoder.to_unit_range(x)
+        yield x
 
 
 def _unit_images(network, images, rows):
     """The images at ``rows`` as float32 numpy in [0, 1] at the network's size."""
-    encoder = network.encoder if isinstance(network, BackboneNetwork) else network
-    parts = []
-    with torch.inference_mode():
-        for batch in images.iter_batches(64, indices=np.asarray(rows)):
-            x = batch_to_device(batch, torch.device("cpu"), encoder.image_size, encoder.in_chans)
-            parts.append(encoder.to_unit_range(x).numpy())
-    return np.concatenate(parts)
+    return np.concatenate([x.numpy() for x in _unit_batches(network, images, 64, rows)])
