@@ -104,7 +104,8 @@ def export_onnx(estimator, path, *, channels=3, calibration=None):
     graph = graph if spec is None else _Predictions(graph, spec).eval()
     model = onnx_bytes(graph, torch.rand(2, channels, 48, 40), dynamic_size=True)
     if calibration is not None:
-        model = quantize_int8(model, _calibration_images(estimator, calibration, channels))
+        size = getattr(network, "encoder", network).image_size
+        model = quantize_int8(model, _calibration_images(calibration, estimator.input_shape, size, channels))
     model = _with_metadata(model, estimator, spec, channels)
     write_replacing(path, lambda partial: partial.write_bytes(model))
     return path
@@ -123,11 +124,10 @@ def _fitted_network(estimator):
     return estimator.module_, estimator.target_spec_, views_of(estimator.tta, trained=bool(estimator.n_steps_))
 
 
-def _calibration_images(estimator, X, channels):
-    """``X`` as float32 ``(N, channels, H, W)`` in [0, 1] at the network's size, as the file takes them."""
-    network, _, _ = _fitted_network(estimator)
-    size = getattr(network, "encoder", network).image_size
-    images = as_image_set(X, input_shape=estimator.input_shape)
+def _calibration_images(X, input_shape, size, channels):
+    """``X`` as float32 ``(N, channels, *size)`` in [0, 1], as the file takes them (its input is resized inside,
+    so calibrating at the network's size calibrates every layer after the resize)."""
+    images = as_image_set(X, input_shape=input_shape)
     return np.concatenate([to_float_images(batch, size, channels=channels).numpy()
                            for batch in images.iter_batches(64)])
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .._tensors import to_float_images
 from ..nn import PRESETS, TTA_PRESET, BackboneNetwork, BatchAugment, pool_features
 
 __all__ = ["InferenceGraph"]
@@ -75,18 +75,12 @@ class InferenceGraph(nn.Module):
             self(torch.zeros(1, self.encoder.in_chans, *self.encoder.image_size))
 
     def forward(self, x):
-        if self.resize:
-            x = self._to_network_size(x)
+        if self.resize:  # channels and size as the eager path converts them
+            x = to_float_images(x, self.encoder.image_size, channels=self.encoder.in_chans)
         out = self._one_view(x)
         for view in self.views:
             out = out + self._one_view(view(x.clone()))
         return out / (1 + len(self.views)) if len(self.views) else out
-
-    def _to_network_size(self, x):
-        encoder = self.encoder
-        if x.shape[1] != encoder.in_chans:
-            x = x.expand(-1, 3, -1, -1) if encoder.in_chans == 3 else x.mean(dim=1, keepdim=True)
-        return F.interpolate(x, size=encoder.image_size, mode="bilinear", antialias=True, align_corners=False)
 
     def _one_view(self, x):
         encoder = self.encoder
