@@ -259,3 +259,27 @@ def test_onnx_export_leaves_the_fitted_model_untouched(classifier, data):
         classifier.set_params(runtime="onnx").decision_function(X_test)
     assert not [h for m in classifier.module_.modules() for h in m._forward_hooks.values()]
     np.testing.assert_allclose(classifier.set_params(runtime="torch").decision_function(X_test), before, atol=0)
+
+
+def test_openvino_sessions_released_in_any_order_leave_ctrl_c_working():
+    # OpenVINO's CPU plugin swaps the thread's signal stack per Core; Cores released out of order used
+    # to leave it on freed memory, and the next Ctrl-C was a segmentation fault (run apart: it kills).
+    code = (
+        "import gc, signal\n"
+        "import numpy as np, torch\n"
+        "from sktransfer.backbones import get_backbone\n"
+        "from sktransfer.nn import ImageEncoder\n"
+        "from sktransfer.runtimes import InferenceGraph, Session, onnx_bytes\n"
+        "encoder = ImageEncoder(get_backbone('timm/test_resnet', weights=None), (32, 32)).eval()\n"
+        "model = onnx_bytes(InferenceGraph(encoder), torch.rand(2, 3, 32, 32))\n"
+        "first, second = (Session(model, 'openvino', 1, torch.device('cpu')) for _ in range(2))\n"
+        "x = np.zeros((1, 3, 32, 32), np.float32)\n"
+        "assert np.allclose(first(x), second(x))\n"
+        "del first; gc.collect(); del second; gc.collect()\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "try:\n"
+        "    signal.raise_signal(signal.SIGINT)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "interrupted", done.stderr[-2000:]

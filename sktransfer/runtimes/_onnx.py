@@ -105,6 +105,24 @@ def onnx_bytes(graph, example, *, dynamic_size=False):
     return buffer.getvalue()
 
 
+_CORE = []
+
+
+def _openvino_core(ov):
+    """The process's one OpenVINO Core, never released.
+
+    OpenVINO's CPU plugin (2026.4) gives the calling thread a new alternate
+    signal stack when a Core loads it, and on the Core's destruction frees it
+    and puts back the one it found. Cores destroyed in another order than they
+    were made (two estimators' sessions, collected as Python pleases) leave the
+    thread on freed memory: its next signal, a Ctrl-C, is a segmentation
+    fault. One Core for the life of the process keeps that stack valid.
+    """
+    if not _CORE:
+        _CORE.append(ov.Core())
+    return _CORE[0]
+
+
 class Session:
     """One ONNX model compiled for a runtime: float32 numpy in, float32 numpy out.
 
@@ -156,14 +174,14 @@ class Session:
                 with open(path, "wb") as file:
                     file.write(model)
                 try:
-                    network = ov.Core().read_model(path)
+                    network = _openvino_core(ov).read_model(path)
                 except RuntimeError as exc:  # e.g. a pooling kernel larger than a tiny map, which torch pads
                     first = str(exc).split("Failed operations detailed log:")[-1].strip().splitlines()[0]
                     raise ValueError(f"OpenVINO cannot convert this network ({first}); use runtime='onnx' or "
                                      "runtime='torch', or a larger image_size.") from exc
             config = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY",
                       "INFERENCE_PRECISION_HINT": "f32"}  # never bf16/fp16 behind the user's back
-            self._session = ov.Core().compile_model(network, "CPU", config)
+            self._session = _openvino_core(ov).compile_model(network, "CPU", config)
         else:
             raise ValueError(f"a Session runs runtime 'onnx' or 'openvino', not {runtime!r}.")
 
