@@ -1,7 +1,7 @@
 """sktransfer: transfer learning as ordinary scikit-learn estimators."""
 
 from .estimators import (DistilledClassifier, DomainAdaptiveClassifier, FineTunedClassifier, FineTunedRegressor,
-                         HOGTransformer, PixelTransformer, PretrainedFeatureExtractor)
+                         HOGTransformer, LBPTransformer, PixelTransformer, PretrainedFeatureExtractor)
 from .deploy import export_onnx
 from .export import export_weights, load_weights
 from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TrainingCurveDisplay
@@ -17,6 +17,7 @@ __all__ = [
     "FineTunedClassifier",
     "FineTunedRegressor",
     "HOGTransformer",
+    "LBPTransformer",
     "PixelTransformer",
     "PretrainedFeatureExtractor",
     "TrainingCurveDisplay",

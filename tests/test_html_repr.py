@@ -23,6 +23,7 @@ QUICK = {
     "PretrainedFeatureExtractor": dict(backbone="timm/test_resnet", weights=None, image_size=16, input_shape=(8, 8),
                                        verbose=0),
     "HOGTransformer": dict(image_size=16, pixels_per_cell=4, input_shape=(8, 8)),
+    "LBPTransformer": dict(method="nri_uniform", grid=2, input_shape=(8, 8)),
     "PixelTransformer": dict(input_shape=(8, 8)),
     "FineTunedClassifier": FAST,
     "FineTunedRegressor": FAST,
@@ -48,9 +49,9 @@ def quick_params(name):
 
 
 def test_the_public_estimators_are_found():
-    assert set(ESTIMATORS) >= {"PretrainedFeatureExtractor", "HOGTransformer", "PixelTransformer",
+    assert set(ESTIMATORS) >= {"PretrainedFeatureExtractor", "HOGTransformer", "LBPTransformer", "PixelTransformer",
                                "FineTunedClassifier", "FineTunedRegressor", "DomainAdaptiveClassifier"}
-    assert {"PretrainedFeatureExtractor", "HOGTransformer", "PixelTransformer"} <= set(TRANSFORMERS)
+    assert {"PretrainedFeatureExtractor", "HOGTransformer", "LBPTransformer", "PixelTransformer"} <= set(TRANSFORMERS)
     missing = sorted(name for name in ESTIMATORS if quick_params(name) is None)
     assert not missing, f"add quick parameters for {missing} to QUICK in tests/test_html_repr.py"
 

@@ -1,10 +1,11 @@
 """The ``sktransfer benchmark`` command: what does transfer learning buy on your images?
 
 Compares, on the same stratified splits and at several numbers of labelled
-images per class, five ways to classify images:
+images per class, six ways to classify images:
 
 - ``pixels``: resized raw pixels + RBF SVM;
 - ``hog``: HOG features + RBF SVM;
+- ``lbp``: local binary pattern histograms + RBF SVM;
 - ``features``: a frozen pretrained backbone + logistic regression;
 - ``finetune``: a fine-tuned pretrained backbone;
 - ``scratch``: the same network and recipe from random weights.

@@ -15,7 +15,7 @@ from .runner import DEFAULTS, FINETUNE_GRID, METHODS, run_benchmark
 _DEFAULT_MAX_PIXELS = object()
 
 DESCRIPTION = """\
-Compare classical baselines (pixels + SVM, HOG + SVM) with transfer learning
+Compare classical baselines (pixels + SVM, HOG + SVM, LBP + SVM) with transfer learning
 (frozen pretrained features + logistic regression, fine-tuning) and with the
 same network trained from scratch, on the same splits, at several numbers of
 labelled images per class. Prints a table (accuracy, macro F1, times),
@@ -33,6 +33,7 @@ examples:
   sktransfer benchmark                              # digits, all methods (a few minutes on CPU)
   sktransfer benchmark mnist --methods pixels hog features
   sktransfer benchmark fashion-mnist --labels-per-class 10 100
+  sktransfer benchmark photos --methods pixels hog lbp features   # 8 photographs, a fixed test set
   sktransfer benchmark --finetune-param augment=light --finetune-param tta=0
   sktransfer benchmark path/to/folder --labels-per-class 5 20 all --image-size 128
   sktransfer benchmark data.npz --input-shape 28 28 --seeds 5
@@ -132,13 +133,14 @@ def add_arguments(parser):
     parser.add_argument(
         "dataset", nargs="?", default="digits",
         help="'digits' (default, built in), 'mnist' and 'mnist-m' (need sktransfer[data]), 'fashion-mnist' (idx "
-             "files, see --data-dir), a folder with one sub-folder of images per class, or an .npz file with "
-             "arrays X and y",
+             "files, see --data-dir), 'photos' (crops of 8 shipped colour photographs), 'textures' (crops of "
+             "scikit-image's brick, grass and gravel), 'faces' (scikit-image's lfw_subset, face or not), a folder "
+             "with one sub-folder of images per class (your own photos), or an .npz file with arrays X and y",
     )
     parser.add_argument(
         "--methods", nargs="+", choices=METHODS, default=None, metavar="METHOD",
         help=f"methods to compare, any of: {', '.join(METHODS)} (default: {' '.join(DEFAULTS['methods'])}; "
-             "with --target: pixels hog features finetune adabn dann coral)",
+             "with --target: pixels hog lbp features finetune adabn dann coral)",
     )
     parser.add_argument(
         "--unlabeled", action="store_true",
@@ -158,7 +160,8 @@ def add_arguments(parser):
     parser.add_argument("--seeds", type=positive_int, default=DEFAULTS["n_seeds"],
                         help=f"repetitions, each with its own test split (default: {DEFAULTS['n_seeds']})")
     parser.add_argument("--test-size", type=_fraction, default=DEFAULTS["test_size"],
-                        help=f"fraction of each class held out for testing (default: {DEFAULTS['test_size']})")
+                        help=f"fraction of each class held out for testing (default: {DEFAULTS['test_size']}); "
+                             "'photos' and 'textures' have a fixed test set and refuse it")
     parser.add_argument("--backbone", default=DEFAULTS["backbone"],
                         help=f"backbone of 'features', 'finetune' and 'scratch' (default: {DEFAULTS['backbone']})")
     parser.add_argument("--image-size", type=positive_int, default=None,
@@ -180,7 +183,8 @@ def add_arguments(parser):
     parser.add_argument("--cv", type=int, default=DEFAULTS["cv"],
                         help=f"inner cross-validation folds for hyperparameters (default: {DEFAULTS['cv']})")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:N (default: auto)")
-    parser.add_argument("--n-jobs", type=int, default=1, help="parallel jobs for HOG and grid searches (default: 1)")
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="parallel jobs for HOG, LBP and grid searches (default: 1)")
     parser.add_argument("--dask", default=None, metavar="SCHEDULER",
                         help="run the grid searches and HOG on a Dask cluster: a scheduler address "
                              "(tcp://host:8786) or 'local' for one worker process per core; needs "

@@ -2,7 +2,7 @@
 
 Two families share their code:
 
-- :class:`FeatureMethod` (``pixels``, ``hog``, ``features``): label-free
+- :class:`FeatureMethod` (``pixels``, ``hog``, ``lbp``, ``features``): label-free
   features computed once per dataset and variant in :meth:`~Method.prepare`,
   then per split a classifier whose hyperparameters and variant are chosen
   by inner cross-validation on the training set.
@@ -34,11 +34,12 @@ from sklearn.svm import SVC
 
 from ..backbones import mid_blocks
 from ..estimators import (SEMI_SUPERVISED_PARAMS, DomainAdaptiveClassifier, FineTunedClassifier, HOGTransformer,
-                          PixelTransformer, PretrainedFeatureExtractor)
+                          LBPTransformer, PixelTransformer, PretrainedFeatureExtractor)
 from .evaluation import confusion, describe_fit, scores
 
-__all__ = ["CORAL", "DANN", "METHOD_CLASSES", "AdaBN", "DomainAdaptation", "FeatureMethod", "Features", "FineTune",
-           "FixMatch", "HOG", "Method", "NetworkMethod", "Pixels", "Scratch", "Settings", "SkadaCORAL", "SkadaMethod",
+__all__ = ["CORAL", "DANN", "LBP", "METHOD_CLASSES", "AdaBN", "DomainAdaptation", "FeatureMethod", "Features",
+           "FineTune", "FixMatch", "HOG", "Method", "NetworkMethod", "Pixels", "Scratch", "Settings", "SkadaCORAL",
+           "SkadaMethod",
            "SkadaSubspaceAlignment"]
 
 
@@ -261,6 +262,31 @@ class HOG(FeatureMethod):
             f"{side}px cell {side // 4} block 2": HOGTransformer(
                 pixels_per_cell=side // 4, cells_per_block=2, image_size=side, color=color, n_jobs=n_jobs),
         }
+
+
+class LBP(FeatureMethod):
+    """``lbp``: uniform local binary pattern histograms (radii 1, 2 and 3, 8 points) + RBF SVM; ``C`` and the
+    cell grid are tuned: one histogram of the whole image (texture alone), or 4x4 cells (where it is, too).
+
+    Images are resized to 32 px a side when at most 32, 64 when at most 64, else 128.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark import Dataset
+    >>> from sktransfer.benchmark._methods import LBP
+    >>> photos = Dataset("photos", X=[], y=[], description="", image_shape=(160, 160), channels=3)
+    >>> list(LBP().variants(photos))
+    ['128px R 1,2,3', '128px R 1,2,3 grid 4']
+    """
+
+    name = "lbp"
+
+    def variants(self, ds):
+        largest = max(ds.image_shape)
+        side = 32 if largest <= 32 else 64 if largest <= 64 else 128
+        params = dict(radius=(1, 2, 3), n_points=8, image_size=side, n_jobs=self.settings.n_jobs)
+        return {f"{side}px R 1,2,3": LBPTransformer(**params),
+                f"{side}px R 1,2,3 grid 4": LBPTransformer(**params, grid=4)}
 
 
 class Features(FeatureMethod):
@@ -547,5 +573,5 @@ class SkadaSubspaceAlignment(SkadaMethod):
 
 
 #: Every method by name, in the order of ``METHODS``.
-METHOD_CLASSES = {cls.name: cls for cls in (Pixels, HOG, Features, FineTune, Scratch, FixMatch, AdaBN, DANN, CORAL,
+METHOD_CLASSES = {cls.name: cls for cls in (Pixels, HOG, LBP, Features, FineTune, Scratch, FixMatch, AdaBN, DANN, CORAL,
                                             SkadaCORAL, SkadaSubspaceAlignment)}

@@ -25,11 +25,13 @@ def _test_size_error(y, test_size, where=""):
     )
 
 
-def check_test_size(y, test_size, n_source=None):
+def check_test_size(y, test_size, n_source=None, test_mask=None):
     """Raise a ValueError naming the fix when ``test_size`` leaves a class without a training or a test image.
 
     In domain mode (``n_source``), the source's and the target's images are
-    each split with ``test_size``, so both are checked.
+    each split with ``test_size``, so both are checked. With a fixed
+    ``test_mask`` (the target's rows of it in domain mode), the mask is
+    checked instead of ``test_size``: see :func:`make_split`.
 
     Examples
     --------
@@ -41,12 +43,15 @@ def check_test_size(y, test_size, n_source=None):
     ValueError: test_size=0.9 (--test-size) leaves 0 training and 6 test image(s) of 6, for 2 classes: ...
     """
     y = np.asarray(y)
-    parts = [(y, "")] if n_source is None else [(y[:n_source], " in the source"), (y[n_source:], " in the target")]
-    for labels, where in parts:
-        make_split(labels, test_size, seed=0, where=where)
+    if n_source is None:
+        make_split(y, test_size, seed=0, test_mask=test_mask)
+        return
+    make_split(y[:n_source], test_size, seed=0, where=" in the source")
+    make_split(y[n_source:], test_size, seed=0, where=" in the target",
+               test_mask=None if test_mask is None else np.asarray(test_mask)[n_source:])
 
 
-def make_split(y, test_size, seed, where=""):
+def make_split(y, test_size, seed, where="", test_mask=None):
     """The test set of a seed and the shuffled training pool of each class.
 
     Returns ``test`` (indices, stratified, ``test_size`` of every class) and
@@ -54,7 +59,9 @@ def make_split(y, test_size, seed, where=""):
     remaining indices in a seed-determined random order. A ``test_size``
     that leaves a class without a training or a test image is a
     ``ValueError`` naming the fix (``where`` says which images, e.g. " in
-    the target").
+    the target"). With ``test_mask`` (a bool per image: a dataset's fixed
+    test set), the test set is the masked images whatever the seed and
+    ``test_size`` is not used; the seed only shuffles the pools.
 
     Examples
     --------
@@ -62,8 +69,13 @@ def make_split(y, test_size, seed, where=""):
     >>> test, per_class = make_split([0, 0, 0, 0, 1, 1, 1, 1], 0.5, seed=0)
     >>> len(test), [len(idx) for idx in per_class]
     (4, [2, 2])
+    >>> test, per_class = make_split([0, 0, 0, 1, 1, 1], None, seed=0, test_mask=[0, 0, 1, 0, 0, 1])
+    >>> test.tolist(), sorted(per_class[1].tolist())
+    ([2, 5], [3, 4])
     """
     y = np.asarray(y)
+    if test_mask is not None:
+        return _fixed_split(y, test_mask, seed, where)
     try:
         pool, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y, random_state=seed)
     except ValueError as exc:  # too few images on one side for every class to be there
@@ -73,6 +85,24 @@ def make_split(y, test_size, seed, where=""):
     if min(map(len, per_class)) == 0 or len(np.unique(y[test])) < len(per_class):
         raise _test_size_error(y, test_size, where)  # a class nobody could learn, or never tested
     return np.sort(test), per_class
+
+
+def _fixed_split(y, test_mask, seed, where):
+    """:func:`make_split` of a fixed test set: the masked images, and the others shuffled by ``seed``."""
+    mask = np.asarray(test_mask)
+    if mask.shape != y.shape or mask.dtype.kind not in "bui" or not np.isin(mask, (0, 1)).all():
+        raise ValueError(f"test_mask{where} must hold one bool per image, shape {y.shape}; got {mask.dtype} of "
+                         f"shape {mask.shape}. Pass a boolean array marking the test images, or None.")
+    mask = mask.astype(bool)
+    test, pool = np.flatnonzero(mask), np.flatnonzero(~mask)
+    classes = np.unique(y)
+    lacking = [f"{c!r} ({side})" for c in classes.tolist() for side, idx in (("training", pool), ("test", test))
+               if not np.any(y[idx] == c)]
+    if lacking:
+        raise ValueError(f"The fixed test set{where} leaves class(es) without images: {', '.join(lacking)}. Every "
+                         "class needs at least one test image and one training image: mark some of each as test.")
+    rng = np.random.RandomState(seed)
+    return test, [rng.permutation(pool[y[pool] == c]) for c in classes]
 
 
 def training_subset(per_class, size):
@@ -94,7 +124,9 @@ def combine_domains(source, target):
     """One :class:`Dataset` of the source's images followed by the target's, and the number of source images.
 
     Gray images become RGB when the other domain is in colour; arrays of one
-    size are stacked, else the images are listed.
+    size are stacked, else the images are listed. The target's fixed test set
+    (``test_mask``) is kept; the source's fixed test images are left out (a
+    source is only trained on).
 
     Examples
     --------
@@ -115,6 +147,10 @@ def combine_domains(source, target):
                 X = np.repeat(X[..., None], 3, axis=-1)
         return X
 
+    if source.test_mask is not None:
+        keep = np.flatnonzero(~np.asarray(source.test_mask, dtype=bool))
+        source = Dataset(source.name, source.take(keep), np.asarray(source.y)[keep], source.description,
+                         source.image_shape, source.channels)
     channels = max(source.channels, target.channels)
     X_s, X_t = images(source, channels), images(target, channels)
     if isinstance(X_s, np.ndarray) and isinstance(X_t, np.ndarray) and X_s.shape[1:] == X_t.shape[1:]:
@@ -129,7 +165,9 @@ def combine_domains(source, target):
         raise ValueError(f"the target domain has classes the source lacks ({unknown.tolist()[:5]}): a classifier "
                          "trained on the source cannot predict them. Use datasets with the same classes.")
     desc = f"{source.description} -> {target.description}"
-    combined = Dataset(f"{source.name}-to-{target.name}", X, labels, desc, source.image_shape, channels)
+    test_mask = None if target.test_mask is None else np.concatenate(
+        [np.zeros(len(source), dtype=bool), np.asarray(target.test_mask, dtype=bool)])
+    combined = Dataset(f"{source.name}-to-{target.name}", X, labels, desc, source.image_shape, channels, test_mask)
     return combined, len(source)
 
 
@@ -199,7 +237,9 @@ def iter_splits(ds, sizes, n_seeds, test_size, n_source=None):
     target's, split with :func:`make_split` on the target's labels, and the
     labelled pool is the source's: two domains with the same labels in the
     same order get the same split, so no test image is a training image of
-    the other domain.
+    the other domain. A dataset's fixed test set (``ds.test_mask``, the
+    target's in domain mode) is every seed's test set; ``test_size`` then
+    only splits the source.
 
     Examples
     --------
@@ -209,12 +249,14 @@ def iter_splits(ds, sizes, n_seeds, test_size, n_source=None):
     >>> [(s.seed, s.size, len(s.train), len(s.pool)) for s in iter_splits(ds, [5, 1000], 2, 0.3)]
     [(0, 5, 50, 1207), (0, 'all', 1257, 0), (1, 5, 50, 1207), (1, 'all', 1257, 0)]
     """
+    mask = getattr(ds, "test_mask", None)
     for seed in range(n_seeds):
         if n_source is None:
-            test, per_class = make_split(ds.y, test_size, seed)
+            test, per_class = make_split(ds.y, test_size, seed, test_mask=mask)
             target_pool = None
         else:
-            test, target_pool = make_split(ds.y[n_source:], test_size, seed, " in the target")
+            target_mask = None if mask is None else np.asarray(mask)[n_source:]
+            test, target_pool = make_split(ds.y[n_source:], test_size, seed, " in the target", target_mask)
             test, target_pool = test + n_source, np.sort(np.concatenate(target_pool)) + n_source
             _, per_class = make_split(ds.y[:n_source], test_size, seed, " in the source")
         largest = max(len(idx) for idx in per_class)

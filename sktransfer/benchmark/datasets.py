@@ -22,6 +22,7 @@ from ..images import ImageTooLargeError, open_image
 from ..images import as_image_set
 from ._npz import npz_array as _npz_array, stored_shape as _stored_shape
 from .domains import mnist_m
+from .photos import load_faces_dataset, load_photos_dataset, load_textures_dataset
 
 __all__ = ["BUILTIN_DATASETS", "Dataset", "fashion_mnist_dirs", "load_dataset", "load_fashion_mnist_dataset",
            "load_folder", "load_npz", "read_idx", "takes_input_shape"]
@@ -49,6 +50,10 @@ class Dataset:
         images may differ in size); used to pick default image sizes.
     channels : int
         1 for gray, 3 for colour (of the first image for a folder).
+    test_mask : ndarray of bool of shape (N,) or None, default=None
+        A fixed test set (``"photos"``, ``"textures"``): these images are the
+        test set of every seed, the others the training pool. None: each seed
+        draws a stratified test set of ``test_size``.
 
     Examples
     --------
@@ -65,6 +70,7 @@ class Dataset:
     description: str
     image_shape: tuple
     channels: int = 1
+    test_mask: np.ndarray | None = None
 
     def __len__(self):
         return len(self.y)
@@ -315,7 +321,8 @@ def load_mnist_m_dataset():
 
 
 BUILTIN_DATASETS = {"digits": load_digits_dataset, "mnist": load_mnist_dataset,
-                    "fashion-mnist": load_fashion_mnist_dataset, "mnist-m": load_mnist_m_dataset}
+                    "fashion-mnist": load_fashion_mnist_dataset, "mnist-m": load_mnist_m_dataset,
+                    "photos": load_photos_dataset, "textures": load_textures_dataset, "faces": load_faces_dataset}
 
 
 def load_dataset(source, *, input_shape=None, data_dir=None):
@@ -324,9 +331,10 @@ def load_dataset(source, *, input_shape=None, data_dir=None):
     Parameters
     ----------
     source : str, os.PathLike or Dataset
-        ``"digits"``, ``"mnist"``, ``"mnist-m"``, ``"fashion-mnist"``, a folder with one
-        sub-folder of images per class, or an ``.npz`` file holding arrays
-        ``X`` and ``y``.
+        ``"digits"``, ``"mnist"``, ``"mnist-m"``, ``"fashion-mnist"``,
+        ``"photos"``, ``"textures"``, ``"faces"`` (see
+        :mod:`sktransfer.benchmark.photos`), a folder with one sub-folder of
+        images per class, or an ``.npz`` file holding arrays ``X`` and ``y``.
     input_shape : tuple of int, default=None
         ``(H, W)`` or ``(H, W, C)`` when the ``.npz`` holds flattened images;
         a ``ValueError`` for any other source (see :func:`takes_input_shape`).

@@ -3,7 +3,9 @@
 Protocol
 --------
 For each seed, a stratified test set is drawn once (``test_size`` of every
-class) and stays fixed for every method and every training size. The rest is
+class) and stays fixed for every method and every training size; a dataset
+with a fixed test set (``"photos"``, ``"textures"``: ``Dataset.test_mask``)
+uses it for every seed instead. The rest is
 the training pool; its images are shuffled once per class, and the training
 set for ``n`` labels per class is the first ``n`` images of each class, so
 smaller training sets are nested in larger ones. ``"all"`` is the whole pool.
@@ -13,6 +15,8 @@ on the training set only (never the test set):
 
 - ``pixels``: resized raw pixels + RBF SVM; ``C`` is tuned.
 - ``hog``: HOG + RBF SVM; ``C`` and the HOG cell/block variant are tuned.
+- ``lbp``: uniform local binary pattern histograms + RBF SVM; ``C`` and the
+  cell grid (one histogram, or 4x4) are tuned.
 - ``features``: pretrained backbone features + standardised logistic
   regression; ``C`` and the layer variant (final features, or pooled
   mid-level blocks) are tuned.
@@ -30,7 +34,7 @@ With 1 label per class there is nothing to cross-validate on: defaults are
 used and the row says ``tuned=False`` (as does a ``finetune`` or ``scratch``
 row without ``finetune_grid``).
 
-Features that do not depend on labels (pixels, HOG, frozen-backbone features)
+Features that do not depend on labels (pixels, HOG, LBP, frozen-backbone features)
 are computed once per dataset and variant, then sliced per run; no label
 information flows into them, so this is not leakage, only saved time. Their
 cost is still charged to each run: ``fit_time_s`` includes the per-image
@@ -52,6 +56,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .._auto import auto_image_size
 from ..dask import dask_backend
 from ._methods import METHOD_CLASSES, Settings
@@ -70,13 +76,13 @@ METHODS = tuple(METHOD_CLASSES)
 #: Domain mode's methods (``target=``) unless others are given: the classical ones and fine-tuning on the
 #: source alone, then the adaptations (``adabn`` is DomainAdaptiveClassifier's ``method="none"``: no adaptation
 #: loss, only the target's BatchNorm statistics and the "domain" augmentation).
-DOMAIN_DEFAULT_METHODS = ("pixels", "hog", "features", "finetune",
+DOMAIN_DEFAULT_METHODS = ("pixels", "hog", "lbp", "features", "finetune",
                           *(name for name, cls in METHOD_CLASSES.items() if cls.needs_target and not cls.requires))
 
-#: Defaults of ``sktransfer benchmark`` (digits, all five methods), sized for a
+#: Defaults of ``sktransfer benchmark`` (digits, all six methods), sized for a
 #: few minutes on a 2-core CPU; see docs/benchmarking.md.
 DEFAULTS = dict(
-    methods=("pixels", "hog", "features", "finetune", "scratch"),
+    methods=("pixels", "hog", "lbp", "features", "finetune", "scratch"),
     labels_per_class=(5, 10, 50, "all"),
     n_seeds=3,
     test_size=0.3,
@@ -179,9 +185,10 @@ def run_benchmark(
     ----------
     dataset : str, os.PathLike or Dataset, default="digits"
         ``"digits"``, ``"mnist"`` (needs ``sktransfer[data]``),
-        ``"fashion-mnist"`` (the idx files, see ``data_dir``), a folder with
-        one sub-folder of images per class, or an ``.npz`` with ``X`` and ``y``.
-    methods : sequence of str, default=("pixels", "hog", "features", "finetune", "scratch")
+        ``"fashion-mnist"`` (the idx files, see ``data_dir``), ``"photos"``,
+        ``"textures"``, ``"faces"`` (see :mod:`sktransfer.benchmark.photos`), a
+        folder with one sub-folder of images per class, or an ``.npz`` with ``X`` and ``y``.
+    methods : sequence of str, default=("pixels", "hog", "lbp", "features", "finetune", "scratch")
         Which methods to compare; see :data:`METHODS`. ``"fixmatch"``
         fine-tunes with the labelled images plus unlabelled ones
         (:class:`~sktransfer.FineTunedClassifier`'s FixMatch);
@@ -196,7 +203,10 @@ def run_benchmark(
     test_size : float, default=0.3
         Fraction of every class held out as the test set; a ``ValueError``
         (before any work) when it leaves a class without a training or a
-        test image.
+        test image. A dataset with a fixed test set (``"photos"``,
+        ``"textures"``) always uses it: a ``test_size`` given with one is a
+        ``ValueError`` (it could change nothing), unless in domain mode,
+        where it still splits the source.
     backbone : str, default="efficientnet_lite0"
         Backbone of the ``features``, ``finetune`` and ``scratch`` methods.
     image_size : int or None, default=None
@@ -258,7 +268,7 @@ def run_benchmark(
         test set is held out from the target; its remaining images are the
         unlabelled target pool that ``"adabn"``, ``"dann"``, ``"coral"`` and
         ``"fixmatch"`` learn from; every method trains on labelled source
-        images only. The default methods become ``pixels, hog, features,
+        images only. The default methods become ``pixels, hog, lbp, features,
         finetune`` (the source only), ``adabn``, ``dann`` and ``coral``. Two datasets
         with the same labels in the same order (``mnist`` and ``mnist-m``)
         get the same split, so no test digit is a training digit in the
@@ -298,7 +308,8 @@ def run_benchmark(
         n_source = None
         if target is not None:  # one dataset: the source's images, then the target's
             ds, n_source = combine_domains(ds, load_dataset(target, input_shape=target_shape))
-        check_test_size(ds.y, test_size, n_source)  # before the features are computed
+        _check_fixed_test_set(ds, test_size, n_source, log)
+        check_test_size(ds.y, test_size, n_source, ds.test_mask)  # before the features are computed
         # Without image_size, features use the estimator's own "auto" rule.
         backbone_size = image_size if image_size is not None else auto_image_size(ds.image_shape)[0]
         settings = Settings(backbone=backbone, image_size=image_size, backbone_size=backbone_size,
@@ -306,7 +317,8 @@ def run_benchmark(
                             n_jobs=n_jobs, log=log)
         config = dict(
             dataset=ds.name, description=ds.description, n_images=len(ds), n_classes=len(ds.classes),
-            methods=list(names), labels_per_class=list(sizes), n_seeds=n_seeds, test_size=test_size,
+            methods=list(names), labels_per_class=list(sizes), n_seeds=n_seeds,
+            test_size=test_size if ds.test_mask is None or n_source is not None else _fixed_size(ds),
             backbone=backbone, image_size=backbone_size, finetune_params=finetune_params,
             finetune_grid=finetune_grid, cv=cv, device=device,
             n_jobs=n_jobs, scheduler=scheduler, unlabeled=bool(unlabeled),
@@ -321,6 +333,24 @@ def run_benchmark(
             method.prepare(ds)
         runs = _run_all(methods, ds, iter_splits(ds, sizes, n_seeds, test_size, n_source), n_seeds, files, log)
         return _finish(runs, config, files, start, log)
+
+
+def _check_fixed_test_set(ds, test_size, n_source, log):
+    """Refuse a ``test_size`` given for a dataset whose fixed test set it could not change; log that set."""
+    if ds.test_mask is None or n_source is not None:
+        return
+    if test_size is not DEFAULTS["test_size"]:  # the default object: not given (the CLI passes it on as is)
+        raise ValueError(
+            f"Dataset {ds.name!r} has a fixed test set ({_fixed_size(ds)} per class, cut from parts of the images "
+            f"no training image comes from), so test_size={test_size} (--test-size) cannot apply. Drop test_size; "
+            "the label budgets (labels_per_class) say how much of the training pool each run uses.")
+    log(f"test set: the dataset's fixed {int(ds.test_mask.sum())} images, the same for every seed")
+
+
+def _fixed_size(ds):
+    """How many images per class a fixed test set holds, as words for the report."""
+    counts = np.unique(ds.y[ds.test_mask], return_counts=True)[1]
+    return f"{counts[0]} fixed images" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()} fixed images"
 
 
 def _run_all(methods, ds, splits, n_seeds, files, log):

@@ -4,7 +4,7 @@
   pickling), with the task's hooks;
 - ``_targets``: how each task encodes ``y`` and turns outputs into predictions (``TargetSpec``);
 - ``_classifier``, ``_regressor``, ``_domain``: the tasks; ``_distill``: a student network taught by a teacher;
-- ``_features``: :class:`PretrainedFeatureExtractor`; ``_baselines``: HOG and pixels.
+- ``_features``: :class:`PretrainedFeatureExtractor`; ``_baselines``: HOG and pixels; ``_lbp``: LBP.
 """
 
 from ._base import BackboneNetworkEstimator
@@ -13,6 +13,7 @@ from ._classifier import SEMI_SUPERVISED_PARAMS, FineTunedClassifier
 from ._distill import DistilledClassifier
 from ._domain import DomainAdaptiveClassifier
 from ._features import PretrainedFeatureExtractor
+from ._lbp import LBPTransformer
 from ._regressor import FineTunedRegressor
 from ._targets import TargetSpec
 
@@ -21,4 +22,4 @@ NETWORK_ESTIMATORS = (FineTunedClassifier, FineTunedRegressor, DomainAdaptiveCla
 
 __all__ = ["NETWORK_ESTIMATORS", "SEMI_SUPERVISED_PARAMS", "BackboneNetworkEstimator", "DistilledClassifier",
            "DomainAdaptiveClassifier", "FineTunedClassifier", "FineTunedRegressor", "HOGTransformer",
-           "PixelTransformer", "PretrainedFeatureExtractor", "TargetSpec"]
+           "LBPTransformer", "PixelTransformer", "PretrainedFeatureExtractor", "TargetSpec"]

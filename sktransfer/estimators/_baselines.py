@@ -1,4 +1,4 @@
-"""Classical image baselines as scikit-learn transformers: HOG and raw pixels.
+"""Classical image baselines as scikit-learn transformers: HOG and raw pixels (LBP: ``_lbp``).
 
 They take the same inputs as every other sktransfer estimator (numpy arrays,
 flattened arrays with ``input_shape``, tensors, PIL lists, file paths) through

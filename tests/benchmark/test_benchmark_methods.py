@@ -35,23 +35,24 @@ def _split(ds, n_source, size=2):
 
 def test_the_registry_is_the_method_list_and_its_flags():
     assert METHODS == tuple(METHOD_CLASSES) == (
-        "pixels", "hog", "features", "finetune", "scratch", "fixmatch", "adabn", "dann", "coral", "skada-coral",
-        "skada-sa")
+        "pixels", "hog", "lbp", "features", "finetune", "scratch", "fixmatch", "adabn", "dann", "coral",
+        "skada-coral", "skada-sa")
     assert all(cls.name == name for name, cls in METHOD_CLASSES.items())
     flags = {name: (cls.network, cls.uses_pool, cls.needs_target) for name, cls in METHOD_CLASSES.items()}
     assert [n for n, (network, _, _) in flags.items() if not network] == [
-        "pixels", "hog", "features", "skada-coral", "skada-sa"]
+        "pixels", "hog", "lbp", "features", "skada-coral", "skada-sa"]
     assert [n for n, (_, pool, _) in flags.items() if pool] == [
         "fixmatch", "adabn", "dann", "coral", "skada-coral", "skada-sa"]
     assert [n for n, (_, _, target) in flags.items() if target] == [
         "adabn", "dann", "coral", "skada-coral", "skada-sa"]
     # skada is optional: its methods run when asked for, never by default
-    assert DOMAIN_DEFAULT_METHODS == ("pixels", "hog", "features", "finetune", "adabn", "dann", "coral")
+    assert DOMAIN_DEFAULT_METHODS == ("pixels", "hog", "lbp", "features", "finetune", "adabn", "dann", "coral")
 
 
 @pytest.mark.parametrize("name, variants", [
     ("pixels", ["8x8"]),
     ("hog", ["32px cell 4 block 3", "32px cell 8 block 2"]),
+    ("lbp", ["32px R 1,2,3", "32px R 1,2,3 grid 4"]),
     ("features", ["final", "mid [3, 4, 5]"]),
 ])
 def test_each_feature_method_prepares_its_variants_then_fits_and_scores_a_split(name, variants, domains):

@@ -180,7 +180,7 @@ def test_summary_has_mean_and_std_of_every_score():
 def test_unknown_dataset_method_and_sizes(digits_npz):
     with pytest.raises(ValueError, match=r"Unknown dataset 'cifar'.*digits, mnist"):
         run_benchmark("cifar", output_dir=None, verbose=0)
-    with pytest.raises(ValueError, match=r"Unknown method\(s\) 'svm'; choose from pixels, hog, features, finetune, sc"):
+    with pytest.raises(ValueError, match=r"Unknown method\(s\) 'svm'; choose from pixels, hog, lbp, features, fine"):
         run_benchmark(digits_npz, methods=["pixels", "svm"], output_dir=None, verbose=0)
     with pytest.raises(ValueError, match="positive ints or 'all'"):
         run_benchmark(digits_npz, methods=["pixels"], labels_per_class=[0], output_dir=None, verbose=0)

@@ -1,4 +1,5 @@
-"""HOGTransformer and PixelTransformer: values, shapes, inputs and errors (sklearn checks: test_common.py)."""
+"""HOGTransformer, LBPTransformer and PixelTransformer: values, shapes, inputs and errors (sklearn checks:
+tests/contracts/test_sklearn_checks.py, and LBPTransformer's here)."""
 
 import pickle
 
@@ -12,8 +13,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sktransfer import HOGTransformer, PixelTransformer
+from sktransfer import HOGTransformer, LBPTransformer, PixelTransformer
 
 # ----------------------------------------------------------------------------- fixtures
 
@@ -129,6 +131,103 @@ def test_hog_in_a_grid_searched_pipeline_on_digits(digits):
     assert search.score(X[400:], y[400:]) > 0.9
 
 
+# ----------------------------------------------------------------------------- LBP values
+
+
+def test_lbp_of_a_flat_image_is_all_one_pattern_and_its_border_is_left_out():
+    # Every pixel of a flat image sees neighbours equal to it: the uniform pattern "all ones", code P. skimage
+    # reads outside the image as 0, so the border pixels' codes differ: they must not be counted.
+    flat = np.full((2, 20, 20), 128, dtype=np.uint8)
+    for radius, n_points in [(1, 8), (2, 8), (3, 16)]:
+        out = LBPTransformer(radius=radius, n_points=n_points).fit_transform(flat)
+        expected = np.zeros(n_points + 2, np.float32)
+        expected[n_points] = 1.0
+        np.testing.assert_array_equal(out, np.stack([expected, expected]))
+
+
+def test_lbp_matches_skimage_on_a_real_photo(camera_patches):
+    from skimage.feature import local_binary_pattern
+
+    out = LBPTransformer(radius=(1, 3), n_points=(8, 12)).fit_transform(camera_patches)
+    assert out.shape == (4, 10 + 14) and out.dtype == np.float32
+    for i, patch in enumerate(camera_patches):
+        for (p, r), part in [((8, 1), out[i, :10]), ((12, 3), out[i, 10:])]:
+            codes = local_binary_pattern(patch, p, r, "uniform")[3:-3, 3:-3].astype(int)  # the largest radius' border
+            np.testing.assert_allclose(part, np.bincount(codes.ravel(), minlength=p + 2) / codes.size, atol=1e-7)
+    assert not np.allclose(out[0], out[1])
+
+
+def test_lbp_grid_cells_describe_their_own_part_of_the_image(camera_patches):
+    image = camera_patches[0].copy()
+    image[:, :32] = 77  # the left half flat: its cells hold only code 8 (cells do not straddle the middle)
+    lbp = LBPTransformer(grid=(1, 2), image_size=(64, 66)).fit(image[None, :, :])
+    assert lbp.image_size_ == (64, 66)  # resized: the flat half stays flat
+    out = lbp.transform(np.pad(image, ((0, 0), (1, 1)), mode="edge")[None])[0].reshape(2, 10)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-6)
+    assert out[0, 8] > 0.9 and out[1, 8] < 0.5  # the left cell nearly all flat; the textured right one is not
+    names = lbp.get_feature_names_out()
+    assert names[0] == "lbp_c0_0_p8_r1_b0" and names[-1] == "lbp_c0_1_p8_r1_b9" and len(names) == 20
+
+
+def test_lbp_colour_is_made_gray_and_nri_uniform_keeps_rotation(cat_patch):
+    from skimage.feature import local_binary_pattern
+
+    gray = np.round(cat_patch.astype(np.float32).mean(axis=2)).astype(np.uint8)
+    np.testing.assert_array_equal(LBPTransformer().fit_transform(cat_patch[None]),
+                                  LBPTransformer().fit_transform(gray[None]))
+    nri = LBPTransformer(method="nri_uniform").fit_transform(gray[None])[0]
+    codes = local_binary_pattern(gray, 8, 1, "nri_uniform")[1:-1, 1:-1].astype(int)
+    assert nri.shape == (8 * 7 + 3,)
+    np.testing.assert_allclose(nri, np.bincount(codes.ravel(), minlength=59) / codes.size, atol=1e-7)
+    # a quarter turn moves the non-rotation-invariant codes, not the uniform ones
+    turned = np.rot90(gray).copy()
+    assert not np.allclose(LBPTransformer(method="nri_uniform").fit_transform(turned[None])[0], nri)
+    np.testing.assert_allclose(LBPTransformer().fit_transform(turned[None]), LBPTransformer().fit_transform(gray[None]),
+                               atol=0.02)
+
+
+def test_lbp_errors_name_the_fix(digits):
+    X = digits[0][:5]
+    with pytest.raises(ValueError, match=r"8x8 pixels keep 2x2 pixels.*radius 3.*grid=\(4, 4\).*image_size=10"):
+        LBPTransformer(radius=3, grid=4, input_shape=(8, 8)).fit(X)
+    assert LBPTransformer(radius=3, grid=4, input_shape=(8, 8), image_size=10).fit_transform(X).shape == (5, 160)
+    with pytest.raises(ValueError, match=r"radius=\(1, 2\) and n_points=\(8,\).*radius=\(1, 2, 3\), n_points=8"):
+        LBPTransformer(radius=(1, 2), n_points=(8,), input_shape=(8, 8)).fit(X)
+    with pytest.raises(ValueError, match="positive radii"):
+        LBPTransformer(radius=(1, -2), input_shape=(8, 8)).fit(X)
+    with pytest.raises(InvalidParameterError, match="method"):
+        LBPTransformer(method="ror", input_shape=(8, 8)).fit(X)
+    with pytest.raises(ValueError, match="grid must be a positive int or a pair"):
+        LBPTransformer(grid=(2, 0), input_shape=(8, 8)).fit(X)
+    with pytest.raises(ValueError, match="n_jobs=0 is not a number of workers"):
+        LBPTransformer(n_jobs=0, input_shape=(8, 8)).fit(X)
+    with pytest.raises(NotFittedError):
+        LBPTransformer().transform(X)
+
+
+def test_lbp_n_jobs_2_equals_n_jobs_1_and_svm_separates_textures():
+    from sktransfer.benchmark.photos import texture_crops
+
+    X, y = texture_crops(100, "train", size=32, random_state=0)  # 300 crops: two chunks of 256
+    one = LBPTransformer(radius=(1, 2), n_jobs=1).fit_transform(X)
+    np.testing.assert_array_equal(LBPTransformer(radius=(1, 2), n_jobs=2).fit_transform(X), one)
+    X_test, y_test = texture_crops(20, "test", size=32, random_state=1)
+    clf = make_pipeline(LBPTransformer(radius=(1, 2)), SVC(C=10)).fit(X, y)
+    assert clf.score(X_test, y_test) > 0.8  # three textures; chance is 1/3
+
+
+def _tabular_failures(estimator):
+    """The checks every image transformer is expected to fail, with their reasons (tabular data is not images)."""
+    from contracts.test_sklearn_checks import EXPECTED_FAILED_CHECKS
+
+    return EXPECTED_FAILED_CHECKS
+
+
+@parametrize_with_checks([LBPTransformer(image_size=8)], expected_failed_checks=_tabular_failures)
+def test_lbp_sklearn_checks(estimator, check):
+    check(estimator)
+
+
 # ----------------------------------------------------------------------------- pixels
 
 
@@ -162,8 +261,9 @@ def test_pixels_plus_svm_is_one_line(digits):
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), lambda: PixelTransformer(image_size=12)],
-    ids=["hog", "pixels"],
+    [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), lambda: PixelTransformer(image_size=12),
+     lambda: LBPTransformer(grid=2)],
+    ids=["hog", "pixels", "lbp"],
 )
 def test_every_input_form_gives_the_same_features(make, image_files):
     paths, _ = image_files
@@ -179,7 +279,8 @@ def test_every_input_form_gives_the_same_features(make, image_files):
     assert not hasattr(make().fit(arrays), "n_features_in_")
 
 
-@pytest.mark.parametrize("make", [lambda: HOGTransformer(image_size=16), PixelTransformer], ids=["hog", "pixels"])
+@pytest.mark.parametrize("make", [lambda: HOGTransformer(image_size=16), PixelTransformer,
+                                  lambda: LBPTransformer(radius=(1, 2), grid=2)], ids=["hog", "pixels", "lbp"])
 def test_pickle_order_idempotence_and_inputs_untouched(make, camera_patches):
     X = camera_patches.copy()
     est = make().fit(X)
@@ -203,6 +304,9 @@ def test_pickle_order_idempotence_and_inputs_untouched(make, camera_patches):
                       {"transform_sqrt": True}, {"color": "rgb"}, {"image_size": 48}], id="hog"),
         pytest.param(lambda: PixelTransformer(image_size=8),
                      [{"color": "rgb"}, {"image_size": 12}, {"image_size": None}], id="pixels"),
+        pytest.param(lambda: LBPTransformer(image_size=32),
+                     [{"radius": 2}, {"n_points": 4}, {"method": "nri_uniform"}, {"grid": 2}, {"image_size": 24}],
+                     id="lbp"),
     ],
 )
 def test_set_params_after_fit_changes_nothing_until_refit(make, changes, cat_patch):
@@ -218,8 +322,8 @@ def test_set_params_after_fit_changes_nothing_until_refit(make, changes, cat_pat
         est.set_params(**make().get_params())
 
 
-@pytest.mark.parametrize("make", [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), PixelTransformer],
-                         ids=["hog", "pixels"])
+@pytest.mark.parametrize("make", [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), PixelTransformer,
+                                  LBPTransformer], ids=["hog", "pixels", "lbp"])
 def test_input_shape_is_fixed_by_fit(make, digits):
     X = digits[0][:5]
     est = make().set_params(input_shape=(8, 8)).fit(X)
@@ -239,8 +343,8 @@ def test_hog_n_jobs_is_read_at_transform_and_0_is_refused(camera_patches):
         HOGTransformer(n_jobs=0).fit(camera_patches)  # in fit already, not only when joblib meets it
 
 
-@pytest.mark.parametrize("make", [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), PixelTransformer],
-                         ids=["hog", "pixels"])
+@pytest.mark.parametrize("make", [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), PixelTransformer,
+                                  LBPTransformer], ids=["hog", "pixels", "lbp"])
 def test_a_failed_refit_keeps_the_previous_fit(make, digits):
     X = digits[0][:5]
     est = make().set_params(input_shape=(8, 8)).fit(X)
@@ -251,12 +355,15 @@ def test_a_failed_refit_keeps_the_previous_fit(make, digits):
     if isinstance(est, HOGTransformer):
         with pytest.raises(ValueError, match="hold only"):  # fails after reading X: nothing was stored yet
             est.set_params(image_size=4).fit(X)
+    if isinstance(est, LBPTransformer):
+        with pytest.raises(ValueError, match="too few for grid"):
+            est.set_params(image_size=2).fit(X)
     assert {k: v for k, v in vars(est).items() if k.endswith("_")} == before
     np.testing.assert_array_equal(est.transform(X), out)
 
 
-@pytest.mark.parametrize("make", [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), PixelTransformer],
-                         ids=["hog", "pixels"])
+@pytest.mark.parametrize("make", [lambda: HOGTransformer(pixels_per_cell=4, image_size=16), PixelTransformer,
+                                  LBPTransformer], ids=["hog", "pixels", "lbp"])
 def test_nested_lists_give_the_features_of_their_array(make, camera_patches, digits):
     X = camera_patches[:, :16, :16]
     np.testing.assert_array_equal(make().fit_transform(X.tolist()), make().fit_transform(X))
