@@ -9,13 +9,28 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["EXPLAIN_MIN_MAP_SIDE", "EXTRACTOR_SMALL_IMAGE", "FINAL_LAYER_MIN_SIDE", "MIN_IMAGES_FOR_VALIDATION",
-           "MIN_PER_CLASS_FOR_VALIDATION", "PATIENCE", "VALIDATION_FRACTION", "auto_image_size", "extractor_layers",
-           "layer_candidates", "mid_blocks", "validation_fraction"]
+__all__ = ["EXPLAIN_MIN_MAP_SIDE", "EXTRACTOR_SMALL_IMAGE", "FINAL_LAYER_MIN_SIDE", "GLYPH_RECIPE",
+           "MIN_IMAGES_FOR_VALIDATION", "MIN_PER_CLASS_FOR_VALIDATION", "PATIENCE", "PHOTO_MIN_SIDE", "PHOTO_RECIPE",
+           "VALIDATION_FRACTION", "auto_image_size", "extractor_layers", "layer_candidates", "mid_blocks",
+           "resolve_recipe", "validation_fraction"]
 
 #: ``PretrainedFeatureExtractor(layer="auto")``: images whose larger side is below this
 #: (pixels: digits, glyphs, thumbnails) get pooled mid-level blocks, larger ones the final features.
 EXTRACTOR_SMALL_IMAGE = 64
+
+#: ``lr="auto"`` and ``augment="auto"`` of the fine-tuned classifiers: images whose larger side
+#: is at least this (pixels) get :data:`PHOTO_RECIPE`, smaller ones (digits, glyphs, thumbnails)
+#: :data:`GLYPH_RECIPE`. The extractor's small-image rule, so one size separates the two kinds.
+PHOTO_MIN_SIDE = EXTRACTOR_SMALL_IMAGE
+
+#: The recipe tuned on digits, MNIST and Fashion-MNIST (docs/benchmark_results.md): a high head
+#: rate and rotations, shears and erasing, which glyphs tolerate.
+GLYPH_RECIPE = {"lr": 1e-2, "augment": "strong"}
+
+#: The recipe for photographs, chosen by benchmarks/bench_photo_recipe.py (docs/finetuning.md):
+#: on crops of eight photographs, 10 per class, the glyph recipe ended 14 points below its own
+#: probe (0.746 vs 0.883); a tenth of its rate and the "photo" augmentation end above it.
+PHOTO_RECIPE = {"lr": 1e-3, "augment": "photo"}
 
 #: Below this input side (pixels) ``layer="auto"`` does not offer the final features to
 #: fine-tuning: a stride-32 backbone's last map is then 1x1 or 2x2, whose BatchNorm
@@ -107,6 +122,22 @@ def layer_candidates(n_blocks, image_size=None):
         if image_size is not None and min(image_size) < FINAL_LAYER_MIN_SIDE:
             del candidates["final"]
     return candidates
+
+
+def resolve_recipe(lr, augment, typical_shape):
+    """``(lr, augment)`` with ``"auto"`` resolved from the images' ``(H, W)``: photographs or glyphs.
+
+    Examples
+    --------
+    >>> from sktransfer._auto import resolve_recipe
+    >>> resolve_recipe("auto", "auto", (28, 28)), resolve_recipe("auto", "auto", (160, 160))
+    ((0.01, 'strong'), (0.001, 'photo'))
+    >>> resolve_recipe(3e-4, "auto", (160, 160))
+    (0.0003, 'photo')
+    """
+    recipe = PHOTO_RECIPE if typical_shape and max(typical_shape) >= PHOTO_MIN_SIDE else GLYPH_RECIPE
+    return (recipe["lr"] if isinstance(lr, str) and lr == "auto" else lr,
+            recipe["augment"] if isinstance(augment, str) and augment == "auto" else augment)
 
 
 def validation_fraction(fraction, early_stopping, can_spare):

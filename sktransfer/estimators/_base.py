@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._auto import validation_fraction
+from .._auto import resolve_recipe, validation_fraction
 from .._device import cpu_copy, cpu_state_dict, on_device, resolve_device, seeded
 from .._inputs import as_inputs
 from .._progress import progress_bar
@@ -33,7 +33,8 @@ from ..images import check_n_features_in, record_n_features_in
 from ..inspection import explain
 from ..nn import resolve_augment, views_of
 from ..runtimes import NetworkRuntime, check_deployment
-from ..training import Freezing, TrainingData, TrainingPlan, handle_interrupt, train_network
+from ..training import TrainingData
+from ._finetune import PROBE, train
 from ._network import build_network, warm_network
 from ._params import (NETWORK_CONSTRAINTS, check_int_params, check_nested_params, check_validation_callbacks,
                       nested_params, split_nested)
@@ -149,6 +150,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         counts = counts if kept is None else counts[kept]
         targets, spec = self._encode_targets(y if kept is None else y[kept], counts)
         images = self._inputs(X)
+        lr, augment_name = resolve_recipe(self.lr, self.augment, images.typical_shape())
         if len(y) != len(images):
             raise ValueError(
                 f"X has {len(images)} images but y has {len(y)} {self._target_noun}s; pass one "
@@ -156,7 +158,7 @@ class BackboneNetworkEstimator(BaseEstimator):
                 f"(found input variables with inconsistent numbers of samples: [{len(images)}, {len(y)}])."
             )
         images = images if kept is None else images.subset(kept)
-        device, augment = resolve_device(self.device), resolve_augment(self.augment)
+        device, augment = resolve_device(self.device), resolve_augment(augment_name)
         labeled = self._labeled_rows(targets)  # unlabelled rows never reach the split, the probe or the loss
         if self.early_stopping not in (None, "auto") and not self._validation_fraction(targets[labeled]):
             raise ValueError(
@@ -179,7 +181,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         # Seed torch for this fit only: head init, dropout, augmentation.
         with seeded(torch_seed if self.random_state is not None else None, device):
             built = warm_network(self) if warm else build_network(self, data, spec, device, cv_seed)
-            history, interrupted, freezing, cached = self._train(built, data, spec, device, augment)
+            trained = train(self, built, data, spec, device, augment, lr)
         deployment = NetworkRuntime()
         if self.quantize:  # int8 calibrated on the training rows, kept only if the task keeps its score
             deployment.quantize(built.module, images, data, lambda out, rows: spec.quality(out, targets[rows]),
@@ -187,45 +189,20 @@ class BackboneNetworkEstimator(BaseEstimator):
         # Assign fitted state only now, so a failed (re)fit leaves the model as it was.
         self.module_ = built.module.train(False)
         vars(self).update(self._fitted_attributes(spec, targets))
+        history, freezing = trained.history, trained.freezing
         self.arch_spec_, self.target_spec_, self.history_ = built.arch, spec, history
         self.image_size_, self.layers_, self.n_blocks_ = built.arch.image_size, built.arch.layers, len(freezing.blocks)
-        self.trainable_blocks_, self.features_cached_ = freezing.n_trainable, cached
-        self.n_steps_ = int(sum(history[:, "n_steps"])) if "n_steps" in history[-1] else 0
-        self.interrupted_ = interrupted
+        self.trainable_blocks_, self.features_cached_ = freezing.n_trainable, trained.cached
+        # The steps behind the model kept: none when it is the probe (then it predicts without views).
+        steps = int(sum(history[:, "n_steps"])) if "n_steps" in history[-1] else 0
+        self.n_steps_ = 0 if trained.selected == PROBE else steps
+        self.interrupted_, self.lr_, self.augment_ = trained.interrupted, lr, augment_name
+        self.selected_, self.selection_scores_ = trained.selected, trained.scores
         self._runtime, self.quantized_, self.int8_scores_ = deployment, deployment.int8 is not None, deployment.scores
         if built.probe is not None:
             self.probe_scores_ = built.probe.scores
         record_n_features_in(self, X)
         return self
-
-    def _train(self, built, data, spec, device, augment):
-        """Freeze, then train ``built.module`` (or keep the probe); ``(history, interrupted, freezing, cached)``."""
-        freezing = Freezing.resolve(built.arch.blocks, self.trainable_blocks, built.arch.name)
-        freezing.check_batch_size(self.batch_size, built.module)
-        unlabeled = len(data.unlabeled_idx) > 0
-        freezing.apply(built.module, gradual=bool(self.unfreeze_every))
-        # With the backbone frozen, the converged probe is the model: more epochs
-        # of the head (augmented or not) could only move it off the optimum.
-        data.cached = freezing.frozen and augment is None and not unlabeled
-        if built.probe is not None and built.probe.history is not None and freezing.frozen and not unlabeled:
-            return built.probe.history, False, freezing, data.cached
-        task = self._task_net(data.targets, spec, data.valid_idx is not None)
-        if unlabeled:
-            task = self._unlabeled_net(task, augment, built.arch)
-        history, interrupted, max_epochs = train_network(built.module, data, self._training_plan(), freezing, task,
-                                                         device, augment)
-        if interrupted:
-            handle_interrupt(history, max_epochs, self.on_interrupt, type(self).__name__)
-        self._after_training(built.module, data, device)
-        return history, interrupted, freezing, data.cached
-
-    def _training_plan(self):
-        return TrainingPlan(
-            lr=self.lr, max_epochs=self.max_epochs, min_steps=self.min_steps, batch_size=self.batch_size,
-            lr_decay=self.lr_decay, weight_decay=self.weight_decay, l2sp=self.l2sp, optimizer=self.optimizer,
-            lr_schedule=self.lr_schedule, warmup_epochs=self.warmup_epochs, unfreeze_every=self.unfreeze_every,
-            early_stopping=self.early_stopping, callbacks=tuple(self.callbacks or ()), verbose=self.verbose,
-            nested=nested_params(self))
 
     def _inputs(self, X):
         """``X`` as the backbone's input layer takes it (images today)."""
@@ -386,7 +363,12 @@ class BackboneNetworkEstimator(BaseEstimator):
         """Unlabelled rows per labelled row in each training batch."""
         return 1.0
 
-    def _unlabeled_net(self, task, augment, arch):
+    @property
+    def _checks_against_probe(self):
+        """Whether a validation split judges the fine-tuned network against its probe (``_finetune``)."""
+        return bool(getattr(self, "fallback_to_probe", False))
+
+    def _unlabeled_net(self, task, augment, arch, lr):
         """``task`` turned into a net that also learns from unlabelled rows (and augments them itself)."""
         raise NotImplementedError
 

@@ -12,7 +12,6 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
-from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -22,8 +21,8 @@ from .._auto import MIN_PER_CLASS_FOR_VALIDATION
 from .._validation import UNLABELED, as_label_array, unlabeled_mask
 from ..images import check_n_features_in
 from ..nn import PRESETS, BatchAugment
-from ..training import (ClassifierNet, FixMatchNet, MultiLabelLoss, MultiLabelNet, TaskNet, fit_multilabel_probe,
-                        fit_probe, logistic_probe, multilabel_probe)
+from ..training import (ClassifierNet, FixMatchNet, MultiLabelLoss, MultiLabelNet, TaskNet, fit_label_probe,
+                        labeled_accuracy, logistic_probe, multilabel_probe, subset_accuracy)
 from ._base import BackboneNetworkEstimator
 from ._params import nested_params
 from ._target_checks import check_class_weight, check_criterion_weights, check_labels
@@ -98,8 +97,10 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     probe_C : float, default=1.0
         Inverse L2 strength of the probe, as ``C`` of ``LogisticRegression``
         on standardised features.
-    lr : float, default=1e-2
-        Learning rate of the head (the peak, after warm-up).
+    lr : float or "auto", default="auto"
+        Learning rate of the head (the peak, after warm-up). ``"auto"``:
+        1e-2 for small images (larger side below 64 px: digits, glyphs,
+        thumbnails), 1e-3 for photographs; see ``augment``.
     lr_decay : float, default=0.7
         Layer-wise decay: the k-th trainable block from the top learns at
         ``lr * lr_decay**k`` (k = 1 for the top block). 1.0 for one rate.
@@ -144,13 +145,19 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     pooling : {"avg", "max", "avgmax", "gem", "none"}, default="avg"
         How the last feature map becomes a vector, as in
         :class:`~sktransfer.PretrainedFeatureExtractor`.
-    augment : None, {"light", "strong", "domain"} or callable, default="strong"
+    augment : "auto", None, {"light", "strong", "photo", "domain"} or callable, default="auto"
         Augmentation of training batches only, on the device, on float images
         in [0, 1] after resizing. ``"light"``: small random-resized crop and
         shift, brightness/contrast jitter. ``"strong"``: more of that, small
-        rotations and shears, random erasing. ``"domain"``: ``"strong"`` with
-        the colour channels shuffled and half of the images inverted
-        (:class:`DomainAdaptiveClassifier`'s default). None flips. A callable
+        rotations and shears, random erasing. ``"photo"``: random-resized
+        crop, shift, horizontal flips, brightness/contrast/saturation jitter,
+        no rotation or erasing. ``"domain"``: ``"strong"`` with the colour
+        channels shuffled and half of the images inverted
+        (:class:`DomainAdaptiveClassifier`'s default). ``"auto"``:
+        ``"strong"`` for small images (larger side below 64 px), ``"photo"``
+        for photographs, on which the glyph recipe (``"strong"`` at
+        ``lr=1e-2``) ended 14 points below its own probe (see
+        docs/finetuning.md). None: no augmentation. A callable
         (e.g. a ``torchvision.transforms.v2`` transform) gets the float batch
         ``(B, C, H, W)`` and returns one of the same shape; note that v2
         transforms draw one set of random parameters per batch. Not used with
@@ -178,6 +185,11 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         Patience in epochs: stop when ``valid_loss`` has not improved for
         that many epochs and restore the weights of the best epoch. Needs a
         validation split. "auto": patience 5 when there is a split.
+    fallback_to_probe : bool, default=True
+        With a validation split, score the fine-tuned network and the probe
+        it started from on it, and keep the probe when it scores better
+        (``selected_`` says which, ``selection_scores_`` both scores).
+        False keeps the fine-tuned network whatever it scores.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn (single-label
         ``y`` only).
@@ -279,7 +291,18 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     trainable_blocks_ : int
         Blocks trained at the end of the last fit.
     n_steps_ : int
-        Optimizer steps of the last fit (0 when the probe alone is the model).
+        Optimizer steps behind the model (0 when the probe is the model).
+    selected_ : {"fine-tuned", "probe"}
+        Which model predicts. With a validation split (see
+        ``validation_fraction``), the fine-tuned network and the probe it
+        started from are both scored on it, and the probe is kept when it
+        scores better; ``"probe"`` also when nothing was fine-tuned
+        (``trainable_blocks=0``).
+    selection_scores_ : dict
+        The validation accuracy of ``"fine-tuned"`` and ``"probe"`` that
+        decided ``selected_`` (empty when no split judged them).
+    lr_, augment_ : float, str or callable
+        The ``lr`` and ``augment`` the last fit used (``"auto"`` resolved).
     features_cached_ : bool
         Whether the last fit trained the head on features computed once.
     interrupted_ : bool
@@ -342,6 +365,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     _parameter_constraints = {
         **BackboneNetworkEstimator._parameter_constraints,
         "probe_C": [Interval(Real, 0, None, closed="neither")],
+        "lr": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "augment": [StrOptions({"auto", *PRESETS}), callable, None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "semi_supervised": [StrOptions({"fixmatch", "none"})],
@@ -351,11 +376,11 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     }
 
     def __init__(self, backbone="efficientnet_lite0", *, weights="default", trainable_blocks="all", layer="auto",
-                 schedule="lp-ft", probe_C=1.0, lr=1e-2, lr_decay=0.7, weight_decay=0.01, l2sp=0.0,
+                 schedule="lp-ft", probe_C=1.0, lr="auto", lr_decay=0.7, weight_decay=0.01, l2sp=0.0,
                  optimizer=torch.optim.AdamW, lr_schedule="cosine", warmup_epochs=1, unfreeze_every=None,
                  max_epochs=5, min_steps=200, batch_size=32, hidden_units=(), dropout=0.0, image_size="auto",
-                 pooling="avg", augment="strong", label_smoothing=0.1, tta=4, validation_fraction="auto",
-                 early_stopping="auto", class_weight=None, semi_supervised="fixmatch", pseudo_label_threshold=0.95,
+                 pooling="avg", augment="auto", label_smoothing=0.1, tta=4, validation_fraction="auto",
+                 early_stopping="auto", fallback_to_probe=True, class_weight=None, semi_supervised="fixmatch", pseudo_label_threshold=0.95,
                  unlabeled_weight=1.0, unlabeled_ratio=3.0, warm_start=False, random_state=None, device="auto",
                  input_shape=None, callbacks=None, verbose=1, on_interrupt="raise", runtime="torch", quantize=None,
                  **kwargs):
@@ -523,7 +548,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     def _unlabeled_ratio(self):
         return float(self.unlabeled_ratio)
 
-    def _unlabeled_net(self, task, augment, arch):
+    def _unlabeled_net(self, task, augment, arch, lr):
         kwargs = dict(augment=augment, weak_augment=BatchAugment(**PRESETS[FIXMATCH_WEAK]),
                       strong_augment=BatchAugment(**PRESETS[FIXMATCH_STRONG]),
                       threshold=float(self.pseudo_label_threshold), unlabeled_weight=float(self.unlabeled_weight))
@@ -542,27 +567,14 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         return multilabel_probe(self.probe_C) if spec.multilabel else logistic_probe(self.probe_C)
 
     def _fit_probe(self, features, targets, spec):
-        if spec.multilabel:
-            scaler, linear = fit_multilabel_probe(features, targets, C=self.probe_C)
-        else:
-            class_weight = self.class_weight  # keyed by label; the probe sees class indices
-            if isinstance(class_weight, dict):
-                class_weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(spec.labels.tolist())}
-            scaler, linear = fit_probe(features, targets, spec.n_outputs, C=self.probe_C,
-                                       class_weight=class_weight)
-        with torch.no_grad():
-            logits = linear(scaler(torch.from_numpy(features)))
-            target = torch.as_tensor(targets)
-            if spec.multilabel:
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
-                acc = float(((logits > 0).float() == target).all(dim=1).float().mean())
-            else:
-                loss = torch.nn.functional.cross_entropy(logits, target)
-                acc = float((logits.argmax(1) == target).float().mean())
-        return scaler, linear, {"train_loss": float(loss), "train_acc": acc}
+        class_weight = self.class_weight  # keyed by label; the probe sees class indices
+        if isinstance(class_weight, dict):
+            class_weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(spec.labels.tolist())}
+        return fit_label_probe(features, targets, spec.n_outputs, multilabel=spec.multilabel, C=self.probe_C,
+                               class_weight=class_weight)
 
     def _task_net(self, targets, spec, has_validation):
-        scoring = _subset_accuracy if spec.multilabel else _labeled_accuracy
+        scoring = subset_accuracy if spec.multilabel else labeled_accuracy
         callbacks = [("train_acc", EpochScoring(scoring, lower_is_better=False, on_train=True, name="train_acc"))]
         if has_validation and spec.multilabel:  # NeuralNetClassifier adds its own valid_acc
             callbacks.append(("valid_acc", EpochScoring(scoring, lower_is_better=False, name="valid_acc")))
@@ -578,16 +590,3 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
             kwargs["criterion__weight"] = torch.as_tensor(weight, dtype=torch.float32)
         return TaskNet(ClassifierNet, torch.nn.CrossEntropyLoss, {"classes": list(range(len(classes))), **kwargs},
                        callbacks)
-
-
-def _subset_accuracy(net, X, y):
-    """skorch scoring of multi-label epochs: every label right (the 0/1 targets arrive as float tensors)."""
-    return accuracy_score(np.asarray(y) > 0.5, net.predict(X).astype(bool))
-
-
-def _labeled_accuracy(net, X, y):
-    """skorch scoring of single-label epochs, over the labelled rows (training batches may hold ``y == -1``)."""
-    y = np.asarray(y)
-    labeled = y != UNLABELED
-    return accuracy_score(y[labeled], net.predict(X)[labeled])
-

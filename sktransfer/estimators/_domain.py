@@ -171,8 +171,12 @@ class DomainAdaptiveClassifier(FineTunedClassifier):
     n_target_ : int
         Target images given to the last fit.
     module_, image_size_, layers_, n_blocks_, trainable_blocks_, n_steps_, interrupted_, probe_scores_, \
-quantized_, int8_scores_, arch_spec_, target_spec_ : object
+lr_, augment_, quantized_, int8_scores_, arch_spec_, target_spec_ : object
         As in :class:`FineTunedClassifier`.
+    selected_, selection_scores_ : str, dict
+        As in :class:`FineTunedClassifier`, but the network is never judged
+        against its probe on the validation split: that split holds labelled
+        source images, and the model is for the target.
 
     See Also
     --------
@@ -412,7 +416,11 @@ quantized_, int8_scores_, arch_spec_, target_spec_ : object
     def _unlabeled_ratio(self):
         return 1.0  # as many target as source images in each batch (Ganin & Lempitsky's halves)
 
-    def _unlabeled_net(self, task, augment, arch):
+    #: No ``fallback_to_probe``: the validation rows are labelled source images, which do not judge a
+    #: model for the target.
+    _checks_against_probe = False
+
+    def _unlabeled_net(self, task, augment, arch, lr):
         weight = AUTO_WEIGHTS[self.method] if self.adaptation_weight == "auto" else float(self.adaptation_weight)
         threshold = None if self.pseudo_label_threshold is None else float(self.pseudo_label_threshold)
         kwargs = dict(augment=augment, method=self.method, adaptation_weight=weight,
@@ -422,7 +430,7 @@ quantized_, int8_scores_, arch_spec_, target_spec_ : object
         groups = []
         if self.method == "dann":  # a module of the net, trained with the network, never part of the model
             kwargs["discriminator_features"] = arch.n_features
-            groups = [("discriminator.*", {"lr": self.lr * DISCRIMINATOR_LR})]
+            groups = [("discriminator.*", {"lr": lr * DISCRIMINATOR_LR})]
         return TaskNet(DomainAdaptationNet, task.criterion, {**task.kwargs, **kwargs}, task.scoring, groups)
 
     def _after_training(self, module, data, device):

@@ -58,6 +58,7 @@ NETWORK_CONSTRAINTS = {
     "tta": [Interval(Integral, 0, None, closed="left")],
     "validation_fraction": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left"), None],
     "early_stopping": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
+    "fallback_to_probe": ["boolean"],
     "warm_start": ["boolean"],
     "random_state": ["random_state"],
     "device": [str, torch.device],

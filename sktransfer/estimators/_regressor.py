@@ -62,20 +62,24 @@ class FineTunedRegressor(RegressorMixin, BackboneNetworkEstimator):
         would then change the answer without changing the target.
     weights, trainable_blocks, layer, schedule, lr, lr_decay, weight_decay, l2sp, optimizer, lr_schedule, \
 warmup_epochs, unfreeze_every, max_epochs, min_steps, batch_size, hidden_units, dropout, image_size, pooling, tta, \
-validation_fraction, early_stopping, warm_start, random_state, device, input_shape, callbacks, verbose, \
-on_interrupt, runtime, quantize, **kwargs
+validation_fraction, early_stopping, fallback_to_probe, warm_start, random_state, device, input_shape, callbacks, \
+verbose, on_interrupt, runtime, quantize, **kwargs
         As in :class:`~sktransfer.FineTunedClassifier`, except that the
         validation split is not stratified, ``early_stopping="auto"``
-        holds a tenth out from 1,000 images up, and int8 is checked by R².
+        holds a tenth out from 1,000 images up, and int8 and ``fallback_to_probe``
+        judge by R². ``lr`` and ``augment`` take no ``"auto"``: the glyph and
+        photo recipes were measured for classification only.
 
     Attributes
     ----------
     n_outputs_ : int
         Number of targets (columns of ``y``; 1 for a 1-D ``y``).
     module_, history_, image_size_, layers_, probe_scores_, n_blocks_, trainable_blocks_, n_steps_, \
-features_cached_, interrupted_, quantized_, int8_scores_, n_features_in_, arch_spec_
+selected_, selection_scores_, lr_, augment_, features_cached_, interrupted_, quantized_, int8_scores_, \
+n_features_in_, arch_spec_
         As in :class:`~sktransfer.FineTunedClassifier`; ``history_`` records
-        ``train_r2``/``valid_r2`` instead of accuracies.
+        ``train_r2``/``valid_r2`` instead of accuracies, and the fine-tuned
+        network and the probe are judged by R² on the validation split.
     target_spec_ : sktransfer.estimators.TargetSpec
         How the network's standardised outputs become targets in the units of
         ``y`` (read-only).
@@ -108,7 +112,7 @@ features_cached_, interrupted_, quantized_, int8_scores_, n_features_in_, arch_s
                  lr_decay=0.7, weight_decay=0.01, l2sp=0.0, optimizer=torch.optim.AdamW, lr_schedule="cosine",
                  warmup_epochs=1, unfreeze_every=None, max_epochs=5, min_steps=200, batch_size=32,
                  hidden_units=(), dropout=0.0, image_size="auto", pooling="avg", augment="light", tta=4,
-                 validation_fraction="auto", early_stopping="auto", warm_start=False, random_state=None,
+                 validation_fraction="auto", early_stopping="auto", fallback_to_probe=True, warm_start=False, random_state=None,
                  device="auto", input_shape=None, callbacks=None, verbose=1, on_interrupt="raise", runtime="torch",
                  quantize=None, **kwargs):
         self._store_params(locals())

@@ -20,6 +20,9 @@ from torch import nn
 
 __all__ = ["PRESETS", "BatchAugment", "resolve_augment"]
 
+#: ITU-R BT.601 luma weights: the gray value saturation jitter scales colour around.
+_LUMA = (0.299, 0.587, 0.114)
+
 PRESETS = {
     # A small random-resized crop (zoom in by up to 15%, i.e. keep 75-100% of
     # the area), a shift of up to 8% and mild brightness/contrast jitter.
@@ -27,6 +30,10 @@ PRESETS = {
     # More of the same, plus small rotations and shears and random erasing.
     "strong": dict(scale=(0.9, 1.3), translate=0.12, rotate=12.0, shear=8.0,
                    brightness=0.3, contrast=0.3, erase_p=0.3, erase_area=(0.02, 0.15)),
+    # Photographs (issue 20): a random-resized crop, shift, horizontal flips and colour jitter, and no
+    # rotation, shear or erasing, which glyphs tolerate but which move a pretrained photo network's
+    # inputs off the images it knows. See docs/finetuning.md for the sweep that chose it.
+    "photo": dict(scale=(1.0, 1.3), translate=0.1, hflip=0.5, brightness=0.2, contrast=0.2, saturation=0.2),
 }
 # "strong" plus the colour changes a new domain brings (another camera, stain, render): colour channels
 # in a random order, and half of the images inverted. DomainAdaptiveClassifier's default: on MNIST ->
@@ -62,6 +69,11 @@ class BatchAugment(nn.Module):
         image's mean colour.
     erase_area : tuple of float, default=(0.02, 0.15)
         Area of that rectangle, as a fraction of the image.
+    hflip : float, default=0.0
+        Probability that an image is mirrored left to right.
+    saturation : float, default=0.0
+        Colour is scaled away from or toward each pixel's gray value by a
+        factor in ``[1 - s, 1 + s]`` (no effect on one-channel images).
     channel_shuffle : bool, default=False
         Put each image's colour channels in a random order (no effect on
         one-channel images).
@@ -91,7 +103,7 @@ class BatchAugment(nn.Module):
 
     def __init__(self, scale=(1.0, 1.0), translate=0.0, rotate=0.0, shear=0.0, brightness=0.0,
                  contrast=0.0, erase_p=0.0, erase_area=(0.02, 0.15), channel_shuffle=False, invert_p=0.0,
-                 seed=None):
+                 hflip=0.0, saturation=0.0, seed=None):
         super().__init__()
         self.scale = tuple(float(s) for s in scale)
         self.translate = float(translate)
@@ -103,6 +115,8 @@ class BatchAugment(nn.Module):
         self.erase_area = tuple(float(a) for a in erase_area)
         self.channel_shuffle = bool(channel_shuffle)
         self.invert_p = float(invert_p)
+        self.hflip = float(hflip)
+        self.saturation = float(saturation)
         self.seed = None if seed is None else int(seed)
         self._generator = None
         self._fixed_draws = {}  # fixed transform: channels -> its draws, in order
@@ -112,6 +126,8 @@ class BatchAugment(nn.Module):
                 f"brightness={self.brightness}, contrast={self.contrast}, erase_p={self.erase_p}")
         if self.channel_shuffle or self.invert_p:
             text += f", channel_shuffle={self.channel_shuffle}, invert_p={self.invert_p}"
+        if self.hflip or self.saturation:
+            text += f", hflip={self.hflip}, saturation={self.saturation}"
         if self.seed is not None:
             text += f", seed={self.seed}"
         return text
@@ -152,6 +168,9 @@ class BatchAugment(nn.Module):
         return self._draw(shape, device)
 
     def _warp(self, x):
+        if self.hflip:
+            flipped = (self._rand(x.shape[0], device=x.device) < self.hflip).view(-1, 1, 1, 1)
+            x = torch.where(flipped, x.flip(-1), x)
         if self.scale == (1.0, 1.0) and not (self.translate or self.rotate or self.shear):
             return x
         n, device = x.shape[0], x.device
@@ -178,6 +197,10 @@ class BatchAugment(nn.Module):
             mean = x.mean(dim=(1, 2, 3), keepdim=True)
             factor = self._uniform(n, 1 - self.contrast, 1 + self.contrast, x.device).view(-1, 1, 1, 1)
             x = (x - mean) * factor + mean
+        if self.saturation and x.shape[1] == 3:
+            gray = (x * x.new_tensor(_LUMA).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+            factor = self._uniform(n, 1 - self.saturation, 1 + self.saturation, x.device).view(-1, 1, 1, 1)
+            x = (x - gray) * factor + gray
         return x
 
     def _recolour(self, x):

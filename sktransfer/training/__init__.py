@@ -13,12 +13,12 @@
 """
 
 from ._assemble import Freezing, TaskNet, TrainingPlan, assemble_net
-from ._callbacks import GradualUnfreeze, RecordLR, StopOnDivergence
+from ._callbacks import GradualUnfreeze, RecordLR, StopOnDivergence, labeled_accuracy, subset_accuracy
 from ._data import DeviceBatchIterator, ImageDataset
 from ._nets import ClassifierNet, InterruptMixin, L2SPMixin, MultiLabelLoss, MultiLabelNet, RegressorNet
 from ._optim import MergedGroups, one_cycle, optimizer_keywords, param_groups, warmup_cosine
-from ._probe import (ProbeResult, TaskProbe, choose_layers, fit_multilabel_probe, fit_probe, fit_ridge_probe,
-                     logistic_probe, multilabel_probe, ridge_probe, run_probe)
+from ._probe import (ProbeResult, TaskProbe, choose_layers, fit_label_probe, fit_multilabel_probe, fit_probe,
+                     fit_ridge_probe, logistic_probe, multilabel_probe, ridge_probe, run_probe)
 from ._run import TrainingData, encode_images, handle_interrupt, train_network
 from ._unlabeled import DomainAdaptationNet, FixMatchNet, coral_loss, ganin_coefficient, pseudo_label_loss
 
@@ -26,6 +26,6 @@ __all__ = ["ClassifierNet", "DeviceBatchIterator", "DomainAdaptationNet", "FixMa
            "GradualUnfreeze", "ImageDataset", "InterruptMixin", "L2SPMixin", "MergedGroups", "MultiLabelLoss",
            "MultiLabelNet", "ProbeResult", "RecordLR", "RegressorNet", "StopOnDivergence", "TaskNet", "TaskProbe",
            "TrainingData", "TrainingPlan", "assemble_net", "choose_layers", "coral_loss", "encode_images",
-           "fit_multilabel_probe", "fit_probe", "fit_ridge_probe", "ganin_coefficient", "handle_interrupt",
+           "fit_label_probe", "labeled_accuracy", "subset_accuracy", "fit_multilabel_probe", "fit_probe", "fit_ridge_probe", "ganin_coefficient", "handle_interrupt",
            "logistic_probe", "multilabel_probe", "one_cycle", "optimizer_keywords", "param_groups",
            "pseudo_label_loss", "ridge_probe", "run_probe", "train_network", "warmup_cosine"]

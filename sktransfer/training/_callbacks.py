@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from sklearn.metrics import accuracy_score
 from skorch.callbacks import Callback
 
+from .._validation import UNLABELED
 from ..backbones import block_params, top_blocks
 
-__all__ = ["GradualUnfreeze", "RecordLR", "StopOnDivergence"]
+__all__ = ["GradualUnfreeze", "RecordLR", "StopOnDivergence", "labeled_accuracy", "subset_accuracy"]
+
+
+def subset_accuracy(net, X, y):
+    """skorch scoring of multi-label epochs: every label right (the 0/1 targets arrive as float tensors)."""
+    return accuracy_score(np.asarray(y) > 0.5, net.predict(X).astype(bool))
+
+
+def labeled_accuracy(net, X, y):
+    """skorch scoring of single-label epochs, over the labelled rows (training batches may hold ``y == -1``)."""
+    y = np.asarray(y)
+    labeled = y != UNLABELED
+    return accuracy_score(y[labeled], net.predict(X)[labeled])
 
 
 class GradualUnfreeze(Callback):

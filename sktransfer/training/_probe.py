@@ -33,8 +33,8 @@ from torch import nn
 
 from ..nn import FeatureScaler
 
-__all__ = ["ProbeResult", "TaskProbe", "run_probe", "choose_layers", "fit_multilabel_probe", "fit_probe", "fit_ridge_probe",
-           "logistic_probe", "multilabel_probe", "ridge_probe"]
+__all__ = ["ProbeResult", "TaskProbe", "run_probe", "choose_layers", "fit_label_probe", "fit_multilabel_probe",
+           "fit_probe", "fit_ridge_probe", "logistic_probe", "multilabel_probe", "ridge_probe"]
 
 #: L-BFGS iterations of the probe: enough to converge on standardised features.
 PROBE_MAX_ITER = 1000
@@ -199,6 +199,35 @@ def fit_multilabel_probe(features, Y, *, C=1.0):
             rate = (Y[:, k].sum() + 0.5) / (n + 1)
             intercept[k] = np.log(rate / (1 - rate))
     return _to_torch(model[0], coef, intercept)
+
+
+def fit_label_probe(features, targets, n_outputs, *, multilabel, C=1.0, class_weight=None):
+    """A classifier's probe (:func:`fit_probe`, or :func:`fit_multilabel_probe` for 0/1 indicator targets)
+    and its training record: ``(FeatureScaler, nn.Linear, {"train_loss", "train_acc"})``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.training import fit_label_probe
+    >>> X = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.int64)
+    >>> fit_label_probe(X, y, 2, multilabel=False)[2]["train_acc"] > 0.9
+    True
+    """
+    if multilabel:
+        scaler, linear = fit_multilabel_probe(features, targets, C=C)
+    else:
+        scaler, linear = fit_probe(features, targets, n_outputs, C=C, class_weight=class_weight)
+    with torch.no_grad():
+        logits = linear(scaler(torch.from_numpy(features)))
+        target = torch.as_tensor(targets)
+        if multilabel:
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, target)
+            acc = float(((logits > 0).float() == target).all(dim=1).float().mean())
+        else:
+            loss = nn.functional.cross_entropy(logits, target)
+            acc = float((logits.argmax(1) == target).float().mean())
+    return scaler, linear, {"train_loss": float(loss), "train_acc": acc}
 
 
 def fit_ridge_probe(features, y, *, alpha="auto"):

@@ -393,8 +393,9 @@ def test_history_and_early_stopping_restores_best_weights(small):
     X, y, _, _ = small
     snap = Snapshot()
     clf = FineTunedClassifier(**{**FAST, "trainable_blocks": "all", "lr_schedule": None, "max_epochs": 12,
-                                 "validation_fraction": 0.25, "early_stopping": 2,
+                                 "validation_fraction": 0.25, "early_stopping": 2, "fallback_to_probe": False,
                                  "callbacks": [snap, Sabotage(start=4)]}).fit(X, y)
+    assert clf.selected_ == "fine-tuned" and clf.selection_scores_ == {}
     hist = clf.history_
     for key in ("train_loss", "valid_loss", "train_acc", "valid_acc"):
         assert all(np.isfinite(hist[:, key]))

@@ -27,12 +27,13 @@ def band(n=16, h=32, w=24):
 
 
 def test_presets_are_the_documented_ones():
-    assert set(PRESETS) == {"light", "strong", "domain"}
+    assert set(PRESETS) == {"light", "strong", "photo", "domain"}
     assert PRESETS["domain"] == {**PRESETS["strong"], "channel_shuffle": True, "invert_p": 0.5}
     assert "rotate" not in PRESETS["light"] and "shear" not in PRESETS["light"]
     assert PRESETS["strong"]["rotate"] > 0
-    for settings in PRESETS.values():
-        assert not any("flip" in key for key in settings)
+    for name, settings in PRESETS.items():
+        # A mirrored glyph is another glyph (or none): only photographs are flipped.
+        assert any("flip" in key for key in settings) == (name == "photo")
         BatchAugment(**settings)  # every key is a parameter
 
 
@@ -192,9 +193,29 @@ def test_resolve_augment():
         return batch
 
     assert resolve_augment(custom) is custom
-    with pytest.raises(ValueError, match="'light', 'strong', 'domain'"):
+    with pytest.raises(ValueError, match="'light', 'strong', 'photo', 'domain'"):
         resolve_augment("flip")
     with pytest.raises(ValueError, match="not a preset"):
         resolve_augment("none")
     with pytest.raises(TypeError, match="got int"):
         resolve_augment(3)
+
+
+def test_flips_and_saturation():
+    from sktransfer.nn._augment import BatchAugment, resolve_augment
+
+    x = torch.rand(6, 3, 16, 16)
+    assert torch.equal(BatchAugment(hflip=1.0)(x.clone()), x.flip(-1))
+    assert torch.equal(BatchAugment(hflip=0.0, saturation=0.0)(x.clone()), x)
+    half = BatchAugment(hflip=0.5)(x.clone())
+    flipped = [bool(torch.equal(h, f)) for h, f in zip(half, x.flip(-1))]
+    assert all(f or torch.equal(h, o) for f, h, o in zip(flipped, half, x))
+    gray = torch.rand(4, 1, 16, 16).expand(4, 3, 16, 16).contiguous()
+    torch.testing.assert_close(BatchAugment(saturation=0.9)(gray.clone()), gray)  # no colour to scale
+    colour = torch.rand(64, 3, 16, 16) * 0.2 + 0.4  # never clamped: gray +- 0.2 * 1.5
+    changed = BatchAugment(saturation=0.5)(colour.clone())
+    assert not torch.allclose(changed, colour)
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    torch.testing.assert_close((changed * luma).sum(1), (colour * luma).sum(1))  # brightness kept
+    photo = resolve_augment("photo")
+    assert photo.hflip == 0.5 and photo.rotate == 0 and photo.erase_p == 0
