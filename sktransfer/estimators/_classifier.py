@@ -186,10 +186,11 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         that many epochs and restore the weights of the best epoch. Needs a
         validation split. "auto": patience 5 when there is a split.
     fallback_to_probe : bool, default=True
-        With a validation split, score the fine-tuned network and the probe
-        it started from on it, and keep the probe when it scores better
-        (``selected_`` says which, ``selection_scores_`` both scores).
-        False keeps the fine-tuned network whatever it scores.
+        With a validation split, score the probe on it (a perfect probe is
+        the model, at the probe's cost), then the fine-tuned network, and
+        keep the probe when it scores better (``selected_`` says which,
+        ``selection_scores_`` the scores). False always fine-tunes and
+        keeps the fine-tuned network.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn (single-label
         ``y`` only).
@@ -294,13 +295,14 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         Optimizer steps behind the model (0 when the probe is the model).
     selected_ : {"fine-tuned", "probe"}
         Which model predicts. With a validation split (see
-        ``validation_fraction``), the fine-tuned network and the probe it
-        started from are both scored on it, and the probe is kept when it
-        scores better; ``"probe"`` also when nothing was fine-tuned
+        ``validation_fraction``) and ``fallback_to_probe``, the probe is
+        scored on it; a perfect probe is kept without fine-tuning, otherwise
+        the fine-tuned network is scored too and the probe is kept when it
+        scores better. ``"probe"`` also when nothing was fine-tuned
         (``trainable_blocks=0``).
     selection_scores_ : dict
-        The validation accuracy of ``"fine-tuned"`` and ``"probe"`` that
-        decided ``selected_`` (empty when no split judged them).
+        The validation accuracy of ``"probe"`` (and of ``"fine-tuned"`` when
+        it trained) that decided ``selected_``; empty when no split judged.
     lr_, augment_ : float, str or callable
         The ``lr`` and ``augment`` the last fit used (``"auto"`` resolved).
     features_cached_ : bool

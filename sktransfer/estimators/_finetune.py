@@ -2,11 +2,13 @@
 
 LP-FT starts fine-tuning from a converged linear probe, and fine-tuning can
 still end below it (issue 20: on photographs, the glyph recipe lost 14 points
-to its own probe). So when a validation split exists, the fine-tuned network
-and the probe are scored on it (the task's score: accuracy, or R^2), and the
-probe is the model whenever it scores better. Without a split (few labels)
-nothing held out can judge them; the recipe itself was chosen so that it
-does not lose to the probe on the benchmark's tasks (docs/finetuning.md).
+to its own probe). So when a validation split exists, the probe is scored on
+it first (the task's score: accuracy, or R^2): a perfect probe is the model
+at once, at the probe's cost. Otherwise the fine-tuned network is scored on
+it too, and the probe is the model whenever it scores better. Without a
+split (few labels) nothing held out can judge them; the recipe itself was
+chosen so that it does not lose to the probe on the benchmark's tasks
+(docs/finetuning.md).
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ def train(estimator, built, data, spec, device, augment, lr):
     """Freeze, then train ``built.module`` (or keep the probe); return a :class:`Trained`.
 
     With a validation split, an LP-FT start and an estimator that checks
-    against its probe, the probe's network is kept aside and scored against
-    the fine-tuned one afterwards; ``built.module`` ends as the better one.
+    against its probe, the probe's network is scored, kept aside, and
+    scored against the fine-tuned one afterwards; ``built.module`` ends as
+    the better one (the probe at once when it is perfect).
 
     Examples
     --------
@@ -62,7 +65,11 @@ def train(estimator, built, data, spec, device, augment, lr):
     if probe_trained and freezing.frozen and not unlabeled:
         return Trained(built.probe.history, False, freezing, data.cached, PROBE, {})
     check = probe_trained and data.valid_idx is not None and estimator._checks_against_probe
-    probe_state = copy.deepcopy(built.module.state_dict()) if check else None
+    if check:
+        probe_state = copy.deepcopy(built.module.state_dict())
+        scores = {PROBE: _validation_score(built.module, data, spec, estimator, device, trained=False)}
+        if scores[PROBE] >= 1.0:  # a perfect probe: nothing fine-tuning could show on these images
+            return Trained(built.probe.history, False, freezing, data.cached, PROBE, scores)
     task = estimator._task_net(data.targets, spec, data.valid_idx is not None)
     if unlabeled:
         task = estimator._unlabeled_net(task, augment, built.arch, lr)
@@ -71,10 +78,14 @@ def train(estimator, built, data, spec, device, augment, lr):
     if interrupted:
         handle_interrupt(history, max_epochs, estimator.on_interrupt, type(estimator).__name__)
     estimator._after_training(built.module, data, device)
-    selected, scores = FINE_TUNED, {}
-    if check:
-        selected, scores = _keep_the_better(built.module, probe_state, data, spec, estimator, device)
-    return Trained(history, interrupted, freezing, data.cached, selected, scores)
+    if not check:
+        return Trained(history, interrupted, freezing, data.cached, FINE_TUNED, {})
+    scores[FINE_TUNED] = _validation_score(built.module, data, spec, estimator, device, trained=True)
+    # A tie keeps the fine-tuned network, the model that was asked for.
+    if scores[PROBE] > scores[FINE_TUNED]:
+        built.module.load_state_dict(probe_state)
+        return Trained(history, interrupted, freezing, data.cached, PROBE, scores)
+    return Trained(history, interrupted, freezing, data.cached, FINE_TUNED, scores)
 
 
 def training_plan(estimator, lr):
@@ -87,28 +98,15 @@ def training_plan(estimator, lr):
         callbacks=tuple(estimator.callbacks or ()), verbose=estimator.verbose, nested=nested_params(estimator))
 
 
-def _keep_the_better(module, probe_state, data, spec, estimator, device):
-    """Score the fine-tuned ``module`` and the probe (``probe_state``) on the validation rows; keep the better.
+def _validation_score(module, data, spec, estimator, device, trained):
+    """The task's score of ``module`` on the validation rows, predicting as the fitted model would.
 
-    Each is scored as it would predict: the fine-tuned network with its
-    test-time views, the probe without (it never saw augmented images). A tie
-    keeps the fine-tuned network, the model that was asked for.
+    A fine-tuned network (``trained``) averages its test-time views; the
+    probe never saw augmented images and predicts from the image alone.
     """
     rows = np.unique(data.valid_idx)  # whole-number weights repeat rows: score each image once
-    images, targets = data.images.subset(rows), data.targets[rows]
-    runtime = NetworkRuntime()
-
-    def score(n_views):
-        with on_device(module.eval(), device) as moved:
-            outputs = runtime.outputs(moved, images, runtime="torch", n_views=n_views,
-                                      batch_size=estimator.batch_size, device=device)
-        return spec.quality(outputs, targets)
-
-    tuned_state = copy.deepcopy(module.state_dict())
-    scores = {FINE_TUNED: score(views_of(estimator.tta, trained=True))}
-    module.load_state_dict(probe_state)
-    scores[PROBE] = score(views_of(estimator.tta, trained=False))
-    if scores[PROBE] > scores[FINE_TUNED]:
-        return PROBE, scores
-    module.load_state_dict(tuned_state)
-    return FINE_TUNED, scores
+    with on_device(module.eval(), device) as moved:
+        outputs = NetworkRuntime().outputs(moved, data.images.subset(rows), runtime="torch",
+                                           n_views=views_of(estimator.tta, trained=trained),
+                                           batch_size=estimator.batch_size, device=device)
+    return spec.quality(outputs, data.targets[rows])

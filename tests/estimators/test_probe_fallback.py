@@ -100,3 +100,15 @@ def test_auto_is_refused_where_it_was_not_measured(data):
         FineTunedRegressor(**{**tiny.FAST, "lr": "auto"}).fit(X, y.astype(float))
     with pytest.raises(InvalidParameterError, match="fallback_to_probe"):
         FineTunedClassifier(**{**tiny.FAST, "fallback_to_probe": "yes"}).fit(X, y)
+
+
+def test_a_perfect_probe_is_kept_without_fine_tuning():
+    # Dark and bright images: any probe separates them, so the validation split has nothing to show.
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.random((40, 8, 8)) * 0.2, 0.8 + rng.random((40, 8, 8)) * 0.2])
+    y = np.repeat([0, 1], 40)
+    clf = FineTunedClassifier(**{**JUDGED, "max_epochs": 50}).fit(X, y)
+    assert clf.selected_ == "probe" and clf.selection_scores_ == {"probe": 1.0}
+    assert clf.n_steps_ == 0 and len(clf.history_) == 1  # the probe's own record: no epoch of fine-tuning
+    forced = FineTunedClassifier(**{**JUDGED, "max_epochs": 2, "fallback_to_probe": False}).fit(X, y)
+    assert forced.n_steps_ > 0 and forced.selected_ == "fine-tuned"
