@@ -1,13 +1,14 @@
 """The ``sktransfer benchmark`` command: what does transfer learning buy on your images?
 
 Compares, on the same stratified splits and at several numbers of labelled
-images per class, six ways to classify images:
+images per class, seven ways to classify images:
 
 - ``pixels``: resized raw pixels + RBF SVM;
 - ``hog``: HOG features + RBF SVM;
 - ``lbp``: local binary pattern histograms + RBF SVM;
 - ``features``: a frozen pretrained backbone + logistic regression;
 - ``finetune``: a fine-tuned pretrained backbone;
+- ``probe``: the same classifier's own linear probe (``trainable_blocks=0``);
 - ``scratch``: the same network and recipe from random weights.
 
 Scores are accuracy and macro precision, recall and F1.

@@ -163,13 +163,14 @@ def add_arguments(parser):
                         help=f"fraction of each class held out for testing (default: {DEFAULTS['test_size']}); "
                              "'photos' and 'textures' have a fixed test set and refuse it")
     parser.add_argument("--backbone", default=DEFAULTS["backbone"],
-                        help=f"backbone of 'features', 'finetune' and 'scratch' (default: {DEFAULTS['backbone']})")
+                        help=f"backbone of 'features', 'finetune', 'probe' and 'scratch' "
+                             f"(default: {DEFAULTS['backbone']})")
     parser.add_argument("--image-size", type=positive_int, default=None,
                         help="side images are resized to for the backbone (default: for 'features', the image "
                              "side rounded up to a multiple of 32, between 32 and 224, 32 for digits; "
                              "fine-tuning picks its own size unless this is given)")
     parser.add_argument("--finetune-param", type=finetune_param, action="append", default=[], metavar="KEY=VALUE",
-                        help="a FineTunedClassifier parameter for 'finetune' and 'scratch', e.g. "
+                        help="a FineTunedClassifier parameter for 'finetune', 'probe' and 'scratch', e.g. "
                              "--finetune-param max_epochs=10 --finetune-param augment=light (repeatable; "
                              "values are Python literals, else strings; default: the estimator's defaults, "
                              "which own the training budget)")

@@ -6,7 +6,7 @@ Two families share their code:
   features computed once per dataset and variant in :meth:`~Method.prepare`,
   then per split a classifier whose hyperparameters and variant are chosen
   by inner cross-validation on the training set.
-- :class:`NetworkMethod` (``finetune``, ``scratch``, ``fixmatch``, and the
+- :class:`NetworkMethod` (``finetune``, ``probe``, ``scratch``, ``fixmatch``, and the
   domain adaptation of ``adabn``, ``dann`` and ``coral``): one estimator fit
   per split, tuned only with ``finetune_grid``; some also get the split's
   unlabelled pool.
@@ -38,9 +38,8 @@ from ..estimators import (SEMI_SUPERVISED_PARAMS, DomainAdaptiveClassifier, Fine
 from .evaluation import confusion, describe_fit, scores
 
 __all__ = ["CORAL", "DANN", "LBP", "METHOD_CLASSES", "AdaBN", "DomainAdaptation", "FeatureMethod", "Features",
-           "FineTune", "FixMatch", "HOG", "Method", "NetworkMethod", "Pixels", "Scratch", "Settings", "SkadaCORAL",
-           "SkadaMethod",
-           "SkadaSubspaceAlignment"]
+           "FineTune", "FixMatch", "HOG", "Method", "NetworkMethod", "Pixels", "Probe", "Scratch", "Settings",
+           "SkadaCORAL", "SkadaMethod", "SkadaSubspaceAlignment"]
 
 
 def _quiet(message):
@@ -342,6 +341,10 @@ class NetworkMethod(Method):
             params.setdefault("image_size", self.settings.image_size)
         return params
 
+    def grid(self):
+        """The grid the inner search tries (``finetune_grid``), or None for one fit."""
+        return self.settings.finetune_grid
+
     def run(self, ds, split):
         s = self.settings
         model = self.estimator(s.backbone, random_state=split.seed, device=s.device, verbose=0,
@@ -353,7 +356,7 @@ class NetworkMethod(Method):
             X_train = ds.take(np.concatenate([split.train, split.pool]))
             dtype = np.int64 if np.asarray(y_train).dtype.kind in "iuf" else object
             y_train = np.concatenate([np.asarray(y_train, dtype=dtype), np.full(len(split.pool), -1, dtype=dtype)])
-        tuned = bool(s.finetune_grid) and n_splits >= 2
+        tuned = bool(self.grid()) and n_splits >= 2
         t0 = time.perf_counter()
         inner_score, chosen = float("nan"), {}
         if tuned:
@@ -361,7 +364,7 @@ class NetworkMethod(Method):
             strata = np.array([str(v) for v in y_train])
             folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=split.seed)
             inner = list(folds.split(strata, strata))
-            search = GridSearchCV(model, s.finetune_grid, cv=inner, n_jobs=s.n_jobs, refit=True).fit(X_train, y_train)
+            search = GridSearchCV(model, self.grid(), cv=inner, n_jobs=s.n_jobs, refit=True).fit(X_train, y_train)
             model, inner_score, chosen = search.best_estimator_, search.best_score_, search.best_params_
         else:
             model.fit(X_train, y_train)
@@ -386,6 +389,26 @@ class FineTune(NetworkMethod):
     """
 
     name = "finetune"
+
+
+class Probe(NetworkMethod):
+    """``probe``: the fine-tuned classifier's own linear probe (LP of LP-FT): ``finetune`` with ``trainable_blocks=0``.
+
+    Examples
+    --------
+    >>> from sktransfer.benchmark._methods import Probe, Settings
+    >>> probe = Probe(Settings(finetune_params={"max_epochs": 2}, finetune_grid={"trainable_blocks": [0, "all"]}))
+    >>> probe.estimator_params(), probe.grid()
+    ({'max_epochs': 2, 'trainable_blocks': 0}, None)
+    """
+
+    name = "probe"
+
+    def estimator_params(self):
+        return {**super().estimator_params(), "trainable_blocks": 0}
+
+    def grid(self):
+        return None  # finetune_grid tunes the fine-tuning; trainable_blocks=0 is this method itself
 
 
 class Scratch(NetworkMethod):
@@ -573,5 +596,5 @@ class SkadaSubspaceAlignment(SkadaMethod):
 
 
 #: Every method by name, in the order of ``METHODS``.
-METHOD_CLASSES = {cls.name: cls for cls in (Pixels, HOG, LBP, Features, FineTune, Scratch, FixMatch, AdaBN, DANN, CORAL,
-                                            SkadaCORAL, SkadaSubspaceAlignment)}
+METHOD_CLASSES = {cls.name: cls for cls in (Pixels, HOG, LBP, Features, FineTune, Probe, Scratch, FixMatch, AdaBN, DANN,
+                                            CORAL, SkadaCORAL, SkadaSubspaceAlignment)}

@@ -79,10 +79,10 @@ METHODS = tuple(METHOD_CLASSES)
 DOMAIN_DEFAULT_METHODS = ("pixels", "hog", "lbp", "features", "finetune",
                           *(name for name, cls in METHOD_CLASSES.items() if cls.needs_target and not cls.requires))
 
-#: Defaults of ``sktransfer benchmark`` (digits, all six methods), sized for a
+#: Defaults of ``sktransfer benchmark`` (digits, seven methods), sized for a
 #: few minutes on a 2-core CPU; see docs/benchmarking.md.
 DEFAULTS = dict(
-    methods=("pixels", "hog", "lbp", "features", "finetune", "scratch"),
+    methods=("pixels", "hog", "lbp", "features", "finetune", "probe", "scratch"),
     labels_per_class=(5, 10, 50, "all"),
     n_seeds=3,
     test_size=0.3,
@@ -188,7 +188,7 @@ def run_benchmark(
         ``"fashion-mnist"`` (the idx files, see ``data_dir``), ``"photos"``,
         ``"textures"``, ``"faces"`` (see :mod:`sktransfer.benchmark.photos`), a
         folder with one sub-folder of images per class, or an ``.npz`` with ``X`` and ``y``.
-    methods : sequence of str, default=("pixels", "hog", "lbp", "features", "finetune", "scratch")
+    methods : sequence of str, default=("pixels", "hog", "lbp", "features", "finetune", "probe", "scratch")
         Which methods to compare; see :data:`METHODS`. ``"fixmatch"``
         fine-tunes with the labelled images plus unlabelled ones
         (:class:`~sktransfer.FineTunedClassifier`'s FixMatch);
@@ -208,7 +208,7 @@ def run_benchmark(
         ``ValueError`` (it could change nothing), unless in domain mode,
         where it still splits the source.
     backbone : str, default="efficientnet_lite0"
-        Backbone of the ``features``, ``finetune`` and ``scratch`` methods.
+        Backbone of the ``features``, ``finetune``, ``probe`` and ``scratch`` methods.
     image_size : int or None, default=None
         Side images are resized to for the backbone. None: for ``features``,
         the image side rounded up to a multiple of 32, between 32 and 224

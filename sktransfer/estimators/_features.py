@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from numbers import Integral
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, check_memory
 
-from .._auto import extractor_layers
+from .._auto import auto_image_size, extractor_layers, layer_candidates
 from .._device import cpu_copy, cpu_state_dict, on_device, resolve_device, seeded
 from .._files import check_writable_folder
 from .._inputs import as_inputs
 from .._progress import progress_bar
-from .._validation import resolve_image_size
+from .._validation import as_label_array, resolve_image_size, unlabeled_mask
 from ..backbones import Backbone, backbone_modality, block_indices, build_backbone
 from ..images import ImageSet, check_n_features_in, record_n_features_in
-from ..nn import POOLINGS, ImageEncoder, feature_width
+from ..nn import POOLINGS, ImageEncoder, encode_batches, feature_width
 from ..runtimes import RUNTIMES, NetworkRuntime, check_runtime
+from ..training import choose_layers, logistic_probe, multilabel_probe, ridge_probe
 from ._params import check_int_params
 
 
@@ -48,18 +52,34 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         Which block's output to take: None for the final features, a block
         index (negative counts from the top) or block name, or a list of them
         whose pooled features are concatenated (multi-scale features).
-        ``"auto"`` decides from the images given to :meth:`fit`: pooled
-        mid-level blocks for small images (larger side under
-        64 px, ``sktransfer._auto.EXTRACTOR_SMALL_IMAGE``: digits, glyphs, thumbnails), the final
-        features otherwise. Measured on scikit-learn's digits at 32 px with a
-        logistic regression and 5 labels per class: final features 0.61,
-        mid-level blocks 0.92, raw pixels 0.86; ImageNet's top blocks describe
-        objects in photographs, not strokes in an 8x8 glyph.
+        ``"auto"`` decides from what :meth:`fit` is given. With ``y`` (as in
+        a ``Pipeline`` or ``cross_val_score``), as
+        :class:`FineTunedClassifier`'s ``layer="auto"`` does: among the final
+        features and the pooled mid-level blocks (only the latter below
+        128 px, ``sktransfer._auto.layer_candidates``), the one whose linear
+        probe scores best by 3-fold cross-validation on the training images
+        (``probe_scores_``; ties go to the final features). The probe is a
+        standardised logistic regression (C=1, stratified folds) for class
+        labels, whose rows labelled -1 (unlabelled) are left out; one per
+        label for a 0/1 label matrix; ridge (``RidgeCV``, unstratified) for
+        continuous targets. Without ``y``: pooled mid-level blocks for small
+        images (larger side under 64 px,
+        ``sktransfer._auto.EXTRACTOR_SMALL_IMAGE``: digits, glyphs,
+        thumbnails), the final features otherwise. Measured on
+        scikit-learn's digits at 32 px with a logistic regression and 5
+        labels per class: final features 0.61, mid-level blocks 0.92, raw
+        pixels 0.86; ImageNet's top blocks describe objects in photographs,
+        not strokes in an 8x8 glyph.
     pooling : {"avg", "max", "avgmax", "gem", "none"}, default="avg"
         How a feature map becomes a vector: average, max, both concatenated,
         generalised mean (p=3), or "none" to flatten the map.
-    image_size : int, tuple of int or None, default=None
-        Size images are resized to; the backbone's default when None.
+    image_size : "auto", int, tuple of int or None, default="auto"
+        Size images are resized to. ``"auto"``, as in
+        :class:`FineTunedClassifier`: the larger side of the images given to
+        :meth:`fit`, rounded up to a multiple of 32, within 32 px and the
+        backbone's default (8x8 digits: 32 px; 160 px photographs: 160 px,
+        not 224); a backbone that takes only one size (ViT) gets that size.
+        None: the backbone's default.
     batch_size : int, default=64
         Images per forward pass.
     device : str, default="auto"
@@ -100,7 +120,13 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     image_size_ : tuple of int
         The ``(H, W)`` images are resized to.
     layers_ : list of int or None
-        Block indices features are taken from; None for the final output.
+        Block indices whose pooled features are concatenated; None for the
+        final output. As ``layer`` gave, or as ``layer="auto"`` chose.
+    probe_scores_ : dict of str to float or None
+        With ``layer="auto"`` and ``y``: each candidate's (``"final"``,
+        ``"mid"``) cross-validated probe score (accuracy for labels, R² for
+        continuous targets; NaN when nothing was validated: a single
+        candidate, or a class with a single image). None otherwise.
     device_ : torch.device
         Where :meth:`transform` computes.
     n_features_in_ : int
@@ -114,9 +140,13 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     Notes
     -----
-    ``fit`` only loads the backbone: nothing is learnt from ``X``, which is
-    validated and otherwise unused. Pickles hold the configuration, not a
-    copy of public weights (random-init and custom weights are kept).
+    ``fit`` loads the backbone; the network is never trained. With
+    ``layer="auto"`` and ``y`` it also computes each candidate's features of
+    the labelled images and cross-validates a linear probe on them, and
+    :meth:`fit_transform` then returns the chosen candidate's features
+    without computing them again (with ``runtime="torch"`` and no
+    ``memory``). Pickles hold the configuration, not a copy of public
+    weights (random-init and custom weights are kept).
 
     Examples
     --------
@@ -128,6 +158,15 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     (10, 232)
     >>> fx.set_params(layer=None).fit_transform(X).shape  # the final features
     (10, 1280)
+
+    With labels, as in a ``Pipeline``, ``"auto"`` chooses as
+    :class:`FineTunedClassifier` does (below 128 px only the mid-level
+    blocks are candidates, so nothing needs validating here):
+
+    >>> y = load_digits().target[:10]
+    >>> fx = PretrainedFeatureExtractor(input_shape=(8, 8), verbose=0).fit(X, y)
+    >>> fx.image_size_, fx.layers_, fx.probe_scores_
+    ((32, 32), [3, 4, 5], {'mid': nan})
     """
 
     _parameter_constraints = {
@@ -135,7 +174,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         "weights": [str, None],
         "layer": [StrOptions({"auto"}), Integral, str, list, tuple, None],
         "pooling": [StrOptions(set(POOLINGS))],
-        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "image_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "input_shape": [tuple, list, None],
@@ -153,7 +192,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         weights="default",
         layer="auto",
         pooling="avg",
-        image_size=None,
+        image_size="auto",
         batch_size=64,
         device="auto",
         input_shape=None,
@@ -178,35 +217,61 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         self.runtime = runtime
 
     def fit(self, X, y=None):
-        """Load the backbone and check ``X``.
+        """Load the backbone and check ``X``; with ``layer="auto"`` and ``y``, choose the blocks.
 
         Parameters
         ----------
         X : images
             See :func:`sktransfer.images.as_image_set` for accepted forms.
-        y : None
-            Ignored.
+        y : array-like of shape (n_images,) or (n_images, n_outputs), default=None
+            Targets: with ``layer="auto"``, the blocks whose probe scores
+            best on them (see ``layer``); otherwise ignored.
 
         Returns
         -------
         self : PretrainedFeatureExtractor
         """
+        self._fit(X, y)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit to ``X`` (and ``y``) and return the features of ``X``.
+
+        When ``layer="auto"`` chose with ``y``, the chosen candidate's
+        features are already computed: they are returned as they are.
+
+        Parameters
+        ----------
+        X : images
+        y : array-like of shape (n_images,) or (n_images, n_outputs), default=None
+
+        Returns
+        -------
+        features : ndarray of shape (n_images, n_features), dtype float32
+        """
+        features = self._fit(X, y)
+        return self._transform(X) if features is None else features
+
+    def _fit(self, X, y):
+        """Fit; return the training features when the choice computed those ``transform(X)`` would give."""
         self._validate_params()
         check_int_params(self)  # batch_size=True would read one image per batch
         images = self._inputs(X)  # validate before the slow load
+        task = None if y is None or self.layer != "auto" else probe_task(y, len(images))
         check_runtime(self.runtime)
         device = resolve_device(self.device)
         check_writable_memory(self.memory)
         seed = None if self.random_state is None else check_random_state(self.random_state).randint(2**31 - 1)
         with seeded(seed, device):  # weights=None draws its random init here
             backbone = build_backbone(self.backbone, self.weights)
-        layers = self._resolve_layers(backbone, images)
-        image_size = resolve_image_size(self.image_size, backbone)
+        image_size = self._resolve_image_size(backbone, images)
+        layers, scores, features = self._resolve_layers(backbone, images, image_size, task, device)
         encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
         n_out = feature_width(encoder)
         # Assign fitted state only once everything succeeded, so a failed
         # re-fit never leaves a half-updated model behind.
         self.backbone_, self.layers_, self.image_size_ = backbone, layers, image_size
+        self.probe_scores_ = scores
         self.encoder_, self._runtime = encoder, NetworkRuntime()
         self._n_features_out = n_out
         record_n_features_in(self, X)
@@ -214,7 +279,9 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         # not the current parameters, which set_params may change before a re-fit.
         self._fitted_with = dict(backbone=self.backbone, weights=self.weights, pooling=self.pooling)
         self._fingerprint = None
-        return self
+        # transform's own path, unless it would run elsewhere (ONNX) or fill the cache.
+        reusable = self.runtime == "torch" and _as_memory(self.memory).location is None
+        return features if reusable else None
 
     def transform(self, X):
         """Compute features for ``X``.
@@ -228,6 +295,10 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         -------
         features : ndarray of shape (n_images, n_features), dtype float32
         """
+        return self._transform(X)
+
+    def _transform(self, X):
+        """:meth:`transform`, without scikit-learn's output container (``fit_transform`` applies it once)."""
         check_is_fitted(self, "image_size_")
         # set_params after fit is not checked by anyone else: batch_size, memory, file_key... are used here.
         self._validate_params()
@@ -259,10 +330,35 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         modality = backbone_modality(self.backbone if backbone is None else backbone)
         return as_inputs(X, modality, input_shape=self.input_shape)
 
-    def _resolve_layers(self, backbone, images):
-        if self.layer == "auto":
-            return extractor_layers(len(backbone.blocks), images.typical_shape())
-        return block_indices(backbone.blocks, self.layer, backbone.name)
+    def _resolve_image_size(self, backbone, images):
+        if not (isinstance(self.image_size, str) and self.image_size == "auto"):
+            return resolve_image_size(self.image_size, backbone)
+        if backbone.extra.get("fixed_input_size"):  # e.g. ViT: its position embeddings fix the size
+            return tuple(backbone.input_size)
+        return auto_image_size(images.typical_shape(), backbone.input_size)
+
+    def _resolve_layers(self, backbone, images, image_size, task, device):
+        """``(layers, probe_scores, features)``: the blocks, their CV scores and the training images' features
+        (None when ``y`` did not decide; the features only when computed for every image)."""
+        if self.layer != "auto":
+            return block_indices(backbone.blocks, self.layer, backbone.name), None, None
+        if task is None or len(task.rows) == 0:
+            return extractor_layers(len(backbone.blocks), images.typical_shape()), None, None
+        candidates = layer_candidates(len(backbone.blocks), image_size)
+        if len(candidates) == 1:  # nothing to compare: choose_layers would not look at the features
+            name = next(iter(candidates))
+            return candidates[name], {name: float("nan")}, None
+        every_image = len(task.rows) == len(images)
+        labelled = images if every_image else images.subset(task.rows)
+        features = {name: self._encode(ImageEncoder(backbone, image_size, layers, self.pooling), labelled, device)
+                    for name, layers in candidates.items()}
+        name, scores = choose_layers(features, task.targets, make_probe=task.make_probe, stratify=task.stratify)
+        return candidates[name], scores, features[name] if every_image else None
+
+    def _encode(self, encoder, images, device):
+        """``transform``'s torch path for an encoder of this fit."""
+        with on_device(encoder, device) as on, progress_bar(len(images), self.verbose, "features") as bar:
+            return encode_batches(on, images, batch_size=self.batch_size, device=device, progress=bar)
 
     def _cache_key(self, images):
         fitted = self._fitted_with
@@ -316,6 +412,63 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         tags.input_tags.positive_only = True  # pixels are never negative
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+@dataclass(frozen=True)
+class ProbeTask:
+    """What ``layer="auto"`` cross-validates on: the labelled ``rows``, their ``targets``, the probe, the folds."""
+
+    rows: np.ndarray
+    targets: np.ndarray
+    make_probe: object
+    stratify: bool
+
+
+def probe_task(y, n_images):
+    """The probe ``y`` calls for, on the rows it labels: the classifier's for labels, ridge for continuous targets.
+
+    Class labels (1-D, not continuous floats: integers are labels) get the
+    stratified logistic probe and lose their -1 (unlabelled) rows; a 0/1 label matrix gets one logistic
+    regression per label; continuous targets (float, 1-D or 2-D) the ridge
+    probe, every row kept (-1 is then a value).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.estimators._features import probe_task
+    >>> task = probe_task(["cat", -1, "dog", "cat"], 4)
+    >>> task.rows.tolist(), task.targets.tolist(), task.stratify
+    ([0, 2, 3], ['cat', 'dog', 'cat'], True)
+    >>> probe_task(np.linspace(-1, 1, 5), 5).make_probe()[-1]
+    RidgeCV(...)
+    >>> probe_task([0, 1], 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: X has 3 images but y has 2 targets; pass one target per image (or fit without y, or set layer to something else than "auto": then y is not used).
+    """
+    y = np.asarray(as_label_array(y))
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y has shape {y.shape}; pass one target per image: a 1-D array, or a 2-D one with a "
+                         "column per label or target.")
+    if len(y) != n_images:
+        raise ValueError(
+            f"X has {n_images} images but y has {len(y)} targets; pass one target per image "
+            '(or fit without y, or set layer to something else than "auto": then y is not used).'
+        )
+    kind = type_of_target(y) if y.ndim == 2 or y.dtype.kind == "f" else ""
+    if kind in ("continuous", "continuous-multioutput"):
+        return ProbeTask(np.arange(len(y)), y, ridge_probe, False)
+    if kind == "multilabel-indicator":
+        return ProbeTask(np.arange(len(y)), y, lambda: multilabel_probe(1.0), False)
+    rows = np.flatnonzero(~unlabeled_mask(y)) if y.ndim == 1 else np.arange(0)
+    if y.ndim != 1 or (len(rows) and type_of_target(y[rows]) not in ("binary", "multiclass")):
+        raise ValueError(
+            f"layer='auto' chooses the blocks with y, but y is {type_of_target(y)!r}: pass class labels, a 0/1 label "
+            "matrix or continuous targets, fit without y, or set layer (e.g. layer=None for the final features)."
+        )
+    return ProbeTask(rows, y[rows], lambda: logistic_probe(1.0), True)
 
 
 def _as_memory(memory):

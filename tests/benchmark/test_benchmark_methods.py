@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from sktransfer.benchmark import Dataset, load_dataset, run_benchmark
-from sktransfer.benchmark.runner import (DOMAIN_DEFAULT_METHODS, METHOD_CLASSES, METHODS, Settings, combine_domains,
-                                         iter_splits)
+from sktransfer.benchmark.runner import (DEFAULTS, DOMAIN_DEFAULT_METHODS, FINETUNE_GRID, METHOD_CLASSES, METHODS,
+                                         Settings, combine_domains, iter_splits)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
@@ -35,7 +35,7 @@ def _split(ds, n_source, size=2):
 
 def test_the_registry_is_the_method_list_and_its_flags():
     assert METHODS == tuple(METHOD_CLASSES) == (
-        "pixels", "hog", "lbp", "features", "finetune", "scratch", "fixmatch", "adabn", "dann", "coral",
+        "pixels", "hog", "lbp", "features", "finetune", "probe", "scratch", "fixmatch", "adabn", "dann", "coral",
         "skada-coral", "skada-sa")
     assert all(cls.name == name for name, cls in METHOD_CLASSES.items())
     flags = {name: (cls.network, cls.uses_pool, cls.needs_target) for name, cls in METHOD_CLASSES.items()}
@@ -74,6 +74,7 @@ def test_each_feature_method_prepares_its_variants_then_fits_and_scores_a_split(
 
 @pytest.mark.parametrize("name, estimator, params", [
     ("finetune", "FineTunedClassifier", {}),
+    ("probe", "FineTunedClassifier", {"trainable_blocks": 0}),
     ("scratch", "FineTunedClassifier", {"weights": None}),
     ("fixmatch", "FineTunedClassifier", {}),
     ("adabn", "DomainAdaptiveClassifier", {"method": "none"}),
@@ -92,9 +93,18 @@ def test_each_network_method_fits_and_scores_a_split(name, estimator, params, do
     row = method.run(ds, split)
     assert list(row) == ROW_KEYS and 0.0 <= row["accuracy"] <= 1.0
     assert np.sum(row["confusion_matrix"]) == len(split.test) and row["tuned"] is False
-    assert row["chosen"].startswith("32px") and "1 epoch" in row["chosen"]
+    assert row["chosen"].startswith("32px") and ("probe only" if name == "probe" else "1 epoch") in row["chosen"]
     assert method.n_unlabeled(split) == (len(split.pool) if method.uses_pool else 0)
     assert method.n_unlabeled(split) in (0, len(ds) - n_source - len(split.test))
+
+
+def test_probe_runs_by_default_beside_finetune_and_is_never_tuned_into_fine_tuning(domains):
+    assert DEFAULTS["methods"] == ("pixels", "hog", "lbp", "features", "finetune", "probe", "scratch")
+    ds, n_source = domains
+    method = METHOD_CLASSES["probe"](_settings(finetune_grid=FINETUNE_GRID))  # trainable_blocks in {0, "all"}
+    assert method.grid() is None and METHOD_CLASSES["finetune"](_settings(finetune_grid=FINETUNE_GRID)).grid()
+    row = method.run(ds, _split(ds, n_source))
+    assert row["tuned"] is False and row["chosen"].endswith("probe only"), row["chosen"]
 
 
 def test_the_runner_loops_seeds_then_sizes_then_methods(digits_npz):

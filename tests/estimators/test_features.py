@@ -16,6 +16,7 @@ from sklearn.utils import estimator_html_repr
 
 import sktransfer.runtimes._state as features_module  # where the extractor runs its encoder (runtime="torch")
 from sktransfer import PretrainedFeatureExtractor
+from sktransfer._auto import layer_candidates
 from sktransfer._progress import progress_bar
 
 FAST = dict(backbone="timm/resnet18", weights=None, image_size=32, verbose=0)
@@ -376,3 +377,120 @@ def test_transform_reads_x_for_the_fitted_backbone_not_a_later_parameter(digits,
     fx.set_params(backbone="efficientnet_lite0", weights="default")
     np.testing.assert_array_equal(fx.transform(X), reference)
     assert calls == ["timm/test_resnet"]
+
+
+# --------------------------------------------------------------------------- layer="auto" with y, image_size="auto"
+
+TINY = dict(backbone="timm/test_resnet", weights=None, input_shape=(8, 8), verbose=0, random_state=0)
+
+
+def _per_class(y, n):
+    return np.concatenate([np.flatnonzero(y == c)[:n] for c in np.unique(y)])
+
+
+def test_auto_layer_with_y_chooses_the_blocks_the_classifiers_probe_chooses(digits):
+    """Pretrained Lite0 on 8x8 digits at 128 px (both candidates offered): the mid-level blocks win the
+    cross-validated probe, the extractor reads them, and so does the classifier's probe on the same data."""
+    from sktransfer import FineTunedClassifier
+
+    X, y = digits
+    rows = _per_class(y, 10)
+    fx = lite(image_size=128).fit(X[rows], y[rows])
+    scores = fx.probe_scores_
+    assert set(scores) == {"final", "mid"} and all(0.0 <= s <= 1.0 for s in scores.values())
+    assert fx.layers_ == ([3, 4, 5] if scores["mid"] > scores["final"] else None)  # the scores decided
+    assert scores["mid"] > scores["final"] + 0.05 and fx.layers_ == [3, 4, 5], scores  # glyphs: the middle
+    clf = FineTunedClassifier(trainable_blocks=0, image_size=128, input_shape=(8, 8), random_state=0,
+                              verbose=0).fit(X[rows], y[rows])
+    assert clf.layers_ == fx.layers_ and clf.image_size_ == fx.image_size_ == (128, 128)
+    assert set(clf.probe_scores_) == set(scores)
+    # Without y, today's rule: small images, mid-level blocks; nothing was validated.
+    unlabelled = lite(image_size=128).fit(X[rows])
+    assert unlabelled.layers_ == [3, 4, 5] and unlabelled.probe_scores_ is None
+
+
+def test_auto_image_size_is_the_classifiers(digits):
+    from sktransfer import FineTunedClassifier
+    from sktransfer.backbones import get_backbone
+
+    X, y = digits[0][:20], digits[1][:20]
+    wide = np.random.default_rng(0).random((20, 100, 60))  # larger side 100 -> 128 px
+    for images, shape in ((X, (8, 8)), (wide, None)):
+        fx = PretrainedFeatureExtractor(**{**TINY, "input_shape": shape}).fit(images)
+        assert fx.image_size == "auto"  # the default
+        clf = FineTunedClassifier("timm/test_resnet", weights=None, trainable_blocks=0, input_shape=shape,
+                                  random_state=0, verbose=0).fit(images, y)
+        assert fx.image_size_ == clf.image_size_ == ((32, 32) if shape else (128, 128))
+    assert PretrainedFeatureExtractor(**{**TINY, "image_size": None}).fit(X).image_size_ == (160, 160)
+    assert PretrainedFeatureExtractor(**{**TINY, "image_size": 48}).fit(X).image_size_ == (48, 48)
+    fixed = get_backbone("timm/test_resnet", weights=None)
+    fixed.extra["fixed_input_size"] = True  # as a ViT: one size only, which "auto" keeps
+    assert PretrainedFeatureExtractor(**{**TINY, "backbone": fixed}).fit(X).image_size_ == (160, 160)
+
+
+def test_probe_scores_decide_and_fit_transform_reuses_the_chosen_features(digits, monkeypatch):
+    X, y = digits[0][:60], digits[1][:60]
+    fx = PretrainedFeatureExtractor(**TINY, image_size=128)
+    calls = []
+    real = features_module.encode_batches
+    monkeypatch.setattr(features_module, "encode_batches", lambda *a, **k: calls.append(1) or real(*a, **k))
+    out = fx.fit_transform(X, y)
+    assert calls == []  # transform's path never ran: the chosen candidate's features were at hand
+    best = max(fx.probe_scores_, key=lambda name: (fx.probe_scores_[name], name == "final"))
+    candidates = layer_candidates(len(fx.backbone_.blocks), (128, 128))
+    assert candidates == {"final": None, "mid": [1, 2, 3]} and fx.layers_ == candidates[best]
+    np.testing.assert_array_equal(out, fx.transform(X))
+    assert calls == [1]
+    pd = pytest.importorskip("pandas")
+    frame = clone(fx).set_output(transform="pandas").fit_transform(X, y)
+    assert isinstance(frame, pd.DataFrame) and frame.shape == out.shape
+
+
+def test_pipeline_and_cross_val_score_choose_per_fit(digits):
+    X, y = digits[0][:90], digits[1][:90]
+    pipe = make_pipeline(PretrainedFeatureExtractor(**TINY, image_size=128), StandardScaler(),
+                         LogisticRegression(max_iter=500))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.2  # random weights: well above chance (0.1)
+    fitted = pipe.fit(X, y)
+    assert set(fitted[0].probe_scores_) == {"final", "mid"}
+    assert fitted.predict(X).shape == (90,)
+
+
+def test_unlabelled_rows_are_left_out_of_the_choice(digits):
+    X, y = digits[0][:60], digits[1][:60].copy()
+    semi = y.copy()
+    semi[::3] = -1
+    labelled = semi != -1
+    partial = PretrainedFeatureExtractor(**TINY, image_size=128)
+    out = partial.fit_transform(X, semi)
+    assert out.shape[0] == 60  # every image's features, the unlabelled ones too
+    alone = PretrainedFeatureExtractor(**TINY, image_size=128).fit(X[labelled], y[labelled])
+    assert partial.layers_ == alone.layers_
+    assert partial.probe_scores_ == pytest.approx(alone.probe_scores_)
+    nobody = PretrainedFeatureExtractor(**TINY, image_size=128).fit(X, np.full(60, -1))
+    assert nobody.probe_scores_ is None  # no labels: the rule without y (small images: mid-level blocks)
+    assert nobody.layers_ == PretrainedFeatureExtractor(**TINY, image_size=128).fit(X).layers_ == [1, 2, 3]
+
+
+def test_other_targets_choose_with_their_probe(digits):
+    X, y = digits[0][:40], digits[1][:40]
+    continuous = PretrainedFeatureExtractor(**TINY, image_size=128).fit(X, X.mean(axis=1))
+    assert set(continuous.probe_scores_) == {"final", "mid"}  # ridge's R², which can be below 0
+    labels = np.column_stack([y % 2, y > 4]).astype(int)
+    multilabel = PretrainedFeatureExtractor(**TINY, image_size=128).fit(X, labels)
+    assert set(multilabel.probe_scores_) == {"final", "mid"}
+    assert all(0.0 <= s <= 1.0 for s in multilabel.probe_scores_.values())  # subset accuracy
+
+
+def test_bad_y_is_refused_unless_the_layer_is_given(digits):
+    X, y = digits[0][:10], digits[1][:10]
+    fx = PretrainedFeatureExtractor(**TINY)
+    with pytest.raises(ValueError, match="X has 10 images but y has 9 targets; pass one target per image"):
+        fx.fit(X, y[:9])
+    with pytest.raises(ValueError, match=r"'multiclass-multioutput'.*layer=None"):
+        fx.fit(X, np.column_stack([y, y]))
+    with pytest.raises(ValueError, match=r"y has shape \(10, 2, 1\); pass one target per image"):
+        fx.fit(X, np.zeros((10, 2, 1)))
+    assert not hasattr(fx, "layers_")  # nothing was fitted
+    assert fx.set_params(layer=None).fit(X, y[:9]).probe_scores_ is None  # y unused: ignored, as before
