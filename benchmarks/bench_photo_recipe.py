@@ -21,6 +21,7 @@ from sktransfer.benchmark.photos import photo_crops
 
 CONFIGS = {
     "probe": dict(trainable_blocks=0),
+    "probe-mid": dict(trainable_blocks=0, layer="mid"),
     "default": dict(),
     "glyph-recipe": dict(lr=1e-2, augment="strong"),
     "lr3": dict(lr=1e-3),
@@ -32,6 +33,8 @@ CONFIGS = {
     "lr1e-4-light": dict(lr=1e-4, augment="light"),
     "lr3-light-mid": dict(lr=1e-3, augment="light", layer="mid"),
     "lr3-photo": dict(lr=1e-3, augment="photo"),
+    "lr3-photo-mid": dict(lr=1e-3, augment="photo", layer="mid"),
+    "glyph-recipe-mid": dict(lr=1e-2, augment="strong", layer="mid"),
     "lr3-photo-nols": dict(lr=1e-3, augment="photo", label_smoothing=0.0),
     "lr2-photo": dict(lr=2e-3, augment="photo"),
     "lr5e-4-photo": dict(lr=5e-4, augment="photo"),

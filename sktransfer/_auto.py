@@ -105,23 +105,29 @@ def extractor_layers(n_blocks, typical_shape):
 
 
 def layer_candidates(n_blocks, image_size=None):
-    """``{"final": None, "mid": [...]}``: the block sets the fine-tuned estimators' ``layer="auto"`` chooses among.
+    """``{"mid": [...], "final": None}``: the block sets the fine-tuned estimators' ``layer="auto"`` chooses among.
+
+    In preference order: the probe's cross-validation breaks ties in favour
+    of the first, the mid-level blocks, which also run fewer blocks. On crops
+    of photographs (10 per class, 160 px) both candidates scored 1.0 in
+    cross-validation, and the mid-level probe then scored 0.925-0.954 on
+    test crops where the final features scored 0.883-0.913 (three seeds,
+    ``benchmarks/bench_photo_recipe.py``).
 
     Examples
     --------
     >>> from sktransfer._auto import layer_candidates
     >>> layer_candidates(8, (224, 224))
-    {'final': None, 'mid': [3, 4, 5]}
+    {'mid': [3, 4, 5], 'final': None}
     >>> layer_candidates(8, (64, 64))
     {'mid': [3, 4, 5]}
     """
-    candidates = {"final": None}
     mid = mid_blocks(n_blocks)
-    if mid and mid != [n_blocks - 1]:
-        candidates["mid"] = mid
-        if image_size is not None and min(image_size) < FINAL_LAYER_MIN_SIDE:
-            del candidates["final"]
-    return candidates
+    if not mid or mid == [n_blocks - 1]:
+        return {"final": None}
+    if image_size is not None and min(image_size) < FINAL_LAYER_MIN_SIDE:
+        return {"mid": mid}
+    return {"mid": mid, "final": None}
 
 
 def resolve_recipe(lr, augment, typical_shape):

@@ -54,11 +54,11 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         whose pooled features are concatenated (multi-scale features).
         ``"auto"`` decides from what :meth:`fit` is given. With ``y`` (as in
         a ``Pipeline`` or ``cross_val_score``), as
-        :class:`FineTunedClassifier`'s ``layer="auto"`` does: among the final
-        features and the pooled mid-level blocks (only the latter below
+        :class:`FineTunedClassifier`'s ``layer="auto"`` does: among the pooled
+        mid-level blocks and the final features (only the former below
         128 px, ``sktransfer._auto.layer_candidates``), the one whose linear
         probe scores best by 3-fold cross-validation on the training images
-        (``probe_scores_``; ties go to the final features). The probe is a
+        (``probe_scores_``; ties go to the mid-level blocks). The probe is a
         standardised logistic regression (C=1, stratified folds) for class
         labels, whose rows labelled -1 (unlabelled) are left out; one per
         label for a 0/1 label matrix; ridge (``RidgeCV``, unstratified) for

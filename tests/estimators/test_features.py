@@ -436,9 +436,9 @@ def test_probe_scores_decide_and_fit_transform_reuses_the_chosen_features(digits
     monkeypatch.setattr(features_module, "encode_batches", lambda *a, **k: calls.append(1) or real(*a, **k))
     out = fx.fit_transform(X, y)
     assert calls == []  # transform's path never ran: the chosen candidate's features were at hand
-    best = max(fx.probe_scores_, key=lambda name: (fx.probe_scores_[name], name == "final"))
+    best = max(fx.probe_scores_, key=lambda name: (fx.probe_scores_[name], name == "mid"))  # ties: mid
     candidates = layer_candidates(len(fx.backbone_.blocks), (128, 128))
-    assert candidates == {"final": None, "mid": [1, 2, 3]} and fx.layers_ == candidates[best]
+    assert candidates == {"mid": [1, 2, 3], "final": None} and fx.layers_ == candidates[best]
     np.testing.assert_array_equal(out, fx.transform(X))
     assert calls == [1]
     pd = pytest.importorskip("pandas")
