@@ -18,6 +18,7 @@ import torch
 
 from sktransfer import FineTunedClassifier
 from sktransfer.benchmark.photos import photo_crops
+from sktransfer.nn import PRESETS, BatchAugment
 
 CONFIGS = {
     "probe": dict(trainable_blocks=0),
@@ -34,6 +35,7 @@ CONFIGS = {
     "lr3-light-mid": dict(lr=1e-3, augment="light", layer="mid"),
     "lr3-photo": dict(lr=1e-3, augment="photo"),
     "lr3-photo-mid": dict(lr=1e-3, augment="photo", layer="mid"),
+    "lr3-photo-noflip-mid": dict(lr=1e-3, augment="photo-noflip", layer="mid"),
     "glyph-recipe-mid": dict(lr=1e-2, augment="strong", layer="mid"),
     "lr3-photo-nols": dict(lr=1e-3, augment="photo", label_smoothing=0.0),
     "lr2-photo": dict(lr=2e-3, augment="photo"),
@@ -58,6 +60,8 @@ def main():
             params = dict(CONFIGS[name])
             if params.get("layer") == "mid":
                 params["layer"] = [3, 4, 5]
+            if params.get("augment") == "photo-noflip":  # the "photo" preset without its flips
+                params["augment"] = BatchAugment(**{**PRESETS["photo"], "hflip": 0.0})
             start = time.perf_counter()
             clf = FineTunedClassifier(random_state=seed, verbose=0, **params).fit(X, y)
             fit_s = time.perf_counter() - start

@@ -157,7 +157,9 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         ``"strong"`` for small images (larger side below 64 px), ``"photo"``
         for photographs, on which the glyph recipe (``"strong"`` at
         ``lr=1e-2``) ended 14 points below its own probe (see
-        docs/finetuning.md). None: no augmentation. A callable
+        docs/finetuning.md). ``"photo"`` mirrors images: where a mirror
+        image is another class (left/right, arrows, text), pass
+        ``"strong"`` or ``"light"``. None: no augmentation. A callable
         (e.g. a ``torchvision.transforms.v2`` transform) gets the float batch
         ``(B, C, H, W)`` and returns one of the same shape; note that v2
         transforms draw one set of random parameters per batch. Not used with
