@@ -384,10 +384,10 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
                  optimizer=torch.optim.AdamW, lr_schedule="cosine", warmup_epochs=1, unfreeze_every=None,
                  max_epochs=5, min_steps=200, batch_size=32, hidden_units=(), dropout=0.0, image_size="auto",
                  pooling="avg", augment="auto", label_smoothing=0.1, tta=4, validation_fraction="auto",
-                 early_stopping="auto", fallback_to_probe=True, class_weight=None, semi_supervised="fixmatch", pseudo_label_threshold=0.95,
-                 unlabeled_weight=1.0, unlabeled_ratio=3.0, warm_start=False, random_state=None, device="auto",
-                 input_shape=None, callbacks=None, verbose=1, on_interrupt="raise", runtime="torch", quantize=None,
-                 **kwargs):
+                 early_stopping="auto", fallback_to_probe=True, class_weight=None, semi_supervised="fixmatch",
+                 pseudo_label_threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=3.0, warm_start=False,
+                 random_state=None, device="auto", input_shape=None, callbacks=None, verbose=1, on_interrupt="raise",
+                 runtime="torch", quantize=None, **kwargs):
         self._store_params(locals())
 
     # ------------------------------------------------------------------ predict

@@ -112,9 +112,9 @@ n_features_in_, arch_spec_
                  lr_decay=0.7, weight_decay=0.01, l2sp=0.0, optimizer=torch.optim.AdamW, lr_schedule="cosine",
                  warmup_epochs=1, unfreeze_every=None, max_epochs=5, min_steps=200, batch_size=32,
                  hidden_units=(), dropout=0.0, image_size="auto", pooling="avg", augment="light", tta=4,
-                 validation_fraction="auto", early_stopping="auto", fallback_to_probe=True, warm_start=False, random_state=None,
-                 device="auto", input_shape=None, callbacks=None, verbose=1, on_interrupt="raise", runtime="torch",
-                 quantize=None, **kwargs):
+                 validation_fraction="auto", early_stopping="auto", fallback_to_probe=True, warm_start=False,
+                 random_state=None, device="auto", input_shape=None, callbacks=None, verbose=1,
+                 on_interrupt="raise", runtime="torch", quantize=None, **kwargs):
         self._store_params(locals())
 
     def predict(self, X):

@@ -26,6 +26,7 @@ __all__ = ["ClassifierNet", "DeviceBatchIterator", "DomainAdaptationNet", "FixMa
            "GradualUnfreeze", "ImageDataset", "InterruptMixin", "L2SPMixin", "MergedGroups", "MultiLabelLoss",
            "MultiLabelNet", "ProbeResult", "RecordLR", "RegressorNet", "StopOnDivergence", "TaskNet", "TaskProbe",
            "TrainingData", "TrainingPlan", "assemble_net", "choose_layers", "coral_loss", "encode_images",
-           "fit_label_probe", "labeled_accuracy", "subset_accuracy", "fit_multilabel_probe", "fit_probe", "fit_ridge_probe", "ganin_coefficient", "handle_interrupt",
-           "logistic_probe", "multilabel_probe", "one_cycle", "optimizer_keywords", "param_groups",
-           "pseudo_label_loss", "ridge_probe", "run_probe", "train_network", "warmup_cosine"]
+           "fit_label_probe", "fit_multilabel_probe", "fit_probe", "fit_ridge_probe", "ganin_coefficient",
+           "handle_interrupt", "labeled_accuracy", "logistic_probe", "multilabel_probe", "one_cycle",
+           "optimizer_keywords", "param_groups", "pseudo_label_loss", "ridge_probe", "run_probe", "subset_accuracy",
+           "train_network", "warmup_cosine"]
