@@ -192,7 +192,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         history, freezing = trained.history, trained.freezing
         self.arch_spec_, self.target_spec_, self.history_ = built.arch, spec, history
         self.image_size_, self.layers_, self.n_blocks_ = built.arch.image_size, built.arch.layers, len(freezing.blocks)
-        self.trainable_blocks_, self.features_cached_ = freezing.n_trainable, trained.cached
+        self.trainable_blocks_, self.features_cached_ = freezing.n_trainable, data.cached
         # The steps behind the model kept: none when it is the probe (then it predicts without views).
         steps = int(sum(history[:, "n_steps"])) if "n_steps" in history[-1] else 0
         self.n_steps_ = 0 if trained.selected == PROBE else steps
@@ -365,7 +365,11 @@ class BackboneNetworkEstimator(BaseEstimator):
 
     @property
     def _checks_against_probe(self):
-        """Whether a validation split judges the fine-tuned network against its probe (``_finetune``)."""
+        """Whether a validation split judges the fine-tuned network against its probe (``_finetune``).
+
+        Only estimators with ``fallback_to_probe`` do: ``DomainAdaptiveClassifier`` has no such parameter,
+        as its validation images are labelled source images, which do not judge a model for the target.
+        """
         return bool(getattr(self, "fallback_to_probe", False))
 
     def _unlabeled_net(self, task, augment, arch, lr):

@@ -416,10 +416,6 @@ lr_, augment_, quantized_, int8_scores_, arch_spec_, target_spec_ : object
     def _unlabeled_ratio(self):
         return 1.0  # as many target as source images in each batch (Ganin & Lempitsky's halves)
 
-    #: No ``fallback_to_probe``: the validation rows are labelled source images, which do not judge a
-    #: model for the target.
-    _checks_against_probe = False
-
     def _unlabeled_net(self, task, augment, arch, lr):
         weight = AUTO_WEIGHTS[self.method] if self.adaptation_weight == "auto" else float(self.adaptation_weight)
         threshold = None if self.pseudo_label_threshold is None else float(self.pseudo_label_threshold)

@@ -32,12 +32,14 @@ PROBE, FINE_TUNED = "probe", "fine-tuned"
 
 @dataclass
 class Trained:
-    """What training left: the history, whether Ctrl-C ended it, the freezing, and which model was kept."""
+    """What training left: the history, whether Ctrl-C ended it, the freezing, and which model was kept.
+
+    (Whether the head trained on cached features is ``data.cached``, which :func:`train` sets.)
+    """
 
     history: object
     interrupted: bool
     freezing: Freezing
-    cached: bool
     selected: str
     scores: dict
 
@@ -63,13 +65,13 @@ def train(estimator, built, data, spec, device, augment, lr):
     data.cached = freezing.frozen and augment is None and not unlabeled
     probe_trained = built.probe is not None and built.probe.history is not None
     if probe_trained and freezing.frozen and not unlabeled:
-        return Trained(built.probe.history, False, freezing, data.cached, PROBE, {})
+        return Trained(built.probe.history, False, freezing, PROBE, {})
     check = probe_trained and data.valid_idx is not None and estimator._checks_against_probe
     if check:
         probe_state = copy.deepcopy(built.module.state_dict())
         scores = {PROBE: _validation_score(built.module, data, spec, estimator, device, trained=False)}
         if scores[PROBE] >= 1.0:  # a perfect probe: nothing fine-tuning could show on these images
-            return Trained(built.probe.history, False, freezing, data.cached, PROBE, scores)
+            return Trained(built.probe.history, False, freezing, PROBE, scores)
     task = estimator._task_net(data.targets, spec, data.valid_idx is not None)
     if unlabeled:
         task = estimator._unlabeled_net(task, augment, built.arch, lr)
@@ -79,13 +81,13 @@ def train(estimator, built, data, spec, device, augment, lr):
         handle_interrupt(history, max_epochs, estimator.on_interrupt, type(estimator).__name__)
     estimator._after_training(built.module, data, device)
     if not check:
-        return Trained(history, interrupted, freezing, data.cached, FINE_TUNED, {})
+        return Trained(history, interrupted, freezing, FINE_TUNED, {})
     scores[FINE_TUNED] = _validation_score(built.module, data, spec, estimator, device, trained=True)
     # A tie keeps the fine-tuned network, the model that was asked for.
     if scores[PROBE] > scores[FINE_TUNED]:
         built.module.load_state_dict(probe_state)
-        return Trained(history, interrupted, freezing, data.cached, PROBE, scores)
-    return Trained(history, interrupted, freezing, data.cached, FINE_TUNED, scores)
+        return Trained(history, interrupted, freezing, PROBE, scores)
+    return Trained(history, interrupted, freezing, FINE_TUNED, scores)
 
 
 def training_plan(estimator, lr):
