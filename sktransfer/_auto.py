@@ -11,7 +11,7 @@ import math
 
 __all__ = ["EXPLAIN_MIN_MAP_SIDE", "EXTRACTOR_SMALL_IMAGE", "FINAL_LAYER_MIN_SIDE", "GLYPH_RECIPE",
            "MIN_IMAGES_FOR_VALIDATION", "MIN_PER_CLASS_FOR_VALIDATION", "PATIENCE", "PHOTO_MIN_SIDE", "PHOTO_RECIPE",
-           "VALIDATION_FRACTION", "auto_image_size", "extractor_layers", "layer_candidates", "mid_blocks",
+           "TEXT_RECIPE", "VALIDATION_FRACTION", "auto_image_size", "extractor_layers", "layer_candidates", "mid_blocks",
            "resolve_recipe", "validation_fraction"]
 
 #: ``PretrainedFeatureExtractor(layer="auto")``: images whose larger side is below this
@@ -32,6 +32,11 @@ GLYPH_RECIPE = {"lr": 1e-2, "augment": "strong"}
 #: probe (0.746 vs 0.883, one seed); this one, from the mid-level blocks, 0.963-0.971 against
 #: its probe's 0.925-0.954 (three seeds).
 PHOTO_RECIPE = {"lr": 1e-3, "augment": "photo"}
+
+#: The recipe for text backbones (language models): no augmentation (an image preset on token
+#: ids would be noise), and a head rate at which the top layer trains at ``lr * lr_decay``.
+#: Chosen by benchmarks/bench_text.py (docs/text.md).
+TEXT_RECIPE = {"lr": 1e-4, "augment": None}
 
 #: Below this input side (pixels) ``layer="auto"`` does not offer the final features to
 #: fine-tuning: a stride-32 backbone's last map is then 1x1 or 2x2, whose BatchNorm
@@ -131,18 +136,28 @@ def layer_candidates(n_blocks, image_size=None):
     return {"mid": mid, "final": None}
 
 
-def resolve_recipe(lr, augment, typical_shape):
-    """``(lr, augment)`` with ``"auto"`` resolved from the images' ``(H, W)``: photographs or glyphs.
+def resolve_recipe(lr, augment, typical_shape, modality="image", image_recipe=None):
+    """``(lr, augment)`` with ``"auto"`` resolved from the images' ``(H, W)`` (photographs or glyphs), or text.
+
+    ``image_recipe`` (a dict like :data:`GLYPH_RECIPE`) replaces the size rule for images: a task
+    whose recipe was not measured by image kind (regression) keeps one recipe.
 
     Examples
     --------
     >>> from sktransfer._auto import resolve_recipe
     >>> resolve_recipe("auto", "auto", (28, 28)), resolve_recipe("auto", "auto", (160, 160))
     ((0.01, 'strong'), (0.001, 'photo'))
-    >>> resolve_recipe(3e-4, "auto", (160, 160))
-    (0.0003, 'photo')
+    >>> resolve_recipe(3e-4, "auto", (160, 160)), resolve_recipe("auto", "auto", None, modality="text")
+    ((0.0003, 'photo'), (0.0001, None))
     """
-    recipe = PHOTO_RECIPE if typical_shape and max(typical_shape) >= PHOTO_MIN_SIDE else GLYPH_RECIPE
+    if modality == "text":
+        recipe = TEXT_RECIPE
+    elif image_recipe is not None:
+        recipe = image_recipe
+    elif typical_shape and max(typical_shape) >= PHOTO_MIN_SIDE:
+        recipe = PHOTO_RECIPE
+    else:
+        recipe = GLYPH_RECIPE
     return (recipe["lr"] if isinstance(lr, str) and lr == "auto" else lr,
             recipe["augment"] if isinstance(augment, str) and augment == "auto" else augment)
 

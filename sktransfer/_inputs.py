@@ -1,8 +1,8 @@
 """The input layer's front door: ``X`` in the form a backbone's modality takes.
 
 Each modality has one adapter that validates ``X`` once and wraps it lazily:
-images today (:func:`sktransfer.images.as_image_set`); a text adapter joins
-the table with the first language-model backbone.
+images (:func:`sktransfer.images.as_image_set`) and texts
+(:func:`sktransfer.text.as_text_set`, tokenised by the backbone's tokenizer).
 """
 
 from __future__ import annotations
@@ -10,15 +10,30 @@ from __future__ import annotations
 import numpy as np
 
 from .images import as_image_set
+from .text import as_text_set
 
 __all__ = ["MODALITIES", "as_inputs", "take_rows"]
 
-#: Modality -> adapter ``(X, input_shape) -> a lazily loaded set of rows``.
-MODALITIES = {"image": as_image_set}
+def _texts(X, *, input_shape=None, tokenizer=None):
+    if input_shape is not None:
+        raise ValueError(f"input_shape={input_shape!r} describes flattened images; a text backbone takes texts: "
+                         "leave input_shape=None.")
+    return as_text_set(X, *tokenizer)
 
 
-def as_inputs(X, modality="image", *, input_shape=None):
+def _images(X, *, input_shape=None, tokenizer=None):
+    return as_image_set(X, input_shape=input_shape)
+
+
+#: Modality -> adapter ``(X, input_shape=, tokenizer=) -> a lazily loaded set of rows``.
+MODALITIES = {"image": _images, "text": _texts}
+
+
+def as_inputs(X, modality="image", *, input_shape=None, tokenizer=None):
     """``X`` validated and wrapped for a backbone that takes ``modality``.
+
+    ``tokenizer``: ``(tokenizer, max_length)`` for text (what
+    :func:`sktransfer.backbones.backbone_inputs` passes for a text backbone).
 
     Examples
     --------
@@ -29,7 +44,7 @@ def as_inputs(X, modality="image", *, input_shape=None):
     """
     if modality not in MODALITIES:
         raise ValueError(f"no input adapter for backbones that take {modality!r}; known: {sorted(MODALITIES)}.")
-    return MODALITIES[modality](X, input_shape=input_shape)
+    return MODALITIES[modality](X, input_shape=input_shape, tokenizer=tokenizer)
 
 
 def take_rows(X, positions):

@@ -97,6 +97,9 @@ def export_onnx(estimator, path, *, channels=3, calibration=None):
     True
     """
     network, spec, n_views = _fitted_network(estimator)
+    if getattr(getattr(network, "encoder", network), "modality", "image") == "text":
+        raise ValueError("export_onnx writes image networks; this model's backbone is a language model. Save it with "
+                         "pickle or sktransfer.export_weights instead.")
     if channels not in (1, 3):
         raise ValueError(f"channels={channels!r}: the file takes 1 (grayscale) or 3 (colour) channel images.")
     path = file_to_write(path, caller="export_onnx", example="model.onnx")

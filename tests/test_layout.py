@@ -22,7 +22,7 @@ PACKAGE = ROOT / "sktransfer"
 # alone (it may import anything).
 LAYERS = (
     (0, ("sktransfer._*",)),  # _device, _tensors, _progress, _validation, _auto, _files, ...
-    (1, ("sktransfer.images", "sktransfer._inputs")),  # the input layer: one adapter per modality
+    (1, ("sktransfer.images", "sktransfer.text", "sktransfer._inputs")),  # the input layer: one adapter per modality
     (2, ("sktransfer.backbones",)),
     (3, ("sktransfer.nn",)),
     (4, ("sktransfer.training", "sktransfer.runtimes")),

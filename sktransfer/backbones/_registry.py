@@ -173,3 +173,14 @@ def backbone_modality(backbone):
         source = backbone.split("/", 1)[0] if "/" in backbone else backbone
         return _MODALITIES.get(backbone, _MODALITIES.get(source, "image"))
     return "image"  # a plain module maps images to features (Backbone.from_module)
+
+
+def text_tokenizer_source(name):
+    """``(tokenizer folder or hub id, max_length or None)`` of the registered text backbone ``name``."""
+    builder = _BUILDERS.get(name)
+    if builder is None and isinstance(name, str) and "/" in name:
+        builder = _PREFIXES.get(name.split("/", 1)[0])
+    if builder is None or not hasattr(builder, "tokenizer_source"):
+        raise ValueError(f"{name!r} is not a text backbone; text backbones: "
+                         f"{sorted(n for n, m in _MODALITIES.items() if m == 'text')}.")
+    return builder.tokenizer_source(name)

@@ -26,15 +26,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._auto import resolve_recipe, validation_fraction
 from .._device import cpu_copy, cpu_state_dict, on_device, resolve_device, seeded
-from .._inputs import as_inputs
 from .._progress import progress_bar
-from ..backbones import backbone_modality
+from ..backbones import backbone_inputs, backbone_modality
 from ..images import check_n_features_in, record_n_features_in
 from ..inspection import explain
 from ..nn import resolve_augment, views_of
 from ..runtimes import NetworkRuntime, check_deployment
 from ..training import TrainingData
 from ._finetune import PROBE, train
+from ._contrastive_fit import check_contrastive
+from ._modality import check_modality_params, check_unlabeled_texts
 from ._network import build_network, warm_network
 from ._params import (NETWORK_CONSTRAINTS, check_int_params, check_nested_params, check_validation_callbacks,
                       nested_params, split_nested)
@@ -140,6 +141,8 @@ class BackboneNetworkEstimator(BaseEstimator):
         check_nested_params(self)
         check_int_params(self)
         check_deployment(self.runtime, self.quantize)
+        modality = self._modality
+        check_modality_params(self, modality)
         # Cheap checks of y first, then the images, then that they match.
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
@@ -149,8 +152,10 @@ class BackboneNetworkEstimator(BaseEstimator):
         kept = None if counts is None or counts.all() else np.flatnonzero(counts)
         counts = counts if kept is None else counts[kept]
         targets, spec = self._encode_targets(y if kept is None else y[kept], counts)
+        check_contrastive(self, spec, modality)
         images = self._inputs(X)
-        lr, augment_name = resolve_recipe(self.lr, self.augment, images.typical_shape())
+        lr, augment_name = resolve_recipe(self.lr, self.augment, images.typical_shape(), modality,
+                                          self._image_recipe)
         if len(y) != len(images):
             raise ValueError(
                 f"X has {len(images)} images but y has {len(y)} {self._target_noun}s; pass one "
@@ -169,6 +174,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         if warm:
             self._check_warm_targets(spec)
         unlabeled_idx = np.flatnonzero(~labeled) if self._learns_from_unlabeled() else np.arange(0)
+        check_unlabeled_texts(modality, len(unlabeled_idx))
         self._check_unlabeled(unlabeled_idx)
         rng = check_random_state(self.random_state)
         torch_seed = int(rng.randint(2**31 - 1))
@@ -205,8 +211,13 @@ class BackboneNetworkEstimator(BaseEstimator):
         return self
 
     def _inputs(self, X):
-        """``X`` as the backbone's input layer takes it (images today)."""
-        return as_inputs(X, backbone_modality(self.backbone), input_shape=self.input_shape)
+        """``X`` as the backbone takes it: images, or texts tokenised for a language model."""
+        return backbone_inputs(X, self.backbone, self.input_shape)
+
+    @property
+    def _modality(self):
+        """What the backbone takes: ``"image"`` or ``"text"``."""
+        return backbone_modality(self.backbone)
 
     def _split(self, targets, labeled_idx, rng):
         """Training and validation rows among the labelled rows ``labeled_idx``."""
@@ -230,7 +241,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         device = resolve_device(self.device)
         # The views are fixed transforms (nn/_views.py): predictions are a function of X, whatever
         # random_state is.
-        n_views = views_of(self.tta, trained=bool(self.n_steps_))
+        n_views = views_of(self.tta, trained=bool(self.n_steps_), modality=self._modality)
         runtime = vars(self).setdefault("_runtime", NetworkRuntime())  # (a model pickled before runtimes existed)
         int8 = getattr(self, "quantized_", False)
         with on_device(self.module_, device) as module, \
@@ -306,6 +317,13 @@ class BackboneNetworkEstimator(BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ task hooks
+
+    #: ``lr="auto"`` and ``augment="auto"`` for images: None for the size rule (glyphs or photographs,
+    #: ``_auto.resolve_recipe``), or one fixed recipe.
+    _image_recipe = None
+
+    #: Whether a language-model backbone (texts) is accepted.
+    _takes_text = True
 
     #: What one row of ``y`` is called in messages.
     _target_noun = "target"

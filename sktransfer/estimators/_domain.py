@@ -200,6 +200,8 @@ lr_, augment_, quantized_, int8_scores_, arch_spec_, target_spec_ : object
     (3, 96)
     """
 
+    _takes_text = False  # AdaBN, DANN and CORAL were built and measured for images
+
     _parameter_constraints = {
         **{k: v for k, v in FineTunedClassifier._parameter_constraints.items() if k not in SEMI_SUPERVISED_PARAMS},
         "method": [StrOptions({"dann", "coral", "none"})],

@@ -18,14 +18,14 @@ from sklearn.utils.validation import check_is_fitted, check_memory
 from .._auto import auto_image_size, extractor_layers, layer_candidates
 from .._device import cpu_copy, cpu_state_dict, on_device, resolve_device, seeded
 from .._files import check_writable_folder
-from .._inputs import as_inputs
 from .._progress import progress_bar
 from .._validation import as_label_array, resolve_image_size, unlabeled_mask
-from ..backbones import Backbone, backbone_modality, block_indices, build_backbone
+from ..backbones import Backbone, backbone_inputs, backbone_modality, block_indices, build_backbone
 from ..images import ImageSet, check_n_features_in, record_n_features_in
-from ..nn import POOLINGS, ImageEncoder, encode_batches, feature_width
+from ..nn import POOLINGS, encode_batches, feature_width, make_encoder
 from ..runtimes import RUNTIMES, NetworkRuntime, check_runtime
 from ..training import choose_layers, logistic_probe, multilabel_probe, ridge_probe
+from ._modality import check_text_params
 from ._params import check_int_params
 
 
@@ -256,6 +256,8 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         """Fit; return the training features when the choice computed those ``transform(X)`` would give."""
         self._validate_params()
         check_int_params(self)  # batch_size=True would read one image per batch
+        if backbone_modality(self.backbone) == "text":
+            check_text_params(self)
         images = self._inputs(X)  # validate before the slow load
         task = None if y is None or self.layer != "auto" else probe_task(y, len(images))
         check_runtime(self.runtime)
@@ -266,7 +268,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
             backbone = build_backbone(self.backbone, self.weights)
         image_size = self._resolve_image_size(backbone, images)
         layers, scores, features = self._resolve_layers(backbone, images, image_size, task, device)
-        encoder = ImageEncoder(backbone, image_size, layers, self.pooling)
+        encoder = make_encoder(backbone, image_size, layers, self.pooling)
         n_out = feature_width(encoder)
         # Assign fitted state only once everything succeeded, so a failed
         # re-fit never leaves a half-updated model behind.
@@ -327,10 +329,11 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
                                    batch_size=self.batch_size, device=device, progress=bar)
 
     def _inputs(self, X, backbone=None):
-        modality = backbone_modality(self.backbone if backbone is None else backbone)
-        return as_inputs(X, modality, input_shape=self.input_shape)
+        return backbone_inputs(X, self.backbone if backbone is None else backbone, self.input_shape)
 
     def _resolve_image_size(self, backbone, images):
+        if backbone.modality == "text":
+            return ()  # texts are not resized: each batch pads to its longest text
         if not (isinstance(self.image_size, str) and self.image_size == "auto"):
             return resolve_image_size(self.image_size, backbone)
         if backbone.extra.get("fixed_input_size"):  # e.g. ViT: its position embeddings fix the size
@@ -342,6 +345,8 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         (None when ``y`` did not decide; the features only when computed for every image)."""
         if self.layer != "auto":
             return block_indices(backbone.blocks, self.layer, backbone.name), None, None
+        if backbone.modality == "text":  # the sentence embedding the language model was trained to give
+            return None, None, None
         if task is None or len(task.rows) == 0:
             return extractor_layers(len(backbone.blocks), images.typical_shape()), None, None
         candidates = layer_candidates(len(backbone.blocks), image_size)
@@ -350,7 +355,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
             return candidates[name], {name: float("nan")}, None
         every_image = len(task.rows) == len(images)
         labelled = images if every_image else images.subset(task.rows)
-        features = {name: self._encode(ImageEncoder(backbone, image_size, layers, self.pooling), labelled, device)
+        features = {name: self._encode(make_encoder(backbone, image_size, layers, self.pooling), labelled, device)
                     for name, layers in candidates.items()}
         name, scores = choose_layers(features, task.targets, make_probe=task.make_probe, stratify=task.stratify)
         return candidates[name], scores, features[name] if every_image else None
@@ -404,7 +409,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
         if trunk_state is not None:
             backbone.trunk.load_state_dict(trunk_state)
         self.backbone_ = backbone
-        self.encoder_ = ImageEncoder(backbone, self.image_size_, self.layers_, fitted["pooling"])
+        self.encoder_ = make_encoder(backbone, self.image_size_, self.layers_, fitted["pooling"])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

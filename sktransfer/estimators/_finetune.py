@@ -22,6 +22,7 @@ from .._device import on_device
 from ..nn import views_of
 from ..runtimes import NetworkRuntime
 from ..training import Freezing, TrainingPlan, handle_interrupt, train_network
+from ._contrastive_fit import contrastive_fit
 from ._params import nested_params
 
 __all__ = ["FINE_TUNED", "PROBE", "Trained", "train"]
@@ -72,14 +73,10 @@ def train(estimator, built, data, spec, device, augment, lr):
         scores = {PROBE: _validation_score(built.module, data, spec, estimator, device, trained=False)}
         if scores[PROBE] >= 1.0:  # a perfect probe: nothing fine-tuning could show on these images
             return Trained(built.probe.history, False, freezing, PROBE, scores)
-    task = estimator._task_net(data.targets, spec, data.valid_idx is not None)
-    if unlabeled:
-        task = estimator._unlabeled_net(task, augment, built.arch, lr)
-    history, interrupted, max_epochs = train_network(built.module, data, training_plan(estimator, lr), freezing,
-                                                     task, device, augment)
-    if interrupted:
-        handle_interrupt(history, max_epochs, estimator.on_interrupt, type(estimator).__name__)
-    estimator._after_training(built.module, data, device)
+    if estimator.schedule == "contrastive":
+        history, interrupted = contrastive_fit(estimator, built, data, spec, device, lr, freezing)
+    else:
+        history, interrupted = _skorch_fit(estimator, built, data, spec, device, augment, lr, freezing)
     if not check:
         return Trained(history, interrupted, freezing, FINE_TUNED, {})
     scores[FINE_TUNED] = _validation_score(built.module, data, spec, estimator, device, trained=True)
@@ -88,6 +85,19 @@ def train(estimator, built, data, spec, device, augment, lr):
         built.module.load_state_dict(probe_state)
         return Trained(history, interrupted, freezing, PROBE, scores)
     return Trained(history, interrupted, freezing, FINE_TUNED, scores)
+
+
+def _skorch_fit(estimator, built, data, spec, device, augment, lr, freezing):
+    """Fine-tune ``built.module`` through skorch; return ``(history, interrupted)``."""
+    task = estimator._task_net(data.targets, spec, data.valid_idx is not None)
+    if len(data.unlabeled_idx):
+        task = estimator._unlabeled_net(task, augment, built.arch, lr)
+    history, interrupted, max_epochs = train_network(built.module, data, training_plan(estimator, lr), freezing,
+                                                     task, device, augment)
+    if interrupted:
+        handle_interrupt(history, max_epochs, estimator.on_interrupt, type(estimator).__name__)
+    estimator._after_training(built.module, data, device)
+    return history, interrupted
 
 
 def training_plan(estimator, lr):
@@ -109,6 +119,6 @@ def _validation_score(module, data, spec, estimator, device, trained):
     rows = np.unique(data.valid_idx)  # whole-number weights repeat rows: score each image once
     with on_device(module.eval(), device) as moved:
         outputs = NetworkRuntime().outputs(moved, data.images.subset(rows), runtime="torch",
-                                           n_views=views_of(estimator.tta, trained=trained),
+                                           n_views=views_of(estimator.tta, trained=trained, modality=estimator._modality),
                                            batch_size=estimator.batch_size, device=device)
     return spec.quality(outputs, data.targets[rows])

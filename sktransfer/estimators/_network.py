@@ -17,7 +17,7 @@ from .._auto import auto_image_size, layer_candidates
 from .._device import on_device
 from .._validation import check_hidden_units, resolve_image_size
 from ..backbones import block_indices, build_backbone
-from ..nn import ArchSpec, ImageEncoder, feature_width, make_head, probe_head
+from ..nn import ArchSpec, feature_width, make_encoder, make_head, probe_head
 from ..training import TaskProbe, encode_images, run_probe
 
 __all__ = ["BuiltNetwork", "build_network", "warm_network"]
@@ -41,20 +41,22 @@ def build_network(estimator, data, spec, device, cv_seed):
     """
     hidden = check_hidden_units(estimator.hidden_units)
     backbone = _build_backbone(estimator.backbone, estimator.weights)
-    if estimator.image_size == "auto":
+    if backbone.modality == "text":
+        image_size = ()  # texts are not resized: each batch pads to its longest text
+    elif estimator.image_size == "auto":
         image_size = auto_image_size(data.images.typical_shape(), backbone.input_size)
     else:
         image_size = resolve_image_size(estimator.image_size, backbone)
     candidates = _layer_candidates(estimator.layer, backbone, image_size)
     # The probe initialises linear heads (LP-FT) and is the whole model with a frozen backbone.
-    use_probe = not hidden and estimator.schedule == "lp-ft"
+    use_probe = not hidden and estimator.schedule in ("lp-ft", "contrastive")
     probe = None
     if use_probe or len(candidates) > 1:
         probe = _probe(estimator, backbone, image_size, candidates, data, spec, device, cv_seed)
         layers = candidates[probe.name]
     else:
         layers = next(iter(candidates.values()))
-    n_features = feature_width(ImageEncoder(backbone, image_size, layers, estimator.pooling))
+    n_features = feature_width(make_encoder(backbone, image_size, layers, estimator.pooling))
     # The network runs up to the highest block the head reads; the blocks above it never run.
     n_used = len(backbone.blocks) if layers is None else max(layers) + 1
     arch = ArchSpec(backbone=estimator.backbone, weights=estimator.weights, pooling=estimator.pooling,
@@ -102,6 +104,8 @@ def warm_network(estimator):
 
 def _layer_candidates(layer, backbone, image_size):
     """The block sets to choose among: ``layer="auto"``'s candidates, or the one ``layer=`` names."""
+    if layer == "auto" and backbone.modality == "text":
+        return {"final": None}  # the sentence embedding the language model was trained to give
     if layer == "auto":
         return layer_candidates(len(backbone.blocks), image_size)
     layers = block_indices(backbone.blocks, layer, backbone.name)
@@ -120,7 +124,7 @@ def _probe(estimator, backbone, image_size, candidates, data, spec, device, cv_s
                              verbose=estimator.verbose, indices=data.train_idx)
 
     with on_device(backbone.trunk, device):
-        encoders = {name: ImageEncoder(backbone, image_size, layers, estimator.pooling)
+        encoders = {name: make_encoder(backbone, image_size, layers, estimator.pooling)
                     for name, layers in candidates.items()}
         return run_probe(task_probe, encoders, encode, train_targets)
 

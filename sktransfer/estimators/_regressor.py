@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_array
 from skorch.callbacks import EpochScoring
 
 from .._auto import MIN_IMAGES_FOR_VALIDATION
+from ..nn import PRESETS
 from ..training import RegressorNet, TaskNet, fit_ridge_probe, ridge_probe
 from ._base import BackboneNetworkEstimator
 from ._target_checks import check_values
@@ -55,20 +56,23 @@ class FineTunedRegressor(RegressorMixin, BackboneNetworkEstimator):
     probe_alpha : "auto" or float, default="auto"
         Ridge penalty of the probe on standardised features; "auto" chooses
         among ``numpy.logspace(-2, 4, 13)`` by efficient leave-one-out CV.
-    augment : None, {"light", "strong", "domain"} or callable, default="light"
-        Augmentation of training batches. "light" (small crops, shifts and
-        brightness changes, no rotation) by default: a target may be
+    lr : "auto" or float, default="auto"
+        The head's learning rate; "auto": 1e-2 for images, 1e-4 for a text
+        backbone (see :class:`~sktransfer.FineTunedClassifier`).
+    augment : "auto", None, {"light", "strong", "domain", "photo"} or callable, default="auto"
+        Augmentation of training batches. "auto": "light" (small crops, shifts and
+        brightness changes, no rotation) for images: a target may be
         geometric (an angle, a position), and "strong"'s rotations and shears
-        would then change the answer without changing the target.
-    weights, trainable_blocks, layer, schedule, lr, lr_decay, weight_decay, l2sp, optimizer, lr_schedule, \
+        would then change the answer without changing the target; none for texts.
+    weights, trainable_blocks, layer, schedule, lr_decay, weight_decay, l2sp, optimizer, lr_schedule, \
 warmup_epochs, unfreeze_every, max_epochs, min_steps, batch_size, hidden_units, dropout, image_size, pooling, tta, \
 validation_fraction, early_stopping, fallback_to_probe, warm_start, random_state, device, input_shape, callbacks, \
 verbose, on_interrupt, runtime, quantize, **kwargs
         As in :class:`~sktransfer.FineTunedClassifier`, except that the
         validation split is not stratified, ``early_stopping="auto"``
         holds a tenth out from 1,000 images up, and int8 and ``fallback_to_probe``
-        judge by R². ``lr`` and ``augment`` take no ``"auto"``: the glyph and
-        photo recipes were measured for classification only.
+        judge by R². ``"auto"`` gives images one recipe whatever their size:
+        the glyph and photo recipes were measured for classification only.
 
     Attributes
     ----------
@@ -105,13 +109,18 @@ n_features_in_, arch_spec_
         **BackboneNetworkEstimator._parameter_constraints,
         "loss": [StrOptions(set(LOSSES))],
         "probe_alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "lr": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "augment": [StrOptions({"auto", *PRESETS}), callable, None],
     }
 
+    #: ``"auto"`` for images: one recipe whatever their size (the size rule was measured for classification).
+    _image_recipe = {"lr": 1e-2, "augment": "light"}
+
     def __init__(self, backbone="efficientnet_lite0", *, loss="squared_error", probe_alpha="auto",
-                 weights="default", trainable_blocks="all", layer="auto", schedule="lp-ft", lr=1e-2,
+                 weights="default", trainable_blocks="all", layer="auto", schedule="lp-ft", lr="auto",
                  lr_decay=0.7, weight_decay=0.01, l2sp=0.0, optimizer=torch.optim.AdamW, lr_schedule="cosine",
                  warmup_epochs=1, unfreeze_every=None, max_epochs=5, min_steps=200, batch_size=32,
-                 hidden_units=(), dropout=0.0, image_size="auto", pooling="avg", augment="light", tta=4,
+                 hidden_units=(), dropout=0.0, image_size="auto", pooling="avg", augment="auto", tta=4,
                  validation_fraction="auto", early_stopping="auto", fallback_to_probe=True, warm_start=False,
                  random_state=None, device="auto", input_shape=None, callbacks=None, verbose=1,
                  on_interrupt="raise", runtime="torch", quantize=None, **kwargs):

@@ -130,6 +130,9 @@ def explain(estimator, X, target=None, *, method="auto", layer="auto"):
         raise ValueError(f"method={method!r} is not one of {METHODS}; use 'auto' (saliency, or Grad-CAM "
                          "on a named layer), 'cam' (exact for a linear head), 'gradcam' or 'saliency'.")
     check_network_estimator(estimator, "explain", "a score to explain (a class's, or an output's)")
+    if getattr(estimator.module_.encoder, "modality", "image") == "text":
+        raise ValueError(f"explain draws heat maps over images; {type(estimator).__name__}'s backbone "
+                         f"{estimator.backbone!r} is a language model, whose token attributions are not built yet.")
     check_n_features_in(estimator, X)
     images = as_image_set(X, input_shape=estimator.input_shape)
     view = estimator.target_spec_  # what the outputs mean

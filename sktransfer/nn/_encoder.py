@@ -136,19 +136,28 @@ def encode_batches(encoder, images, *, batch_size, device, indices=None, progres
     """
     n = len(images) if indices is None else len(indices)
     out = None
-    start = 0
     encoder.eval()
     with torch.inference_mode(), autocast(device):
-        for batch in images.iter_batches(batch_size, indices=indices):
+        for positions, batch in _positioned_batches(images, batch_size, indices):
             x = batch_to_device(batch, device, encoder.image_size, encoder.in_chans)
             feats = encoder(x).float().cpu().numpy()
             if out is None:
                 out = np.empty((n, feats.shape[1]), dtype=np.float32)
-            out[start : start + len(feats)] = feats
-            start += len(feats)
+            out[positions] = feats
             if progress is not None:
                 progress.update(len(feats))
     return out
+
+
+def _positioned_batches(source, batch_size, indices):
+    """``(rows of the output, batch)`` pairs: a text set's length-sorted batches, else batches in order."""
+    if hasattr(source, "inference_batches"):  # texts: similar lengths pad little
+        yield from source.inference_batches(batch_size, indices)
+        return
+    start = 0
+    for batch in source.iter_batches(batch_size, indices=indices):
+        yield slice(start, start + len(batch)), batch
+        start += len(batch)
 
 
 def recompute_batchnorm(encoder, images, *, batch_size, device, indices=None):
@@ -209,6 +218,9 @@ def feature_width(encoder):
     80
     """
     encoder.eval()
+    if hasattr(encoder, "blank_input"):  # a text encoder: one short text
+        with torch.inference_mode():
+            return int(encoder(encoder.blank_input()).shape[1])
     blank = torch.zeros(1, encoder.in_chans, *encoder.image_size, dtype=torch.uint8)
     try:
         with torch.inference_mode():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .._device import cpu_copy
 from ..backbones import build_backbone
-from ._encoder import ImageEncoder
+from ._text_encoder import make_encoder
 from ._heads import make_head, probe_head
 from ._network import BackboneNetwork
 
@@ -89,7 +89,7 @@ class ArchSpec:
         """The network: ``backbone`` (default: its structure, randomly initialised) and ``head`` (default: new)."""
         if backbone is None:
             backbone = build_backbone(self.backbone, None)  # structure only: the weights come from a state dict
-        encoder = ImageEncoder(backbone, self.image_size, self.layers, self.pooling)
+        encoder = make_encoder(backbone, self.image_size, self.layers, self.pooling)
         if head is None:
             if self.probe_head:  # buffers and weights come from the state dict
                 head = probe_head(self.n_features, self.n_outputs)

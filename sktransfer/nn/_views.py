@@ -19,19 +19,20 @@ __all__ = ["TTA_PRESET", "encode_views", "views_of"]
 TTA_PRESET = "light"
 
 
-def views_of(tta, trained):
+def views_of(tta, trained, modality="image"):
     """How many views a fitted network predicts from: the image, and ``tta`` views if it trained.
 
     A probe-only model (``trained`` false: no optimizer step) never saw
-    augmented images, so it stays the plain probe.
+    augmented images, so it stays the plain probe. Views are image
+    transforms: a text model predicts from the text alone.
 
     Examples
     --------
     >>> from sktransfer.nn import views_of
-    >>> views_of(4, trained=True), views_of(4, trained=False)
-    (5, 1)
+    >>> views_of(4, trained=True), views_of(4, trained=False), views_of(4, trained=True, modality="text")
+    (5, 1, 1)
     """
-    return 1 + (int(tta) if trained else 0)
+    return 1 + (int(tta) if trained and modality == "image" else 0)
 
 
 def encode_views(module, images, *, n_views, batch_size, device, progress=None):

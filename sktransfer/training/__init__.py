@@ -7,6 +7,7 @@
 - ``_callbacks``: gradual unfreezing, per-epoch learning-rate records, failing on a diverged loss;
 - ``_nets``: skorch nets with the L2-SP penalty in their loss;
 - ``_unlabeled``: skorch nets whose training step also learns from unlabelled rows (FixMatch, DANN, CORAL);
+- ``_contrastive``: the contrastive stage (pairs of labelled texts, SetFit's loss);
 - ``_probe``: linear probes (logistic, multi-label, ridge) that start LP-FT, and the choice of blocks;
 - ``_assemble``: the training plan, the freezing and the task's net -> one skorch net;
 - ``_run``: running that net on the device, and what a Ctrl-C leaves.
@@ -14,6 +15,7 @@
 
 from ._assemble import Freezing, TaskNet, TrainingPlan, assemble_net
 from ._callbacks import GradualUnfreeze, RecordLR, StopOnDivergence, labeled_accuracy, subset_accuracy
+from ._contrastive import CONTRASTIVE_ITERATIONS, contrastive_pairs, train_contrastive
 from ._data import DeviceBatchIterator, ImageDataset
 from ._nets import ClassifierNet, InterruptMixin, L2SPMixin, MultiLabelLoss, MultiLabelNet, RegressorNet
 from ._optim import MergedGroups, one_cycle, optimizer_keywords, param_groups, warmup_cosine
@@ -22,7 +24,7 @@ from ._probe import (ProbeResult, TaskProbe, choose_layers, fit_label_probe, fit
 from ._run import TrainingData, encode_images, handle_interrupt, train_network
 from ._unlabeled import DomainAdaptationNet, FixMatchNet, coral_loss, ganin_coefficient, pseudo_label_loss
 
-__all__ = ["ClassifierNet", "DeviceBatchIterator", "DomainAdaptationNet", "FixMatchNet", "Freezing",
+__all__ = ["CONTRASTIVE_ITERATIONS", "contrastive_pairs", "train_contrastive", "ClassifierNet", "DeviceBatchIterator", "DomainAdaptationNet", "FixMatchNet", "Freezing",
            "GradualUnfreeze", "ImageDataset", "InterruptMixin", "L2SPMixin", "MergedGroups", "MultiLabelLoss",
            "MultiLabelNet", "ProbeResult", "RecordLR", "RegressorNet", "StopOnDivergence", "TaskNet", "TaskProbe",
            "TrainingData", "TrainingPlan", "assemble_net", "choose_layers", "coral_loss", "encode_images",
