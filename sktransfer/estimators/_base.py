@@ -34,7 +34,7 @@ from ..nn import resolve_augment, views_of
 from ..runtimes import NetworkRuntime, check_deployment
 from ..training import TrainingData
 from ._finetune import PROBE, train
-from ._contrastive_fit import check_contrastive
+from ._contrastive_fit import check_contrastive, resolve_schedule
 from ._modality import check_modality_params, check_unlabeled_texts
 from ._network import build_network, warm_network
 from ._params import (NETWORK_CONSTRAINTS, check_int_params, check_nested_params, check_validation_callbacks,
@@ -203,6 +203,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         steps = int(sum(history[:, "n_steps"])) if "n_steps" in history[-1] else 0
         self.n_steps_ = 0 if trained.selected == PROBE else steps
         self.interrupted_, self.lr_, self.augment_ = trained.interrupted, lr, augment_name
+        self.schedule_ = resolve_schedule(self, spec)
         self.selected_, self.selection_scores_ = trained.selected, trained.scores
         self._runtime, self.quantized_, self.int8_scores_ = deployment, deployment.int8 is not None, deployment.scores
         if built.probe is not None:

@@ -14,18 +14,17 @@ import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EpochScoring
 
-from .._auto import MIN_PER_CLASS_FOR_VALIDATION
-from .._validation import UNLABELED, as_label_array, unlabeled_mask
-from ..images import check_n_features_in
+from .._auto import MIN_PER_CLASS_FOR_VALIDATION, STANDARDIZE_TEXT_PROBE
+from .._validation import UNLABELED
 from ..nn import PRESETS, BatchAugment
 from ..training import (ClassifierNet, FixMatchNet, MultiLabelLoss, MultiLabelNet, TaskNet, fit_label_probe,
                         labeled_accuracy, logistic_probe, multilabel_probe, subset_accuracy)
 from ._base import BackboneNetworkEstimator
 from ._params import nested_params
-from ._target_checks import check_class_weight, check_criterion_weights, check_labels
+from ._target_checks import check_class_weight, check_criterion_weights, check_labels, labelled_rows_to_score
 from ._targets import encode_labels
 
 __all__ = ["FineTunedClassifier"]
@@ -39,7 +38,7 @@ SEMI_SUPERVISED_PARAMS = ("semi_supervised", "pseudo_label_threshold", "unlabele
 
 
 class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
-    """Fine-tune a pretrained image backbone plus a new head, as a scikit-learn classifier.
+    """Fine-tune a pretrained image (or language-model) backbone plus a new head, as a scikit-learn classifier.
 
     One label per image (``y`` of shape ``(n_images,)``, softmax outputs and
     cross-entropy; -1 marks an unlabelled image, which trains by FixMatch,
@@ -69,12 +68,17 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     The training loop is a skorch ``NeuralNetClassifier`` built in each
     ``fit``. ``schedule="ft"`` gives plain fine-tuning from a random head.
 
+    With a text backbone (``"all-MiniLM-L6-v2"``, offline, or ``"hf/<model>"``)
+    ``X`` is a list, 1-D array or pandas Series of ``str``, and the default
+    schedule is SetFit's contrastive stage, then the probe (docs/text.md).
+
     Parameters
     ----------
     backbone : str, Backbone or torch.nn.Module, default="efficientnet_lite0"
         A name from :func:`sktransfer.backbones.list_backbones`
-        (``"efficientnet_lite0"`` works offline), ``"timm/<model>"``,
-        ``"torchvision/<model>"``, or your own module.
+        (``"efficientnet_lite0"`` and the text backbone ``"all-MiniLM-L6-v2"``
+        work offline), ``"timm/<model>"``, ``"torchvision/<model>"``,
+        ``"hf/<model>"`` (a BERT-family language model), or your own module.
     weights : str or None, default="default"
         ``"default"`` for pretrained weights, None for random initialisation.
     trainable_blocks : int or "all", default="all"
@@ -89,18 +93,24 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         features and pooled mid-level blocks (below 128 px only mid-level
         blocks: a 1x1 or 2x2 final map fine-tunes unstably). Blocks above the
         highest one read are never run.
-    schedule : {"lp-ft", "ft"}, default="lp-ft"
+    schedule : {"auto", "lp-ft", "ft", "contrastive"}, default="auto"
         ``"lp-ft"``: the head starts from the converged linear probe.
         ``"ft"``: the head starts random and trains with the blocks (with
         ``trainable_blocks=0``, for ``max_epochs`` epochs on cached features).
-        Heads with ``hidden_units`` always start random.
+        Heads with ``hidden_units`` always start random. ``"contrastive"``
+        (text backbones, single-label): SetFit's recipe, the encoder trained
+        on pairs of labelled texts, then the probe refitted as the head
+        (docs/text.md). ``"auto"``: ``"contrastive"`` where it applies, else
+        ``"lp-ft"``; ``schedule_`` says which.
     probe_C : float, default=1.0
         Inverse L2 strength of the probe, as ``C`` of ``LogisticRegression``
-        on standardised features.
+        on standardised features (a text backbone's normalised embeddings
+        are read as they are).
     lr : float or "auto", default="auto"
         Learning rate of the head (the peak, after warm-up). ``"auto"``:
         1e-2 for small images (larger side below 64 px: digits, glyphs,
-        thumbnails), 1e-3 for photographs; see ``augment``.
+        thumbnails), 1e-3 for photographs, 1e-4 for a text backbone (the
+        top transformer layer's rate with ``schedule="contrastive"``); see ``augment``.
     lr_decay : float, default=0.7
         Layer-wise decay: the k-th trainable block from the top learns at
         ``lr * lr_decay**k`` (k = 1 for the top block). 1.0 for one rate.
@@ -305,8 +315,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     selection_scores_ : dict
         The validation accuracy of ``"probe"`` (and of ``"fine-tuned"`` when
         it trained) that decided ``selected_``; empty when no split judged.
-    lr_, augment_ : float, str or callable
-        The ``lr`` and ``augment`` the last fit used (``"auto"`` resolved).
+    lr_, augment_, schedule_ : float, str or callable
+        The ``lr``, ``augment`` and ``schedule`` the last fit used (``"auto"`` resolved).
     features_cached_ : bool
         Whether the last fit trained the head on features computed once.
     interrupted_ : bool
@@ -380,7 +390,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
     }
 
     def __init__(self, backbone="efficientnet_lite0", *, weights="default", trainable_blocks="all", layer="auto",
-                 schedule="lp-ft", probe_C=1.0, lr="auto", lr_decay=0.7, weight_decay=0.01, l2sp=0.0,
+                 schedule="auto", probe_C=1.0, lr="auto", lr_decay=0.7, weight_decay=0.01, l2sp=0.0,
                  optimizer=torch.optim.AdamW, lr_schedule="cosine", warmup_epochs=1, unfreeze_every=None,
                  max_epochs=5, min_steps=200, batch_size=32, hidden_units=(), dropout=0.0, image_size="auto",
                  pooling="avg", augment="auto", label_smoothing=0.1, tta=4, validation_fraction="auto",
@@ -457,23 +467,7 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         """
         check_is_fitted(self, "module_")
         if not self.target_spec_.multilabel:
-            y_arr = column_or_1d(as_label_array(y))
-            labeled = ~unlabeled_mask(y_arr)
-            if not labeled.all():  # unlabelled images (y == -1) have nothing to score
-                if not labeled.any():
-                    raise ValueError("every label in y is -1 (unlabelled): there is nothing to score; pass "
-                                     "labelled images.")
-                check_n_features_in(self, X)
-                X = self._inputs(X).subset(np.flatnonzero(labeled))
-                y_arr = y_arr[labeled]
-                sample_weight = None if sample_weight is None else np.asarray(sample_weight)[labeled]
-                y = y_arr
-            unseen = np.setdiff1d(np.unique(y_arr), self.classes_)
-            if len(unseen):
-                raise ValueError(
-                    f"y contains labels never seen in fit: {unseen.tolist()[:10]}; the model only predicts "
-                    f"classes_={self.classes_.tolist()[:20]}. Score on data with known labels, or refit with them."
-                )
+            X, y, sample_weight = labelled_rows_to_score(self, X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
 
     def decision_function(self, X):
@@ -568,14 +562,17 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         return int(np.bincount(targets).min()) >= MIN_PER_CLASS_FOR_VALIDATION
 
     def _make_probe(self, spec):
-        return multilabel_probe(self.probe_C) if spec.multilabel else logistic_probe(self.probe_C)
+        if spec.multilabel:
+            return multilabel_probe(self.probe_C)
+        return logistic_probe(self.probe_C, standardize=self._modality != "text" or STANDARDIZE_TEXT_PROBE)
 
     def _fit_probe(self, features, targets, spec):
         class_weight = self.class_weight  # keyed by label; the probe sees class indices
         if isinstance(class_weight, dict):
             class_weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(spec.labels.tolist())}
+        standardize = self._modality != "text" or STANDARDIZE_TEXT_PROBE  # sentence embeddings: as they are
         return fit_label_probe(features, targets, spec.n_outputs, multilabel=spec.multilabel, C=self.probe_C,
-                               class_weight=class_weight)
+                               class_weight=class_weight, standardize=standardize)
 
     def _task_net(self, targets, spec, has_validation):
         scoring = subset_accuracy if spec.multilabel else labeled_accuracy

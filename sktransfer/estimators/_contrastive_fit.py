@@ -17,7 +17,20 @@ from ..nn import probe_head
 from ..training import CONTRASTIVE_ITERATIONS, encode_images, handle_interrupt, optimizer_keywords, train_contrastive
 from ._params import nested_params
 
-__all__ = ["check_contrastive", "contrastive_fit"]
+__all__ = ["check_contrastive", "contrastive_fit", "resolve_schedule"]
+
+
+def resolve_schedule(estimator, spec):
+    """``schedule="auto"``: ``"contrastive"`` for single-label classes of texts with a linear head, else ``"lp-ft"``.
+
+    Measured on Rotten Tomatoes at 8 labels per class (docs/text.md): the
+    contrastive stage beat LP-FT's cross-entropy fine-tuning, which ended at
+    or below its own probe.
+    """
+    if estimator.schedule != "auto":
+        return estimator.schedule
+    text = estimator._modality == "text" and getattr(spec, "kind", None) == "softmax"
+    return "contrastive" if text and not tuple(estimator.hidden_units or ()) else "lp-ft"
 
 
 def check_contrastive(estimator, spec, modality):

@@ -22,7 +22,7 @@ from .._device import on_device
 from ..nn import views_of
 from ..runtimes import NetworkRuntime
 from ..training import Freezing, TrainingPlan, handle_interrupt, train_network
-from ._contrastive_fit import contrastive_fit
+from ._contrastive_fit import contrastive_fit, resolve_schedule
 from ._params import nested_params
 
 __all__ = ["FINE_TUNED", "PROBE", "Trained", "train"]
@@ -73,7 +73,7 @@ def train(estimator, built, data, spec, device, augment, lr):
         scores = {PROBE: _validation_score(built.module, data, spec, estimator, device, trained=False)}
         if scores[PROBE] >= 1.0:  # a perfect probe: nothing fine-tuning could show on these images
             return Trained(built.probe.history, False, freezing, PROBE, scores)
-    if estimator.schedule == "contrastive":
+    if resolve_schedule(estimator, spec) == "contrastive":
         history, interrupted = contrastive_fit(estimator, built, data, spec, device, lr, freezing)
     else:
         history, interrupted = _skorch_fit(estimator, built, data, spec, device, augment, lr, freezing)

@@ -19,6 +19,7 @@ from .._validation import check_hidden_units, resolve_image_size
 from ..backbones import block_indices, build_backbone
 from ..nn import ArchSpec, feature_width, make_encoder, make_head, probe_head
 from ..training import TaskProbe, encode_images, run_probe
+from ._contrastive_fit import resolve_schedule
 
 __all__ = ["BuiltNetwork", "build_network", "warm_network"]
 
@@ -49,7 +50,7 @@ def build_network(estimator, data, spec, device, cv_seed):
         image_size = resolve_image_size(estimator.image_size, backbone)
     candidates = _layer_candidates(estimator.layer, backbone, image_size)
     # The probe initialises linear heads (LP-FT) and is the whole model with a frozen backbone.
-    use_probe = not hidden and estimator.schedule in ("lp-ft", "contrastive")
+    use_probe = not hidden and resolve_schedule(estimator, spec) in ("lp-ft", "contrastive")
     probe = None
     if use_probe or len(candidates) > 1:
         probe = _probe(estimator, backbone, image_size, candidates, data, spec, device, cv_seed)

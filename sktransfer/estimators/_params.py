@@ -38,7 +38,7 @@ NETWORK_CONSTRAINTS = {
     "weights": [str, None],
     "trainable_blocks": [Interval(Integral, 0, None, closed="left"), StrOptions({"all"})],
     "layer": [StrOptions({"auto"}), Integral, str, list, tuple, None],
-    "schedule": [StrOptions({"lp-ft", "ft", "contrastive"})],
+    "schedule": [StrOptions({"auto", "lp-ft", "ft", "contrastive"})],
     "l2sp": [Interval(Real, 0, None, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither")],
     "lr_decay": [Interval(Real, 0, 1, closed="right")],

@@ -17,8 +17,9 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import column_or_1d
 
 from .._validation import as_label_array, is_unlabeled, unlabeled_mask
+from ..images import check_n_features_in
 
-__all__ = ["check_class_weight", "check_criterion_weights", "check_labels", "check_values"]
+__all__ = ["check_class_weight", "check_criterion_weights", "check_labels", "check_values", "labelled_rows_to_score"]
 
 
 def check_labels(y, owner="The classifier", warn_unlabeled=True):
@@ -231,3 +232,26 @@ def _label_kind(value):
     if isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)):
         return "number"
     return type(value).__name__
+
+
+def labelled_rows_to_score(estimator, X, y, sample_weight):
+    """``(X, y, sample_weight)`` without the rows labelled -1, for a fitted single-label classifier's ``score``.
+
+    Unlabelled rows have nothing to score; labels never seen in fit are refused.
+    """
+    y = column_or_1d(as_label_array(y))
+    labeled = ~unlabeled_mask(y)
+    if not labeled.all():
+        if not labeled.any():
+            raise ValueError("every label in y is -1 (unlabelled): there is nothing to score; pass labelled images.")
+        check_n_features_in(estimator, X)
+        X = estimator._inputs(X).subset(np.flatnonzero(labeled))
+        y = y[labeled]
+        sample_weight = None if sample_weight is None else np.asarray(sample_weight)[labeled]
+    unseen = np.setdiff1d(np.unique(y), estimator.classes_)
+    if len(unseen):
+        raise ValueError(
+            f"y contains labels never seen in fit: {unseen.tolist()[:10]}; the model only predicts "
+            f"classes_={estimator.classes_.tolist()[:20]}. Score on data with known labels, or refit with them."
+        )
+    return X, y, sample_weight

@@ -40,9 +40,13 @@ __all__ = ["ProbeResult", "TaskProbe", "run_probe", "choose_layers", "fit_label_
 PROBE_MAX_ITER = 1000
 
 
-def logistic_probe(C, class_weight=None):
-    """The classification probe: ``StandardScaler`` + L2 ``LogisticRegression`` (L-BFGS)."""
-    return make_pipeline(StandardScaler(),
+def logistic_probe(C, class_weight=None, standardize=True):
+    """The classification probe: ``StandardScaler`` + L2 ``LogisticRegression`` (L-BFGS).
+
+    ``standardize=False`` makes the scaler the identity: the logistic regression reads the features as they
+    are (normalised sentence embeddings, :data:`sktransfer._auto.STANDARDIZE_TEXT_PROBE`).
+    """
+    return make_pipeline(StandardScaler(with_mean=standardize, with_std=standardize),
                          LogisticRegression(C=C, max_iter=PROBE_MAX_ITER, class_weight=class_weight))
 
 
@@ -69,7 +73,10 @@ def _to_torch(scaler, coef, intercept):
     with torch.no_grad():
         linear.weight.copy_(torch.as_tensor(coef, dtype=torch.float32))
         linear.bias.copy_(torch.as_tensor(np.ravel(intercept), dtype=torch.float32))
-    return FeatureScaler(scaler.mean_, scaler.scale_), linear
+    width = coef.shape[1]
+    mean = np.zeros(width) if scaler.mean_ is None else scaler.mean_  # an identity scaler (standardize=False)
+    scale = np.ones(width) if scaler.scale_ is None else scaler.scale_
+    return FeatureScaler(mean, scale), linear
 
 
 def choose_layers(features, y, *, make_probe, stratify=True, cv=3, random_state=0):
@@ -123,7 +130,7 @@ def choose_layers(features, y, *, make_probe, stratify=True, cv=3, random_state=
     return best, scores
 
 
-def fit_probe(features, y, n_classes, *, C=1.0, class_weight=None):
+def fit_probe(features, y, n_classes, *, C=1.0, class_weight=None, standardize=True):
     """Fit ``StandardScaler`` + ``LogisticRegression`` and return it as torch layers.
 
     Parameters
@@ -135,6 +142,8 @@ def fit_probe(features, y, n_classes, *, C=1.0, class_weight=None):
     C : float, default=1.0
         Inverse L2 strength, as in ``LogisticRegression``.
     class_weight : dict, "balanced" or None, default=None
+    standardize : bool, default=True
+        Whether the features are standardised first (else the scaler is the identity).
 
     Returns
     -------
@@ -156,7 +165,7 @@ def fit_probe(features, y, n_classes, *, C=1.0, class_weight=None):
     >>> bool((logits.argmax(1).numpy() == y).mean() > 0.9)
     True
     """
-    model = logistic_probe(C, class_weight)
+    model = logistic_probe(C, class_weight, standardize)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(features, y)
@@ -201,7 +210,7 @@ def fit_multilabel_probe(features, Y, *, C=1.0):
     return _to_torch(model[0], coef, intercept)
 
 
-def fit_label_probe(features, targets, n_outputs, *, multilabel, C=1.0, class_weight=None):
+def fit_label_probe(features, targets, n_outputs, *, multilabel, C=1.0, class_weight=None, standardize=True):
     """A classifier's probe (:func:`fit_probe`, or :func:`fit_multilabel_probe` for 0/1 indicator targets)
     and its training record: ``(FeatureScaler, nn.Linear, {"train_loss", "train_acc"})``.
 
@@ -217,7 +226,8 @@ def fit_label_probe(features, targets, n_outputs, *, multilabel, C=1.0, class_we
     if multilabel:
         scaler, linear = fit_multilabel_probe(features, targets, C=C)
     else:
-        scaler, linear = fit_probe(features, targets, n_outputs, C=C, class_weight=class_weight)
+        scaler, linear = fit_probe(features, targets, n_outputs, C=C, class_weight=class_weight,
+                                   standardize=standardize)
     with torch.no_grad():
         logits = linear(scaler(torch.from_numpy(features)))
         target = torch.as_tensor(targets)
