@@ -20,6 +20,7 @@ PUBLIC_MODULES = (
     ("sktransfer.ranking", "Which backbone, which layer: transferability scores from frozen features."),
     ("sktransfer.export", "Weights and configuration, loadable without running code."),
     ("sktransfer.backbones", "The registry of pretrained backbones, and custom ones."),
+    ("sktransfer.text", "The text input layer: texts validated, tokenised once and batched with dynamic padding."),
     ("sktransfer.benchmark", "The ``sktransfer benchmark`` command from Python."),
     ("sktransfer.dask", "Grid searches and feature extraction on a Dask cluster."),
 )

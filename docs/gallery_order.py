@@ -12,6 +12,7 @@ ORDER = (
     "plot_regression_angle.py",
     "plot_explain_mnist.py",
     "plot_rank_layers.py",
+    "plot_text_reviews.py",
 )
 
 

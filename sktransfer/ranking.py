@@ -473,7 +473,7 @@ def rank_backbones(X, y, *, backbones=("efficientnet_lite0",), layers="auto", sc
     backbones, names = _check_backbones(backbones)
     candidates, scoring = _check_layers(layers), _check_scoring(scoring)
     as_frame = _check_as_frame(as_frame)
-    images = _validated_images(X, backbones[0], input_shape)
+    images = _validated_images(X, backbones, input_shape)
     y = _check_labels(y, len(images))
     if not isinstance(standardize, (bool, np.bool_)):
         raise TypeError(f"standardize must be True or False; got {standardize!r}.")
@@ -493,9 +493,13 @@ def rank_backbones(X, y, *, backbones=("efficientnet_lite0",), layers="auto", sc
     return _table(rows, scoring, as_frame)
 
 
-def _validated_images(X, backbone, input_shape):
+def _validated_images(X, backbones, input_shape):
     """``X`` checked once, before any backbone loads (the extractor checks it again, cheaply)."""
-    return as_inputs(X, backbone_modality(backbone), input_shape=input_shape)
+    for one in backbones:
+        if backbone_modality(one) != "image":
+            raise ValueError(f"rank_backbones ranks image backbones; {one!r} takes {backbone_modality(one)}. Compare "
+                             "text backbones with cross_val_score on PretrainedFeatureExtractor pipelines.")
+    return as_inputs(X, "image", input_shape=input_shape)
 
 
 def _score_row(name, layer, blocks, features, seconds, y, scoring):

@@ -178,3 +178,21 @@ def test_extractor_in_a_pipeline_with_layers_memory_and_pickle(tiny_bert, sentim
         PretrainedFeatureExtractor(tiny_bert, image_size=64).fit(X)
     with pytest.raises(ValueError, match="runs in torch only"):
         PretrainedFeatureExtractor(tiny_bert, runtime="onnx").fit(X)
+
+
+def test_export_weights_round_trip_of_a_text_model(tiny_bert, sentiment, tmp_path):
+    from sktransfer.export import export_weights, load_weights
+
+    X, y = sentiment
+    clf = FineTunedClassifier(tiny_bert, **FAST).fit(X, y)
+    export_weights(clf, tmp_path / "model.pt")
+    restored = load_weights(tmp_path / "model.pt")
+    assert np.allclose(restored.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+
+
+def test_rank_backbones_refuses_text_backbones(sentiment):
+    from sktransfer import rank_backbones
+
+    X, y = sentiment
+    with pytest.raises(ValueError, match="ranks image backbones"):
+        rank_backbones(X, y, backbones=["all-MiniLM-L6-v2"])
