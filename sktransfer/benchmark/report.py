@@ -71,6 +71,11 @@ def _size_label(row):
     return str(row["labels_per_class"])
 
 
+def _at_size(config):
+    """`` @ 32px`` for images, nothing for texts (which have no size)."""
+    return "" if config.get("image_size") is None else f" @ {config.get('image_size')}px"
+
+
 def format_table(summary, config, wall_time_s):
     """The results as a fixed-width text table with a header and the wall time.
 
@@ -110,8 +115,8 @@ def format_table(summary, config, wall_time_s):
         ).rstrip()
 
     title = (
-        f"{config.get('description', config.get('dataset'))} | backbone {config.get('backbone')} "
-        f"@ {config.get('image_size')}px | {config.get('n_seeds')} seed(s), test set "
+        f"{config.get('description', config.get('dataset'))} | backbone {config.get('backbone')}{_at_size(config)} "
+        f"| {config.get('n_seeds')} seed(s), test set "
         f"{config.get('test_size')} of each class, fixed per seed | scores: mean ± std over seeds"
     )
     rule = "-" * max(len(line(cells)) for cells in [header, *body])  # long "chosen" cells included
@@ -236,13 +241,14 @@ def plot_learning_curve(summary, path, config):
         ax.set_xscale("log")
         ax.set_xticks(list(ticks), list(ticks.values()))
         ax.minorticks_off()
-        ax.set_xlabel("labelled training images per class (log scale)")
+        ax.set_xlabel(f"labelled training {'texts' if config.get('modality') == 'text' else 'images'} per class "
+                      "(log scale)")
         ax.grid(True, alpha=0.3)
     ax_acc.set_ylabel(f"test accuracy (mean ± std over {config.get('n_seeds')} seeds)")
     ax_time.set_yscale("log")
     ax_time.set_ylabel("fit time per run (s, log scale)")
     ax_acc.legend(loc="lower right")  # the right panel uses the same colours
-    fig.suptitle(f"{config.get('dataset')}: {config.get('backbone')} @ {config.get('image_size')}px vs classical baselines")
+    fig.suptitle(f"{config.get('dataset')}: {config.get('backbone')}{_at_size(config)} vs classical baselines")
     fig.savefig(path, dpi=110)
     return Path(path)
 

@@ -30,6 +30,13 @@ on the training set only (never the test set):
 - ``scratch``: the same network and recipe from random weights
   (``weights=None``): what the pretrained weights buy.
 
+Texts (``"rotten-tomatoes"``, ``"subjectivity"``, a ``.csv``, a folder of
+``.txt`` files) have their own methods (``_text_methods``): ``tfidf`` (word
+and character TF-IDF + logistic regression, fitted on each training set,
+``C`` tuned), ``features`` (frozen language-model embeddings + standardised
+logistic regression, ``C`` tuned), ``finetune`` and ``probe``, with
+``all-MiniLM-L6-v2`` unless another backbone is given.
+
 With 1 label per class there is nothing to cross-validate on: defaults are
 used and the row says ``tuned=False`` (as does a ``finetune`` or ``scratch``
 row without ``finetune_grid``).
@@ -63,14 +70,18 @@ from ..dask import dask_backend
 from ._methods import METHOD_CLASSES, Settings
 from ._setup import Logger, check_arguments, check_output_dir, environment, input_shapes, output_files
 from ._splits import check_test_size, combine_domains, iter_splits, make_split, training_subset
+from ._text_methods import TEXT_BACKBONE, TEXT_METHODS, check_image_run, check_text_arguments, method_class
 from .datasets import load_dataset
+from .text import dataset_modality
 from .evaluation import scores
 from .report import format_table, plot_learning_curve, summarize, write_csv, write_evaluation, write_json
 
 __all__ = ["BenchmarkResult", "DEFAULTS", "DOMAIN_DEFAULT_METHODS", "FINETUNE_GRID", "METHODS", "METHOD_CLASSES",
-           "Settings", "combine_domains", "iter_splits", "make_split", "run_benchmark", "scores", "training_subset"]
+           "Settings", "TEXT_BACKBONE", "TEXT_METHODS", "combine_domains", "iter_splits", "make_split",
+           "run_benchmark", "scores", "training_subset"]
 
-#: Every method's name, in the order of the tables (see :data:`METHOD_CLASSES` for what each does).
+#: Every image method's name, in the order of the tables (see :data:`METHOD_CLASSES` for what each does);
+#: a text dataset's are :data:`TEXT_METHODS` (``tfidf``, ``features``, ``finetune``, ``probe``).
 METHODS = tuple(METHOD_CLASSES)
 
 #: Domain mode's methods (``target=``) unless others are given: the classical ones and fine-tuning on the
@@ -162,7 +173,7 @@ def run_benchmark(
     labels_per_class=DEFAULTS["labels_per_class"],
     n_seeds=DEFAULTS["n_seeds"],
     test_size=DEFAULTS["test_size"],
-    backbone=DEFAULTS["backbone"],
+    backbone=None,
     image_size=DEFAULTS["image_size"],
     finetune_params=None,
     finetune_grid=None,
@@ -178,6 +189,8 @@ def run_benchmark(
     scheduler=None,
     unlabeled=False,
     target=None,
+    text_column=None,
+    label_column=None,
 ):
     """Compare classical baselines with transfer learning on one dataset (or from one domain to another).
 
@@ -188,6 +201,9 @@ def run_benchmark(
         ``"fashion-mnist"`` (the idx files, see ``data_dir``), ``"photos"``,
         ``"textures"``, ``"faces"`` (see :mod:`sktransfer.benchmark.photos`), a
         folder with one sub-folder of images per class, or an ``.npz`` with ``X`` and ``y``.
+        Texts: ``"rotten-tomatoes"``, ``"subjectivity"``, a ``.csv`` file (see
+        ``text_column``) or a folder of class folders of ``.txt`` files (see
+        :mod:`sktransfer.benchmark.text`).
     methods : sequence of str, default=("pixels", "hog", "lbp", "features", "finetune", "probe", "scratch")
         Which methods to compare; see :data:`METHODS`. ``"fixmatch"``
         fine-tunes with the labelled images plus unlabelled ones
@@ -195,6 +211,10 @@ def run_benchmark(
         ``"adabn"``, ``"dann"`` and ``"coral"`` adapt to the ``target`` domain
         (:class:`~sktransfer.DomainAdaptiveClassifier`; ``"adabn"`` is its
         ``method="none"``: the target's BatchNorm statistics, no adaptation loss).
+        A text dataset takes :data:`TEXT_METHODS` (``"tfidf"``: word and
+        character TF-IDF + logistic regression, ``"features"``, ``"finetune"``,
+        ``"probe"``), all four by default; an image method on texts (or
+        ``"tfidf"`` on images) is a ``ValueError``.
     labels_per_class : sequence of int or "all", default=(5, 10, 50, "all")
         Training sizes of the learning curve, in labelled images per class.
         Sizes at least as large as the training pool are the same as "all".
@@ -207,8 +227,11 @@ def run_benchmark(
         ``"textures"``) always uses it: a ``test_size`` given with one is a
         ``ValueError`` (it could change nothing), unless in domain mode,
         where it still splits the source.
-    backbone : str, default="efficientnet_lite0"
-        Backbone of the ``features``, ``finetune``, ``probe`` and ``scratch`` methods.
+    backbone : str or None, default=None
+        Backbone of the ``features``, ``finetune``, ``probe`` and ``scratch``
+        methods. None: ``"efficientnet_lite0"`` for images,
+        :data:`TEXT_BACKBONE` (``"all-MiniLM-L6-v2"``) for texts; a backbone
+        of the other modality is a ``ValueError``.
     image_size : int or None, default=None
         Side images are resized to for the backbone. None: for ``features``,
         the image side rounded up to a multiple of 32, between 32 and 224
@@ -273,6 +296,9 @@ def run_benchmark(
         with the same labels in the same order (``mnist`` and ``mnist-m``)
         get the same split, so no test digit is a training digit in the
         other domain.
+    text_column, label_column : str or None, default=None
+        The columns of a ``.csv`` dataset holding the texts and the labels
+        (None: ``"text"`` and ``"label"``); a ``ValueError`` for any other dataset.
 
     Returns
     -------
@@ -292,11 +318,10 @@ def run_benchmark(
     """
     start = time.perf_counter()
     log = Logger(verbose, stream, start)
-    if target is not None and methods is DEFAULTS["methods"]:
-        methods = DOMAIN_DEFAULT_METHODS
-    names, sizes, finetune_params = check_arguments(
-        methods, labels_per_class, n_seeds=n_seeds, cv=cv, n_jobs=n_jobs, finetune_params=finetune_params,
-        finetune_grid=finetune_grid, image_size=image_size, test_size=test_size, unlabeled=unlabeled, target=target)
+    names, sizes, finetune_params, backbone = _check_run(
+        dataset, methods, labels_per_class, backbone=backbone, image_size=image_size, unlabeled=unlabeled,
+        target=target, n_seeds=n_seeds, cv=cv, n_jobs=n_jobs, finetune_params=finetune_params,
+        finetune_grid=finetune_grid, test_size=test_size)
     shape, target_shape = input_shapes(input_shape, dataset, target)
     check_output_dir(output_dir)  # before any work: finding out after an hour of runs loses them
 
@@ -304,14 +329,16 @@ def run_benchmark(
     with dask_backend(scheduler, log) as on_cluster:
         if on_cluster:
             n_jobs = -1
-        ds = load_dataset(dataset, input_shape=shape, data_dir=data_dir)
+        ds = load_dataset(dataset, input_shape=shape, data_dir=data_dir, text_column=text_column,
+                          label_column=label_column)
         n_source = None
         if target is not None:  # one dataset: the source's images, then the target's
             ds, n_source = combine_domains(ds, load_dataset(target, input_shape=target_shape))
         _check_fixed_test_set(ds, test_size, n_source, log)
         check_test_size(ds.y, test_size, n_source, ds.test_mask)  # before the features are computed
-        # Without image_size, features use the estimator's own "auto" rule.
-        backbone_size = image_size if image_size is not None else auto_image_size(ds.image_shape)[0]
+        # Without image_size, features use the estimator's own "auto" rule; texts have no size.
+        backbone_size = image_size if image_size is not None or ds.modality == "text" else auto_image_size(
+            ds.image_shape)[0]
         settings = Settings(backbone=backbone, image_size=image_size, backbone_size=backbone_size,
                             finetune_params=finetune_params, finetune_grid=finetune_grid, cv=cv, device=device,
                             n_jobs=n_jobs, log=log)
@@ -322,17 +349,37 @@ def run_benchmark(
             backbone=backbone, image_size=backbone_size, finetune_params=finetune_params,
             finetune_grid=finetune_grid, cv=cv, device=device,
             n_jobs=n_jobs, scheduler=scheduler, unlabeled=bool(unlabeled),
-            target=None if target is None else ds.name.split("-to-", 1)[1], environment=environment(),
+            target=None if target is None else ds.name.split("-to-", 1)[1], modality=ds.modality,
+            environment=environment(),
         )
         log(f"dataset: {ds.description}")
         log(f"methods: {', '.join(names)} | labels/class: {', '.join(map(str, sizes))} | seeds: {n_seeds} | "
-            f"backbone: {backbone} @ {backbone_size}px (features)")
+            f"backbone: {backbone}" + ("" if backbone_size is None else f" @ {backbone_size}px (features)"))
         files = output_files(output_dir, ds.name, plot)  # the file names need the dataset's name
-        methods = [METHOD_CLASSES[name](settings) for name in names]
+        methods = [method_class(name, ds.modality)(settings) for name in names]
         for method in methods:  # label-free features, once per dataset and variant
             method.prepare(ds)
         runs = _run_all(methods, ds, iter_splits(ds, sizes, n_seeds, test_size, n_source), n_seeds, files, log)
         return _finish(runs, config, files, start, log)
+
+
+def _check_run(dataset, methods, labels_per_class, *, backbone, image_size, unlabeled, target, **common):
+    """The methods, sizes, ``finetune_params`` and backbone of a run, checked before any work, texts or images.
+
+    A dataset's modality is known before it is loaded (:func:`~sktransfer.benchmark.text.dataset_modality`),
+    so the default methods and backbone can follow it: :data:`TEXT_METHODS` and :data:`TEXT_BACKBONE` for
+    texts; :data:`DOMAIN_DEFAULT_METHODS` in domain mode.
+    """
+    if dataset_modality(dataset) == "text":
+        return check_text_arguments(
+            TEXT_METHODS if methods is DEFAULTS["methods"] else methods, labels_per_class, dataset=dataset,
+            backbone=backbone, image_size=image_size, unlabeled=unlabeled, target=target, **common)
+    if target is not None and methods is DEFAULTS["methods"]:
+        methods = DOMAIN_DEFAULT_METHODS
+    backbone = check_image_run(methods, dataset, backbone, DEFAULTS["backbone"])
+    names, sizes, finetune_params = check_arguments(methods, labels_per_class, image_size=image_size,
+                                                    unlabeled=unlabeled, target=target, **common)
+    return names, sizes, finetune_params, backbone
 
 
 def _check_fixed_test_set(ds, test_size, n_source, log):

@@ -4,7 +4,8 @@
   pickling), with the task's hooks;
 - ``_targets``: how each task encodes ``y`` and turns outputs into predictions (``TargetSpec``);
 - ``_classifier``, ``_regressor``, ``_domain``: the tasks; ``_distill``: a student network taught by a teacher;
-- ``_features``: :class:`PretrainedFeatureExtractor`; ``_baselines``: HOG and pixels; ``_lbp``: LBP.
+- ``_features``: :class:`PretrainedFeatureExtractor`; ``_baselines``: HOG and pixels; ``_lbp``: LBP;
+  ``_tfidf``: :func:`make_tfidf_classifier`, the text baseline.
 """
 
 from ._base import BackboneNetworkEstimator
@@ -16,10 +17,12 @@ from ._features import PretrainedFeatureExtractor
 from ._lbp import LBPTransformer
 from ._regressor import FineTunedRegressor
 from ._targets import TargetSpec
+from ._tfidf import make_tfidf_classifier
 
 #: Every estimator that trains a network over a backbone (export_weights / load_weights take each).
 NETWORK_ESTIMATORS = (FineTunedClassifier, FineTunedRegressor, DomainAdaptiveClassifier)
 
 __all__ = ["NETWORK_ESTIMATORS", "SEMI_SUPERVISED_PARAMS", "BackboneNetworkEstimator", "DistilledClassifier",
            "DomainAdaptiveClassifier", "FineTunedClassifier", "FineTunedRegressor", "HOGTransformer",
-           "LBPTransformer", "PixelTransformer", "PretrainedFeatureExtractor", "TargetSpec"]
+           "LBPTransformer", "PixelTransformer", "PretrainedFeatureExtractor", "TargetSpec",
+           "make_tfidf_classifier"]

@@ -57,6 +57,7 @@ def contrastive_fit(estimator, built, data, spec, device, lr, freezing):
     layer-wise rates, less the head, which the probe replaces).
     """
     module = built.module
+    freezing.apply(module, gradual=False)  # one pass over the pairs: no epochs to unfreeze block by block
     labels = data.targets[data.train_idx]
     texts = data.images.subset(data.train_idx)
     rng = np.random.default_rng(int(data.rng.integers(2**31 - 1)))

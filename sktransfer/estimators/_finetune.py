@@ -119,6 +119,6 @@ def _validation_score(module, data, spec, estimator, device, trained):
     rows = np.unique(data.valid_idx)  # whole-number weights repeat rows: score each image once
     with on_device(module.eval(), device) as moved:
         outputs = NetworkRuntime().outputs(moved, data.images.subset(rows), runtime="torch",
-                                           n_views=views_of(estimator.tta, trained=trained, modality=estimator._modality),
+                                           n_views=views_of(estimator.tta, trained, estimator._modality),
                                            batch_size=estimator.batch_size, device=device)
     return spec.quality(outputs, data.targets[rows])
