@@ -372,8 +372,8 @@ def test_transform_reads_x_for_the_fitted_backbone_not_a_later_parameter(digits,
     calls = []
     import sktransfer.estimators._features as extractor_module
 
-    real = extractor_module.backbone_modality
-    monkeypatch.setattr(extractor_module, "backbone_modality", lambda b: calls.append(b) or real(b))
+    real = extractor_module.backbone_inputs
+    monkeypatch.setattr(extractor_module, "backbone_inputs", lambda X, b, shape: calls.append(b) or real(X, b, shape))
     fx.set_params(backbone="efficientnet_lite0", weights="default")
     np.testing.assert_array_equal(fx.transform(X), reference)
     assert calls == ["timm/test_resnet"]

@@ -94,10 +94,13 @@ def test_auto_recipe_follows_the_image_size(shape, recipe):
     assert clf.history_[-1]["lr"] <= 3e-4  # the head's rate is the one given
 
 
-def test_auto_is_refused_where_it_was_not_measured(data):
+def test_regressor_auto_keeps_one_image_recipe_and_bad_values_are_refused(data):
     X, y, _, _ = data
+    # The size rule was measured for classification: the regressor's "auto" is its one image recipe.
+    reg = FineTunedRegressor(**{**tiny.FAST, "lr": "auto", "augment": "auto"}).fit(X, y.astype(float))
+    assert (reg.lr_, reg.augment_) == (1e-2, "light")
     with pytest.raises(InvalidParameterError, match="lr"):
-        FineTunedRegressor(**{**tiny.FAST, "lr": "auto"}).fit(X, y.astype(float))
+        FineTunedRegressor(**{**tiny.FAST, "lr": "fast"}).fit(X, y.astype(float))
     with pytest.raises(InvalidParameterError, match="fallback_to_probe"):
         FineTunedClassifier(**{**tiny.FAST, "fallback_to_probe": "yes"}).fit(X, y)
 
