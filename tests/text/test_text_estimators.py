@@ -196,3 +196,25 @@ def test_rank_backbones_refuses_text_backbones(sentiment):
     X, y = sentiment
     with pytest.raises(ValueError, match="ranks image backbones"):
         rank_backbones(X, y, backbones=["all-MiniLM-L6-v2"])
+
+
+def test_hub_names_load_from_a_prepopulated_cache_and_say_where_they_looked(tiny_bert, tmp_path):
+    """``"hf/<id>"`` goes through transformers' own cache: a cache laid out as the hub's is read offline."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    snapshot = tmp_path / "hub" / "models--someone--tiny-bert" / "snapshots" / ("0" * 40)
+    shutil.copytree(tiny_bert.split("/", 1)[1], snapshot)
+    (tmp_path / "hub" / "models--someone--tiny-bert" / "refs").mkdir()
+    (tmp_path / "hub" / "models--someone--tiny-bert" / "refs" / "main").write_text("0" * 40)
+    code = ("from sktransfer import PretrainedFeatureExtractor as P\n"
+            "print(P('hf/someone/tiny-bert', verbose=0).fit_transform(['a film', 'another']).shape)\n"
+            "from sktransfer.backbones import get_backbone\n"
+            "try:\n    get_backbone('hf/someone/missing')\nexcept OSError as e:\n    print(type(e).__name__, e)\n")
+    env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "(2, 32)" in out.stdout
+    assert "WeightsUnavailableError" in out.stdout and str(tmp_path / "hub") in out.stdout and "all-MiniLM-L6-v2" in out.stdout
