@@ -14,8 +14,7 @@ that permutation. Variants:
 - ``setfit``: SetFit 1.2 with its defaults on the same weights (``pip install setfit``);
 - ``tfidf``: TF-IDF word 1-2 + char_wb 2-5 grams + LogisticRegression.
 
-``--extra '{"lr": 2e-4}'`` passes estimator parameters (``"iters"`` sets the
-contrastive iterations). Each run is a subprocess of one torch thread;
+``--extra '{"lr": 2e-4}'`` passes estimator parameters. Each run is a subprocess of one torch thread;
 ``--jobs`` of them at a time. One JSON line per run goes to ``--out`` (and
 stdout); at the end a markdown table of the mean accuracy and fit time.
 
@@ -89,11 +88,6 @@ def run_one(task, per, seed, variant, extra):
         params = dict(random_state=seed, verbose=0)
         params.update({"contrastive": {"schedule": "contrastive"}, "lpft": {"schedule": "lp-ft"},
                        "probe": {"trainable_blocks": 0}}.get(variant, {}))
-        extra = dict(extra)
-        if "iters" in extra:
-            import sktransfer.estimators._contrastive_fit as contrastive
-
-            contrastive.CONTRASTIVE_ITERATIONS = extra.pop("iters")
         model = FineTunedClassifier("all-MiniLM-L6-v2", **params, **extra).fit(X[train], y[train])
         accuracy, steps = model.score(X[test], y[test]), model.n_steps_
     return dict(task=task, per=per, seed=seed, variant=variant, acc=round(float(accuracy), 4),

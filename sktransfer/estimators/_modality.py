@@ -52,7 +52,7 @@ def check_text_params(estimator):
         if name in params and not _same(params[name], default):
             _refuse(estimator, name, params[name], why, repr(default))
     augment = params.get("augment", None)
-    if augment is not None and not (isinstance(augment, str) and augment in ("auto", "none")):
+    if augment is not None and not (isinstance(augment, str) and augment == "auto"):
         _refuse(estimator, "augment", augment, "augmentation presets and callables transform images",
                 "'auto' or None")
     if params.get("runtime", "torch") != "torch" or params.get("quantize") is not None:
