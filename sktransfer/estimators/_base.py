@@ -238,11 +238,11 @@ class BackboneNetworkEstimator(BaseEstimator):
         self._validate_params()
         check_int_params(self)
         check_n_features_in(self, X)
-        images = self._inputs(X)
+        images = backbone_inputs(X, self.arch_spec_.backbone, self.input_shape)  # as the fitted backbone reads X
         device = resolve_device(self.device)
         # The views are fixed transforms (nn/_views.py): predictions are a function of X, whatever
         # random_state is.
-        n_views = views_of(self.tta, trained=bool(self.n_steps_), modality=self._modality)
+        n_views = views_of(self.tta, trained=bool(self.n_steps_), modality=backbone_modality(self.arch_spec_.backbone))
         runtime = vars(self).setdefault("_runtime", NetworkRuntime())  # (a model pickled before runtimes existed)
         int8 = getattr(self, "quantized_", False)
         with on_device(self.module_, device) as module, \

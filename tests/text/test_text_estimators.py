@@ -218,3 +218,11 @@ def test_hub_names_load_from_a_prepopulated_cache_and_say_where_they_looked(tiny
     assert out.returncode == 0, out.stderr[-2000:]
     assert "(2, 32)" in out.stdout
     assert "WeightsUnavailableError" in out.stdout and str(tmp_path / "hub") in out.stdout and "all-MiniLM-L6-v2" in out.stdout
+
+
+def test_predict_reads_x_as_the_fitted_backbone_does(tiny_bert, sentiment):
+    X, y = sentiment
+    clf = FineTunedClassifier(tiny_bert, trainable_blocks=0, verbose=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(backbone="efficientnet_lite0")  # the next fit's backbone: predictions keep the fitted one
+    assert np.allclose(clf.predict_proba(X), proba)
