@@ -114,10 +114,24 @@ def text_backbone_from_folder(source, name, weights, *, max_length=None, normali
     if not hasattr(model, "encoder") or not hasattr(model.encoder, "layer"):
         raise ValueError(f"{name} is a {type(model).__name__}; text backbones are BERT-family encoders "
                          "(a model with .encoder.layer), such as BERT, RoBERTa, MiniLM or DeBERTa.")
-    limit = getattr(config, "max_position_embeddings", 512)
     return TextBackbone(name=name, trunk=model, blocks=_text_blocks(model), feature_dim=int(config.hidden_size),
                         input_size=(), mean=(), std=(), in_chans=0, weights=weights, tokenizer=source,
-                        max_length=int(min(max_length or limit, limit)), normalize=normalize)
+                        max_length=max_length or _max_length(source, config), normalize=normalize)
+
+
+def _max_length(source, config=None):
+    """Tokens a text keeps: the model's position limit, within its tokenizer's own limit (the one rule for
+    ``"hf/<model>"``, whether the backbone or only its tokenizer is loaded)."""
+    if config is None:
+        transformers = _require_transformers()
+        try:
+            with _quiet(transformers):
+                config = transformers.AutoConfig.from_pretrained(source)
+        except OSError as exc:
+            raise _unavailable(source, source, exc) from exc
+    limit = int(getattr(config, "max_position_embeddings", 512))
+    declared = getattr(load_tokenizer(source), "model_max_length", None)
+    return min(limit, int(declared)) if declared and declared < 100_000 else limit
 
 
 def _unavailable(name, source, cause):
@@ -185,11 +199,7 @@ def text_input_spec(backbone):
         source, max_length = backbone.tokenizer, backbone.max_length
     else:
         source, max_length = text_tokenizer_source(backbone)
-    tokenizer = load_tokenizer(source)
-    if max_length is None:
-        limit = getattr(tokenizer, "model_max_length", 512)
-        max_length = 512 if not limit or limit > 100_000 else int(limit)
-    return tokenizer, int(max_length)
+    return load_tokenizer(source), int(max_length or _max_length(source))
 
 
 def backbone_inputs(X, backbone, input_shape=None):

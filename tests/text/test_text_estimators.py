@@ -226,3 +226,11 @@ def test_predict_reads_x_as_the_fitted_backbone_does(tiny_bert, sentiment):
     proba = clf.predict_proba(X)
     clf.set_params(backbone="efficientnet_lite0")  # the next fit's backbone: predictions keep the fitted one
     assert np.allclose(clf.predict_proba(X), proba)
+
+
+def test_hub_models_cut_texts_at_their_own_position_limit(tiny_bert):
+    """The tiny model has 128 positions while its (MiniLM) tokenizer declares 512: texts keep 128 tokens."""
+    from sktransfer.backbones import get_backbone, text_input_spec
+
+    assert text_input_spec(tiny_bert)[1] == 128 == get_backbone(tiny_bert).max_length
+    assert PretrainedFeatureExtractor(tiny_bert, verbose=0).fit_transform(["word " * 400]).shape == (1, 32)
