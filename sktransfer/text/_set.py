@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import torch
 
@@ -94,14 +92,6 @@ class TextSet:
     def typical_shape(self):
         """None: texts have no image shape (the image recipes' rules never read it)."""
         return None
-
-    def fingerprint(self):
-        """A hash of the texts, what a cache of their features is keyed on."""
-        digest = hashlib.sha256()
-        for text in self.texts:
-            digest.update(text.encode("utf-8", "surrogatepass"))
-            digest.update(b"\x00")
-        return digest.hexdigest()
 
 
 def as_text_set(X, tokenizer, max_length):

@@ -70,4 +70,4 @@ def test_subset_keeps_tokens_and_texts(spec):
     texts = as_text_set(["a", "b c", "d e f"], *spec)
     part = texts.subset([2, 0])
     assert part.texts == ["d e f", "a"] and part.lengths.tolist() == [texts.lengths[2], texts.lengths[0]]
-    assert isinstance(part, TextSet) and part.fingerprint() != texts.fingerprint()
+    assert isinstance(part, TextSet)
