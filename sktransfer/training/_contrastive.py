@@ -27,6 +27,13 @@ __all__ = ["CONTRASTIVE_ITERATIONS", "contrastive_pairs", "train_contrastive"]
 #: ``num_iterations`` of its first release).
 CONTRASTIVE_ITERATIONS = 20
 
+#: Texts per forward pass on CPU. A step's texts are sorted by length and encoded this many at a
+#: time, so a short text is not padded to the longest of the step: the loss is the same, and a
+#: step of 32 pairs took 1.9 s instead of 3.3 s on Rotten Tomatoes and 6.9 s instead of 26 s on
+#: the plot summaries of ``subj`` (MiniLM, one thread; docs/text.md). On CUDA padding costs
+#: little beside the launches, so the step stays one batch.
+CPU_TEXTS_PER_PASS = 8
+
 
 def contrastive_pairs(labels, n_iterations, rng):
     """``(first, second, similarity)`` arrays: for each row and iteration, a same-class and an other-class pair.
@@ -91,12 +98,8 @@ def train_contrastive(encoder, texts, labels, *, optimizer, batch_size, device, 
 
 
 def _step(encoder, texts, first, second, similarity, optimizer, device):
-    """One optimizer step on a batch of pairs: both sides in one forward pass."""
-    batch = texts.load(np.concatenate([first, second]))
-    x = batch_to_device(batch, device, encoder.image_size, encoder.in_chans)
-    with autocast(device):
-        embeddings = encoder(x)
-    u, v = embeddings.float().chunk(2)
+    """One optimizer step on a batch of pairs."""
+    u, v = _embed(encoder, texts, np.concatenate([first, second]), device).chunk(2)
     target = torch.as_tensor(similarity, device=device)
     loss = F.mse_loss(F.cosine_similarity(u, v), target)
     if not torch.isfinite(loss):
@@ -105,3 +108,16 @@ def _step(encoder, texts, first, second, similarity, optimizer, device):
     loss.backward()
     optimizer.step()
     return loss.item()
+
+
+def _embed(encoder, texts, rows, device):
+    """Embeddings of the texts at ``rows``, in that order, encoded in passes of texts of similar length."""
+    by_length = np.argsort(texts.lengths[rows], kind="stable")
+    per_pass = CPU_TEXTS_PER_PASS if device.type == "cpu" else len(rows)
+    parts = []
+    for start in range(0, len(rows), per_pass):
+        batch = texts.load(rows[by_length[start : start + per_pass]])
+        x = batch_to_device(batch, device, encoder.image_size, encoder.in_chans)
+        with autocast(device):
+            parts.append(encoder(x).float())
+    return torch.cat(parts)[torch.as_tensor(np.argsort(by_length), device=device)]

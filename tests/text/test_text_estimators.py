@@ -86,6 +86,25 @@ def _batches(clf, X):
     return backbone_inputs(X, clf.backbone).iter_batches(len(X))
 
 
+def test_contrastive_steps_embed_texts_by_length_yet_return_them_in_row_order(tiny_bert, sentiment):
+    import torch
+
+    from sktransfer.backbones import backbone_inputs, get_backbone
+    from sktransfer.nn import make_encoder
+    from sktransfer.training import _contrastive
+
+    X, _ = sentiment
+    texts = backbone_inputs(np.concatenate([X, [" ".join(X)]]), tiny_bert)  # one long text among short ones
+    encoder = make_encoder(get_backbone(tiny_bert), None).eval()
+    rows = np.random.default_rng(0).permutation(len(texts))[:13]
+    assert len(set(texts.lengths[rows].tolist())) > 3
+    with torch.no_grad():
+        one_batch = encoder(texts.load(rows))
+        by_length = _contrastive._embed(encoder, texts, rows, torch.device("cpu"))
+    assert _contrastive.CPU_TEXTS_PER_PASS < len(rows)
+    assert torch.allclose(by_length, one_batch, atol=1e-5)
+
+
 def test_contrastive_schedule_is_refused_where_it_cannot_apply(tiny_bert, sentiment, digits):
     X, y = sentiment
     with pytest.raises(ValueError, match="takes images"):
