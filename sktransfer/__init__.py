@@ -1,7 +1,8 @@
 """sktransfer: transfer learning as ordinary scikit-learn estimators."""
 
 from .estimators import (DistilledClassifier, DomainAdaptiveClassifier, FineTunedClassifier, FineTunedRegressor,
-                         HOGTransformer, LBPTransformer, PixelTransformer, PretrainedFeatureExtractor)
+                         HOGTransformer, LBPTransformer, PixelTransformer, PretrainedFeatureExtractor,
+                         SelfSupervisedPretrainer)
 from .deploy import export_onnx
 from .export import export_weights, load_weights
 from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TrainingCurveDisplay
@@ -21,6 +22,7 @@ __all__ = [
     "LBPTransformer",
     "PixelTransformer",
     "PretrainedFeatureExtractor",
+    "SelfSupervisedPretrainer",
     "TrainingCurveDisplay",
     "__version__",
     "export_onnx",

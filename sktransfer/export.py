@@ -145,6 +145,11 @@ def export_weights(estimator, path):
             params[name] = _plain(value)
         except TypeError:
             dropped.append(name)
+    if "backbone" in dropped and isinstance(arch["backbone"], str):
+        # A backbone pre-trained further (SelfSupervisedPretrainer): the state dict holds its weights, and
+        # its base's name rebuilds the structure (a re-fit of the loaded model starts from the base's weights).
+        params["backbone"] = arch["backbone"]
+        dropped.remove("backbone")
     # Everything else fit set but the network, its history and the specs, stored in their own forms below.
     # The int8 network and runtime sessions (_runtime) are not weights: the file holds the float network.
     own_form = ("module_", "history_", "arch_spec_", "target_spec_", "_runtime")

@@ -61,11 +61,13 @@ def get_backbone(name, weights="default"):
 
     Parameters
     ----------
-    name : str, Backbone or torch.nn.Module
+    name : str, Backbone, torch.nn.Module or fitted SelfSupervisedPretrainer
         A registered name (see :func:`list_backbones`), ``"timm/<model>"``,
-        ``"torchvision/<model>"``, a ready :class:`Backbone`, or any
+        ``"torchvision/<model>"``, a ready :class:`Backbone`, any
         ``nn.Module`` mapping images to features (wrapped with
-        :meth:`Backbone.from_module`).
+        :meth:`Backbone.from_module`), or an object with a ``to_backbone()``
+        method, such as a fitted :class:`~sktransfer.SelfSupervisedPretrainer`
+        (its weights are its own: ``weights`` does not apply).
     weights : str or None, default="default"
         ``"default"`` for the pretrained weights, None for random
         initialisation; torchvision also takes a weights enum name such as
@@ -94,8 +96,11 @@ def get_backbone(name, weights="default"):
         return name
     if isinstance(name, nn.Module):
         return Backbone.from_module(name)
+    if callable(getattr(name, "to_backbone", None)) and not isinstance(name, type):
+        return name.to_backbone()  # a fresh copy each call (a fitted SelfSupervisedPretrainer)
     if not isinstance(name, str):
-        raise TypeError(f"backbone must be a name, a Backbone or an nn.Module; got {type(name).__name__}.")
+        raise TypeError("backbone must be a name, a Backbone, an nn.Module or a fitted SelfSupervisedPretrainer; "
+                        f"got {type(name).__name__}.")
     if name in _BUILDERS:
         return _BUILDERS[name](name=name, weights=weights)
     source, _, model = name.partition("/")

@@ -4,6 +4,7 @@
   pickling), with the task's hooks;
 - ``_targets``: how each task encodes ``y`` and turns outputs into predictions (``TargetSpec``);
 - ``_classifier``, ``_regressor``, ``_domain``: the tasks; ``_distill``: a student network taught by a teacher;
+- ``_pretrain``: :class:`SelfSupervisedPretrainer` (a backbone adapted to unlabelled images);
 - ``_features``: :class:`PretrainedFeatureExtractor`; ``_baselines``: HOG and pixels; ``_lbp``: LBP;
   ``_tfidf``: :func:`make_tfidf_classifier`, the text baseline.
 """
@@ -15,6 +16,7 @@ from ._distill import DistilledClassifier
 from ._domain import DomainAdaptiveClassifier
 from ._features import PretrainedFeatureExtractor
 from ._lbp import LBPTransformer
+from ._pretrain import SelfSupervisedPretrainer
 from ._regressor import FineTunedRegressor
 from ._targets import TargetSpec
 from ._tfidf import make_tfidf_classifier
@@ -24,5 +26,5 @@ NETWORK_ESTIMATORS = (FineTunedClassifier, FineTunedRegressor, DomainAdaptiveCla
 
 __all__ = ["NETWORK_ESTIMATORS", "SEMI_SUPERVISED_PARAMS", "BackboneNetworkEstimator", "DistilledClassifier",
            "DomainAdaptiveClassifier", "FineTunedClassifier", "FineTunedRegressor", "HOGTransformer",
-           "LBPTransformer", "PixelTransformer", "PretrainedFeatureExtractor", "TargetSpec",
+           "LBPTransformer", "PixelTransformer", "PretrainedFeatureExtractor", "SelfSupervisedPretrainer", "TargetSpec",
            "make_tfidf_classifier"]

@@ -170,7 +170,7 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     """
 
     _parameter_constraints = {
-        "backbone": [str, Backbone, torch.nn.Module],
+        "backbone": [str, Backbone, torch.nn.Module, HasMethods(["to_backbone"])],
         "weights": [str, None],
         "layer": [StrOptions({"auto"}), Integral, str, list, tuple, None],
         "pooling": [StrOptions(set(POOLINGS))],

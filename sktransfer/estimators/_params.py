@@ -14,7 +14,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from skorch.callbacks import Callback
 
 from ..backbones import Backbone
@@ -34,7 +34,7 @@ SKORCH_PREFIXES = ("optimizer", "criterion", "callbacks")
 
 #: scikit-learn's constraints of the parameters of :class:`BackboneNetworkEstimator`.
 NETWORK_CONSTRAINTS = {
-    "backbone": [str, Backbone, torch.nn.Module],
+    "backbone": [str, Backbone, torch.nn.Module, HasMethods(["to_backbone"])],
     "weights": [str, None],
     "trainable_blocks": [Interval(Integral, 0, None, closed="left"), StrOptions({"all"})],
     "layer": [StrOptions({"auto"}), Integral, str, list, tuple, None],

@@ -115,11 +115,15 @@ class ArchSpec:
 
     def to_dict(self):
         """Plain data (strings, numbers, lists): everything but the blocks, which :meth:`from_dict` rebuilds."""
-        if not isinstance(self.backbone, str):
+        # A backbone pre-trained further (SelfSupervisedPretrainer) has its base's structure, and the
+        # state dict exported beside this spec holds every weight: the base's name rebuilds it.
+        backbone = getattr(self.backbone, "structure_name", self.backbone)
+        if not isinstance(backbone, str):
             raise ValueError(
                 "export_weights needs a named backbone (e.g. 'efficientnet_lite0', 'timm/<model>'); this model's "
                 f"backbone is a {type(self.backbone).__name__} object, which only a pickle can carry.")
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "blocks"}
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "blocks"}
+        return {**fields, "backbone": backbone}
 
     @classmethod
     def from_dict(cls, data):

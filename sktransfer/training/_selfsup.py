@@ -1,0 +1,206 @@
+"""Self-supervised objectives on unlabelled images, and the loop that continues a backbone's pre-training with them.
+
+- ``"simclr"`` (Chen et al. 2020): two random views of each image; the
+  projected embeddings of an image's two views are pulled together and pushed
+  away from the other views of the batch (NT-Xent).
+- ``"masked"`` (masked image modelling, as SimMIM, Xie et al. 2022, and the
+  denoising autoencoders before it): square patches of the image are blanked
+  out, and a linear decoder on the encoder's highest feature map restores
+  the missing pixels.
+
+Both read the blocks the estimators read (the encoder's ``layers``), so the
+features a probe will take are the ones the objective shapes.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._device import autocast
+from .._progress import progress_bar
+from .._tensors import batch_to_device
+
+__all__ = ["SELF_SUPERVISED_METHODS", "MaskedObjective", "SimCLRObjective", "nt_xent", "train_self_supervised"]
+
+SELF_SUPERVISED_METHODS = ("simclr", "masked")
+
+
+def nt_xent(z1, z2, temperature):
+    """SimCLR's loss: each embedding's positive is its own image's other view; the batch's other views are negatives.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.training._selfsup import nt_xent
+    >>> z = torch.randn(8, 4)
+    >>> bool(nt_xent(z, z, 0.1) < nt_xent(z, torch.randn(8, 4), 0.1))  # matching views cost less
+    True
+    """
+    z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+    similarity = z @ z.T / temperature
+    similarity.fill_diagonal_(float("-inf"))  # a view is not its own positive
+    n = z1.shape[0]
+    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(similarity, partner)
+
+
+class SimCLRObjective(nn.Module):
+    """The SimCLR loss of a batch of uint8 images: ``augment`` twice, encode, project, NT-Xent.
+
+    Parameters
+    ----------
+    encoder : ImageEncoder
+    augment : callable
+        Float images in [0, 1] -> randomly changed images (a :class:`~sktransfer.nn.BatchAugment`).
+    n_features : int
+        The encoder's output width.
+    projection_dim : int, default=128
+    temperature : float, default=0.2
+    """
+
+    def __init__(self, encoder, augment, n_features, projection_dim=128, temperature=0.2):
+        super().__init__()
+        self.encoder = encoder
+        self.augment = augment
+        # The projection head of SimCLR: the loss shapes its output, so the encoder's features keep
+        # what the augmentations change (measured in the paper: a better probe than without it).
+        self.projector = nn.Sequential(nn.Linear(n_features, 512), nn.ReLU(), nn.Linear(512, projection_dim))
+        self.temperature = float(temperature)
+
+    def forward(self, x):
+        images = self.encoder.to_unit_range(x)
+        views = torch.cat([self.augment(images.clone()), self.augment(images.clone())])
+        z1, z2 = self.projector(self.encoder(views)).chunk(2)
+        return nt_xent(z1, z2, self.temperature)
+
+
+class MaskedObjective(nn.Module):
+    """The masked-image-modelling loss of a batch of uint8 images: blank patches, restore their pixels.
+
+    Parameters
+    ----------
+    encoder : ImageEncoder
+    augment : callable or None
+        Applied once before masking.
+    n_channels : int
+        Channels of the encoder's highest block read.
+    stride : int
+        Pixels per cell of that block's map (the image side over the map's side).
+    mask_ratio : float, default=0.5
+    patch : int, default=4
+        Side of the blanked squares, in pixels at the encoder's input size.
+    """
+
+    def __init__(self, encoder, augment, n_channels, stride, mask_ratio=0.5, patch=4):
+        super().__init__()
+        self.encoder = encoder
+        self.augment = augment
+        self.stride = int(stride)
+        self.mask_ratio = float(mask_ratio)
+        self.patch = int(patch)
+        # A linear decoder per map cell (SimMIM's): the encoder must hold the content, not the decoder.
+        self.decoder = nn.Sequential(nn.Conv2d(n_channels, encoder.in_chans * self.stride**2, 1),
+                                     nn.PixelShuffle(self.stride))
+
+    def forward(self, x):
+        images = self.encoder.to_unit_range(x)
+        if self.augment is not None:
+            images = self.augment(images.clone())
+        target = (images - self.encoder.mean) / self.encoder.std
+        n, _, height, width = target.shape
+        cells = torch.rand(n, 1, math.ceil(height / self.patch), math.ceil(width / self.patch), device=x.device)
+        mask = (cells < self.mask_ratio).float()
+        mask = F.interpolate(mask, scale_factor=self.patch, mode="nearest")[:, :, :height, :width]
+        masked = (target * (1 - mask)).contiguous(memory_format=torch.channels_last)  # 0: the mean colour
+        restored = self.decoder(self.encoder.trunk_output(masked)[-1])
+        restored = F.interpolate(restored, size=(height, width), mode="nearest") if restored.shape[2:] != (
+            height, width) else restored
+        error = (restored.float() - target).pow(2).mean(dim=1, keepdim=True)
+        return (error * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer, max_epochs, batch_size, patience,
+                          device, rng, verbose=0):
+    """Minimise ``objective`` over ``images[train_idx]``; stop early on the held-out loss of ``images[valid_idx]``.
+
+    The learning rate warms up over the first epoch and then follows a
+    cosine to 0 over ``max_epochs``. Each epoch's held-out loss is computed
+    under fixed random views (the same every epoch), so epochs compare; the
+    weights of the best epoch are kept. Returns ``(history, interrupted)``:
+    ``history`` a list of ``{"epoch", "train_loss", "valid_loss"}``; a Ctrl-C
+    ends the loop where it is and says so (the best weights so far stay).
+    """
+    steps_per_epoch = max(1, math.ceil(len(train_idx) / batch_size))
+    total = steps_per_epoch * max_epochs
+    base = [group["lr"] for group in optimizer.param_groups]
+    history, best, best_state, stale, step, interrupted = [], math.inf, None, 0, 0, False
+    with progress_bar(total * batch_size, verbose, "self-supervised") as bar:
+        try:
+            for epoch in range(1, max_epochs + 1):
+                objective.train()
+                losses = []
+                for rows in np.array_split(rng.permutation(train_idx), steps_per_epoch):
+                    scale = (step + 1) / steps_per_epoch if step < steps_per_epoch else \
+                        0.5 * (1 + math.cos(math.pi * (step - steps_per_epoch) / max(1, total - steps_per_epoch)))
+                    for group, lr in zip(optimizer.param_groups, base):
+                        group["lr"] = lr * scale
+                    losses.append(_step(objective, images, rows, optimizer, device))
+                    step += 1
+                    if bar is not None:
+                        bar.update(len(rows))
+                record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+                          "valid_loss": _held_out_loss(objective, images, valid_idx, batch_size, device)}
+                history.append(record)
+                score = record["valid_loss"] if len(valid_idx) else record["train_loss"]
+                if score < best:
+                    best, best_state, stale = score, copy.deepcopy(objective.encoder.trunk.state_dict()), 0
+                else:
+                    stale += 1
+                if verbose:
+                    print(f"epoch {epoch}: train loss {record['train_loss']:.4f}, held-out loss "
+                          f"{record['valid_loss']:.4f}", flush=True)
+                if patience is not None and len(valid_idx) and stale >= patience:
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            for group, lr in zip(optimizer.param_groups, base):
+                group["lr"] = lr
+            optimizer.zero_grad(set_to_none=True)
+    if best_state is not None:
+        objective.encoder.trunk.load_state_dict(best_state)
+    return history, interrupted
+
+
+def _step(objective, images, rows, optimizer, device):
+    x = batch_to_device(images.load(rows), device, objective.encoder.image_size, objective.encoder.in_chans)
+    with autocast(device):
+        loss = objective(x)
+    if not torch.isfinite(loss):
+        raise FloatingPointError("self-supervised pre-training diverged (a non-finite loss); lower lr.")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _held_out_loss(objective, images, valid_idx, batch_size, device):
+    """The objective's mean loss on the held-out images, BatchNorm in eval mode, under views fixed by a seed."""
+    if not len(valid_idx):
+        return float("nan")
+    objective.eval()
+    total = 0.0
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.no_grad(), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(0)
+        for rows in np.array_split(np.asarray(valid_idx), max(1, math.ceil(len(valid_idx) / batch_size))):
+            x = batch_to_device(images.load(rows), device, objective.encoder.image_size, objective.encoder.in_chans)
+            with autocast(device):
+                total += objective(x).item() * len(rows)
+    return total / len(valid_idx)
