@@ -14,8 +14,7 @@ Two families share their code:
   adaptation on the frozen features of ``features``, computed once; never
   in the default methods, as skada is optional.
 
-:data:`METHOD_CLASSES` maps each name to its class, in the order of
-:data:`~sktransfer.benchmark.METHODS`.
+``_selfsup_methods`` adds the self-supervised ones; ``_catalog`` names them all.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from ..estimators import (SEMI_SUPERVISED_PARAMS, DomainAdaptiveClassifier, Fine
                           LBPTransformer, PixelTransformer, PretrainedFeatureExtractor)
 from .evaluation import confusion, describe_fit, scores
 
-__all__ = ["CORAL", "DANN", "LBP", "METHOD_CLASSES", "AdaBN", "DomainAdaptation", "FeatureMethod", "Features",
+__all__ = ["CORAL", "DANN", "LBP", "AdaBN", "DomainAdaptation", "FeatureMethod", "Features",
            "FineTune", "FixMatch", "HOG", "Method", "NetworkMethod", "Pixels", "Probe", "Scratch", "Settings",
            "SkadaCORAL", "SkadaMethod", "SkadaSubspaceAlignment"]
 
@@ -594,7 +593,3 @@ class SkadaSubspaceAlignment(SkadaMethod):
 
         return SubspaceAlignmentAdapter(n_components=min(64, n_max), random_state=0)
 
-
-#: Every method by name, in the order of ``METHODS``.
-METHOD_CLASSES = {cls.name: cls for cls in (Pixels, HOG, LBP, Features, FineTune, Probe, Scratch, FixMatch, AdaBN, DANN,
-                                            CORAL, SkadaCORAL, SkadaSubspaceAlignment)}

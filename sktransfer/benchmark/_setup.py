@@ -14,7 +14,7 @@ import torch
 
 from .._files import check_writable_folder
 from ..estimators import FineTunedClassifier
-from ._methods import METHOD_CLASSES
+from ._catalog import METHOD_CLASSES
 from .datasets import takes_input_shape
 
 __all__ = ["Logger", "check_arguments", "check_finetune_params", "check_output_dir", "environment", "input_shapes",

@@ -22,7 +22,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from ..backbones import backbone_modality
 from ..estimators import PretrainedFeatureExtractor, make_tfidf_classifier
-from ._methods import METHOD_CLASSES, Features, FineTune, Method, Probe, _inner_splits
+from ._catalog import METHOD_CLASSES
+from ._methods import Features, FineTune, Method, Probe, _inner_splits
 from ._setup import check_arguments
 from .evaluation import confusion, scores
 

@@ -53,8 +53,8 @@ Layout
 ------
 This module is the loop: load the dataset, draw each seed's splits, run
 every method on each and record the rows. Each method is a small class in
-``_methods`` (:data:`METHOD_CLASSES`), the splits are drawn in ``_splits``
-(:func:`make_split`, :func:`training_subset`), the checks made before any
+``_methods`` or ``_selfsup_methods`` (:data:`METHOD_CLASSES`, in ``_catalog``), the splits
+are drawn in ``_splits`` (:func:`make_split`, :func:`training_subset`), the checks made before any
 work are in ``_setup``, and the scores and files in ``evaluation`` and ``report``.
 """
 
@@ -67,7 +67,8 @@ import numpy as np
 
 from .._auto import auto_image_size
 from ..dask import dask_backend
-from ._methods import METHOD_CLASSES, Settings
+from ._catalog import METHOD_CLASSES
+from ._methods import Settings
 from ._setup import Logger, check_arguments, check_output_dir, environment, input_shapes, output_files
 from ._splits import check_test_size, combine_domains, iter_splits, make_split, training_subset
 from ._text_methods import TEXT_BACKBONE, TEXT_METHODS, check_image_run, check_text_arguments, method_class

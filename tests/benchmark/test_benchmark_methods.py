@@ -35,8 +35,8 @@ def _split(ds, n_source, size=2):
 
 def test_the_registry_is_the_method_list_and_its_flags():
     assert METHODS == tuple(METHOD_CLASSES) == (
-        "pixels", "hog", "lbp", "features", "finetune", "probe", "scratch", "fixmatch", "adabn", "dann", "coral",
-        "skada-coral", "skada-sa")
+        "pixels", "hog", "lbp", "features", "finetune", "probe", "scratch", "fixmatch", "self-supervised",
+        "self-supervised-probe", "adabn", "dann", "coral", "skada-coral", "skada-sa")
     assert all(cls.name == name for name, cls in METHOD_CLASSES.items())
     flags = {name: (cls.network, cls.uses_pool, cls.needs_target) for name, cls in METHOD_CLASSES.items()}
     assert [n for n, (network, _, _) in flags.items() if not network] == [
@@ -96,6 +96,34 @@ def test_each_network_method_fits_and_scores_a_split(name, estimator, params, do
     assert row["chosen"].startswith("32px") and ("probe only" if name == "probe" else "1 epoch") in row["chosen"]
     assert method.n_unlabeled(split) == (len(split.pool) if method.uses_pool else 0)
     assert method.n_unlabeled(split) in (0, len(ds) - n_source - len(split.test))
+
+
+def test_self_supervised_methods_share_one_pretraining_on_the_training_images(domains, monkeypatch):
+    from sktransfer import SelfSupervisedPretrainer
+    from sktransfer.benchmark import _selfsup_methods
+
+    ds, n_source = domains
+    fitted_on = []
+    real_fit = SelfSupervisedPretrainer.fit
+
+    def fit(self, X, y=None):
+        fitted_on.append(len(X))
+        return real_fit(self.set_params(weights=None, max_epochs=1, image_size=16), X)
+
+    monkeypatch.setattr(SelfSupervisedPretrainer, "fit", fit)
+    monkeypatch.setattr(_selfsup_methods, "_PRETRAINED", {})
+    split = _split(ds, n_source)
+    rows = {}
+    for name in ("self-supervised", "self-supervised-probe"):
+        method = METHOD_CLASSES[name](_settings())
+        rows[name] = method.run(ds, split)
+        assert method.n_unlabeled(split) == len(split.pool)
+    assert fitted_on == [len(split.train) + len(split.pool)]  # once, on every image but the test set's
+    for name, row in rows.items():
+        assert list(row) == ROW_KEYS and 0.0 <= row["accuracy"] <= 1.0
+        assert row["chosen"].startswith("pre-trained 1 epoch in") and "32px" in row["chosen"]
+    assert "probe only" in rows["self-supervised-probe"]["chosen"]
+    assert rows["self-supervised-probe"]["fit_time_s"] > float(rows["self-supervised"]["chosen"].split()[4])
 
 
 def test_probe_runs_by_default_beside_finetune_and_is_never_tuned_into_fine_tuning(domains):
