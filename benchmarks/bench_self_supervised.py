@@ -45,7 +45,8 @@ def probe_accuracy(backbone, X, y, train, test):
     start = time.time()
     model = make_pipeline(PretrainedFeatureExtractor(backbone, verbose=0, random_state=0), StandardScaler(),
                           LogisticRegression(max_iter=3000)).fit(X[train], y[train])
-    return round(float(model.score(X[test], y[test])), 4), round(time.time() - start, 1)
+    layers = model[0].layers_
+    return round(float(model.score(X[test], y[test])), 4), round(time.time() - start, 1), layers
 
 
 def finetune_accuracy(backbone, X, y, train, test, seed):
@@ -78,8 +79,9 @@ def run(seed, args):
     pre = SelfSupervisedPretrainer(random_state=seed, verbose=args.verbose, **record["params"]).fit(X[pool])
     record.update(pretrain_s=round(time.time() - start, 1), epochs=pre.n_epochs_, best_epoch=pre.best_epoch_,
                   losses=[round(h["valid_loss"], 4) for h in pre.history_])
-    record["imagenet_probe"], record["imagenet_probe_s"] = probe_accuracy("efficientnet_lite0", X, y, labelled, test)
-    record["ssl_probe"], record["ssl_probe_s"] = probe_accuracy(pre, X, y, labelled, test)
+    record["imagenet_probe"], record["imagenet_probe_s"], record["imagenet_layers"] = probe_accuracy(
+        "efficientnet_lite0", X, y, labelled, test)
+    record["ssl_probe"], record["ssl_probe_s"], record["ssl_layers"] = probe_accuracy(pre, X, y, labelled, test)
     if args.finetune:
         record["imagenet_ft"], record["imagenet_ft_s"] = finetune_accuracy("efficientnet_lite0", X, y, labelled,
                                                                            test, seed)

@@ -18,8 +18,8 @@ from .._validation import resolve_image_size
 from ..backbones import Backbone, backbone_inputs, backbone_modality, block_indices, build_backbone
 from ..images import record_n_features_in
 from ..nn import POOLINGS, PRESETS, feature_width, make_encoder, resolve_augment
-from ..training import (SELF_SUPERVISED_METHODS, MaskedObjective, SimCLRObjective, handle_interrupt,
-                        train_self_supervised)
+from ..training import (SELF_SUPERVISED_METHODS, ClusterObjective, MaskedObjective, SimCLRObjective,
+                        handle_interrupt, train_self_supervised)
 from ._params import check_int_params
 
 __all__ = ["SelfSupervisedPretrainer"]
@@ -38,9 +38,12 @@ class SelfSupervisedPretrainer(BaseEstimator):
     ----------
     backbone : str, Backbone or torch.nn.Module, default="efficientnet_lite0"
         The backbone to start from, as in :class:`PretrainedFeatureExtractor`.
-    method : {"simclr", "masked"}, default="simclr"
+    method : {"simclr", "cluster", "masked"}, default="simclr"
         ``"simclr"``: two random views of each image, pulled together and
-        away from the batch's other images (Chen et al. 2020). ``"masked"``:
+        away from the batch's other images (Chen et al. 2020).
+        ``"cluster"``: k-means on the images' features at the start of each
+        epoch, then predict each augmented image's cluster (DeepCluster,
+        Caron et al. 2018). ``"masked"``:
         blank random 4-pixel squares and restore them from the encoder's
         highest feature map with a linear decoder (masked image modelling,
         as SimMIM, Xie et al. 2022). See docs/self_supervised.md for what
@@ -72,6 +75,9 @@ class SelfSupervisedPretrainer(BaseEstimator):
         NT-Xent's temperature (``"simclr"``).
     mask_ratio : float, default=0.5
         The share of squares blanked (``"masked"``).
+    n_clusters : int, default=100
+        k of k-means (``"cluster"``); more than the classes, as DeepCluster
+        advises (it used 10x the number of ImageNet's classes).
     validation_fraction : float, default=0.1
         Images held out to score the objective after each epoch; the best
         epoch's weights are kept. 0 trains on every image for ``max_epochs``.
@@ -145,6 +151,7 @@ class SelfSupervisedPretrainer(BaseEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "mask_ratio": [Interval(Real, 0, 1, closed="neither")],
+        "n_clusters": [Interval(Integral, 2, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
@@ -156,7 +163,8 @@ class SelfSupervisedPretrainer(BaseEstimator):
 
     def __init__(self, backbone="efficientnet_lite0", *, method="simclr", weights="default", layer="auto",
                  pooling="avg", image_size="auto", augment="auto", max_epochs=30, batch_size=128, lr=1e-3,
-                 weight_decay=1e-4, temperature=0.2, mask_ratio=0.5, validation_fraction=0.1, patience=5,
+                 weight_decay=1e-4, temperature=0.2, mask_ratio=0.5, n_clusters=100, validation_fraction=0.1,
+                 patience=5,
                  device="auto", input_shape=None, random_state=None, verbose=1, on_interrupt="raise"):
         self.backbone = backbone
         self.method = method
@@ -171,6 +179,7 @@ class SelfSupervisedPretrainer(BaseEstimator):
         self.weight_decay = weight_decay
         self.temperature = temperature
         self.mask_ratio = mask_ratio
+        self.n_clusters = n_clusters
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.device = device
@@ -202,6 +211,9 @@ class SelfSupervisedPretrainer(BaseEstimator):
         if len(images) - n_valid < 2:
             raise ValueError(f"SelfSupervisedPretrainer needs at least 2 training images (got {len(images)}, "
                              f"{n_valid} of them held out by validation_fraction={self.validation_fraction}).")
+        if self.method == "cluster" and self.n_clusters > len(images):
+            raise ValueError(f"method='cluster' groups the images into n_clusters={self.n_clusters} clusters, more "
+                             f"than the {len(images)} images: lower n_clusters.")
         device = resolve_device(self.device)
         random = check_random_state(self.random_state)
         seed = random.randint(2**31 - 1)
@@ -229,6 +241,8 @@ class SelfSupervisedPretrainer(BaseEstimator):
         self.history_, self.n_epochs_, self.interrupted_ = history, len(history), interrupted
         key = "valid_loss" if n_valid else "train_loss"
         self.best_epoch_ = 1 + int(np.argmin([h[key] for h in history])) if history else 0
+        if self.method == "cluster":  # the loop keeps its last epoch (see train_self_supervised)
+            self.best_epoch_ = len(history)
         record_n_features_in(self, X)
         return self
 
@@ -285,6 +299,8 @@ class SelfSupervisedPretrainer(BaseEstimator):
                 raise ValueError("method='simclr' learns from two random views of each image; augment=None makes "
                                  "them identical. Use augment='auto' or a preset.")
             return SimCLRObjective(encoder, augment, n_features, temperature=self.temperature)
+        if self.method == "cluster":
+            return ClusterObjective(encoder, augment, n_features, self.n_clusters, self.batch_size)
         with torch.no_grad():
             blank = torch.zeros(1, encoder.in_chans, *encoder.image_size)
             top = encoder.eval().trunk_output(encoder.preprocess(blank))[-1]

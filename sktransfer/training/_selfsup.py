@@ -3,6 +3,10 @@
 - ``"simclr"`` (Chen et al. 2020): two random views of each image; the
   projected embeddings of an image's two views are pulled together and pushed
   away from the other views of the batch (NT-Xent).
+- ``"cluster"`` (DeepCluster, Caron et al. 2018): at the start of each
+  epoch the images' features are clustered with k-means, and the encoder
+  learns to predict an augmented image's cluster: the groups its features
+  already suggest become sharper.
 - ``"masked"`` (masked image modelling, as SimMIM, Xie et al. 2022, and the
   denoising autoencoders before it): square patches of the image are blanked
   out, and a linear decoder on the encoder's highest feature map restores
@@ -25,10 +29,12 @@ from torch import nn
 from .._device import autocast
 from .._progress import progress_bar
 from .._tensors import batch_to_device
+from ..nn import encode_batches
 
-__all__ = ["SELF_SUPERVISED_METHODS", "MaskedObjective", "SimCLRObjective", "nt_xent", "train_self_supervised"]
+__all__ = ["SELF_SUPERVISED_METHODS", "ClusterObjective", "MaskedObjective", "SimCLRObjective", "nt_xent",
+           "train_self_supervised"]
 
-SELF_SUPERVISED_METHODS = ("simclr", "masked")
+SELF_SUPERVISED_METHODS = ("simclr", "cluster", "masked")
 
 
 def nt_xent(z1, z2, temperature):
@@ -73,7 +79,7 @@ class SimCLRObjective(nn.Module):
         self.projector = nn.Sequential(nn.Linear(n_features, 512), nn.ReLU(), nn.Linear(512, projection_dim))
         self.temperature = float(temperature)
 
-    def forward(self, x):
+    def forward(self, x, rows=None):
         images = self.encoder.to_unit_range(x)
         views = torch.cat([self.augment(images.clone()), self.augment(images.clone())])
         z1, z2 = self.projector(self.encoder(views)).chunk(2)
@@ -108,7 +114,7 @@ class MaskedObjective(nn.Module):
         self.decoder = nn.Sequential(nn.Conv2d(n_channels, encoder.in_chans * self.stride**2, 1),
                                      nn.PixelShuffle(self.stride))
 
-    def forward(self, x):
+    def forward(self, x, rows=None):
         images = self.encoder.to_unit_range(x)
         if self.augment is not None:
             images = self.augment(images.clone())
@@ -125,6 +131,56 @@ class MaskedObjective(nn.Module):
         return (error * mask).sum() / mask.sum().clamp(min=1.0)
 
 
+class ClusterObjective(nn.Module):
+    """DeepCluster's loss of a batch: the cross-entropy of an augmented image's features against its cluster.
+
+    :meth:`start_epoch` clusters the features of the images (k-means on
+    their standardised, L2-normalised features, as DeepCluster) and draws a
+    new linear head; clusters are weighted by the inverse of their size, so
+    that no cluster absorbs the rest.
+
+    Parameters
+    ----------
+    encoder : ImageEncoder
+    augment : callable or None
+    n_features : int
+    n_clusters : int
+    batch_size : int
+        Images per forward pass when the features are computed.
+    """
+
+    def __init__(self, encoder, augment, n_features, n_clusters, batch_size):
+        super().__init__()
+        self.encoder = encoder
+        self.augment = augment
+        self.head = nn.Linear(n_features, n_clusters)
+        self.n_clusters = int(n_clusters)
+        self.batch_size = int(batch_size)
+        self.register_buffer("weight", torch.ones(n_clusters))
+        self.assignments = None
+
+    def start_epoch(self, images, rows, device, rng):
+        """Cluster the features of ``images[rows]`` (the first ``train`` rows fit k-means), and reset the head."""
+        from sklearn.cluster import KMeans
+
+        self.encoder.eval()
+        features = encode_batches(self.encoder, images, batch_size=self.batch_size, device=device, indices=rows)
+        features = (features - features.mean(0)) / (features.std(0) + 1e-6)
+        features /= np.linalg.norm(features, axis=1, keepdims=True) + 1e-12
+        kmeans = KMeans(self.n_clusters, n_init=1, random_state=int(rng.integers(2**31 - 1))).fit(features)
+        self.assignments = dict(zip(np.asarray(rows).tolist(), kmeans.labels_.tolist()))
+        counts = np.bincount(kmeans.labels_, minlength=self.n_clusters).astype(np.float32)
+        self.weight.copy_(torch.as_tensor(len(rows) / (self.n_clusters * np.maximum(counts, 1.0))))
+        self.head.reset_parameters()  # DeepCluster: cluster ids mean nothing from one epoch to the next
+
+    def forward(self, x, rows=None):
+        images = self.encoder.to_unit_range(x)
+        if self.augment is not None and self.training:
+            images = self.augment(images.clone())
+        targets = torch.as_tensor([self.assignments[r] for r in np.asarray(rows).tolist()], device=x.device)
+        return F.cross_entropy(self.head(self.encoder(images)).float(), targets, weight=self.weight)
+
+
 def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer, max_epochs, batch_size, patience,
                           device, rng, verbose=0):
     """Minimise ``objective`` over ``images[train_idx]``; stop early on the held-out loss of ``images[valid_idx]``.
@@ -132,7 +188,9 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
     The learning rate warms up over the first epoch and then follows a
     cosine to 0 over ``max_epochs``. Each epoch's held-out loss is computed
     under fixed random views (the same every epoch), so epochs compare; the
-    weights of the best epoch are kept. Returns ``(history, interrupted)``:
+    weights of the best epoch are kept. An objective that relabels the
+    images each epoch (``start_epoch``: the clusters) has losses that do not
+    compare across epochs: it runs every epoch and keeps the last. Returns ``(history, interrupted)``:
     ``history`` a list of ``{"epoch", "train_loss", "valid_loss"}``; a Ctrl-C
     ends the loop where it is and says so (the best weights so far stay).
     """
@@ -143,6 +201,10 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
     with progress_bar(total * batch_size, verbose, "self-supervised") as bar:
         try:
             for epoch in range(1, max_epochs + 1):
+                if hasattr(objective, "start_epoch"):  # clustering methods relabel the images each epoch
+                    with torch.no_grad():
+                        objective.start_epoch(images, np.concatenate([train_idx, valid_idx]).astype(np.int64),
+                                              device, rng)
                 objective.train()
                 losses = []
                 for rows in np.array_split(rng.permutation(train_idx), steps_per_epoch):
@@ -158,6 +220,8 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
                           "valid_loss": _held_out_loss(objective, images, valid_idx, batch_size, device)}
                 history.append(record)
                 score = record["valid_loss"] if len(valid_idx) else record["train_loss"]
+                if hasattr(objective, "start_epoch"):
+                    score = -epoch  # the last epoch is the best: losses of different clusterings do not compare
                 if score < best:
                     best, best_state, stale = score, copy.deepcopy(objective.encoder.trunk.state_dict()), 0
                 else:
@@ -181,7 +245,7 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
 def _step(objective, images, rows, optimizer, device):
     x = batch_to_device(images.load(rows), device, objective.encoder.image_size, objective.encoder.in_chans)
     with autocast(device):
-        loss = objective(x)
+        loss = objective(x, rows)
     if not torch.isfinite(loss):
         raise FloatingPointError("self-supervised pre-training diverged (a non-finite loss); lower lr.")
     optimizer.zero_grad(set_to_none=True)
@@ -202,5 +266,5 @@ def _held_out_loss(objective, images, valid_idx, batch_size, device):
         for rows in np.array_split(np.asarray(valid_idx), max(1, math.ceil(len(valid_idx) / batch_size))):
             x = batch_to_device(images.load(rows), device, objective.encoder.image_size, objective.encoder.in_chans)
             with autocast(device):
-                total += objective(x).item() * len(rows)
+                total += objective(x, rows).item() * len(rows)
     return total / len(valid_idx)
