@@ -182,7 +182,7 @@ class ClusterObjective(nn.Module):
 
 
 def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer, max_epochs, batch_size, patience,
-                          device, rng, verbose=0):
+                          device, rng, verbose=0, freeze_batchnorm=True):
     """Minimise ``objective`` over ``images[train_idx]``; stop early on the held-out loss of ``images[valid_idx]``.
 
     The learning rate warms up over the first epoch and then follows a
@@ -190,7 +190,9 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
     under fixed random views (the same every epoch), so epochs compare; the
     weights of the best epoch are kept. An objective that relabels the
     images each epoch (``start_epoch``: the clusters) has losses that do not
-    compare across epochs: it runs every epoch and keeps the last. Returns ``(history, interrupted)``:
+    compare across epochs: it runs every epoch and keeps the last. With
+    ``freeze_batchnorm``, the encoder's BatchNorm layers keep their
+    statistics (eval mode) while their scales and shifts train. Returns ``(history, interrupted)``:
     ``history`` a list of ``{"epoch", "train_loss", "valid_loss"}``; a Ctrl-C
     ends the loop where it is and says so (the best weights so far stay).
     """
@@ -206,6 +208,8 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
                         objective.start_epoch(images, np.concatenate([train_idx, valid_idx]).astype(np.int64),
                                               device, rng)
                 objective.train()
+                if freeze_batchnorm:
+                    _batchnorm_eval(objective.encoder)
                 losses = []
                 for rows in np.array_split(rng.permutation(train_idx), steps_per_epoch):
                     scale = (step + 1) / steps_per_epoch if step < steps_per_epoch else \
@@ -268,3 +272,10 @@ def _held_out_loss(objective, images, valid_idx, batch_size, device):
             with autocast(device):
                 total += objective(x, rows).item() * len(rows)
     return total / len(valid_idx)
+
+
+def _batchnorm_eval(module):
+    """Put ``module``'s BatchNorm layers in eval mode: their running statistics stay the pretrained ones."""
+    for layer in module.modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            layer.eval()
