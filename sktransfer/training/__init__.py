@@ -20,7 +20,7 @@ from ._callbacks import GradualUnfreeze, RecordLR, StopOnDivergence, labeled_acc
 from ._contrastive import CONTRASTIVE_ITERATIONS, contrastive_pairs, train_contrastive
 from ._data import DeviceBatchIterator, ImageDataset
 from ._nets import ClassifierNet, InterruptMixin, L2SPMixin, MultiLabelLoss, MultiLabelNet, RegressorNet
-from ._optim import MergedGroups, one_cycle, optimizer_keywords, param_groups, warmup_cosine
+from ._optim import MergedGroups, one_cycle, optimizer_keywords, param_groups, scaled_rates, warmup_cosine
 from ._probe import (ProbeResult, TaskProbe, choose_layers, fit_label_probe, fit_multilabel_probe, fit_probe,
                      fit_ridge_probe, logistic_probe, multilabel_probe, ridge_probe, run_probe)
 from ._selfsup import (SELF_SUPERVISED_METHODS, ClusterObjective, MaskedObjective, SimCLRObjective, nt_xent,
@@ -35,5 +35,5 @@ __all__ = ["SELF_SUPERVISED_METHODS", "ClusterObjective", "MaskedObjective", "Si
            "TrainingData", "TrainingPlan", "assemble_net", "choose_layers", "coral_loss", "encode_images",
            "fit_label_probe", "fit_multilabel_probe", "fit_probe", "fit_ridge_probe", "ganin_coefficient",
            "handle_interrupt", "labeled_accuracy", "logistic_probe", "multilabel_probe", "one_cycle",
-           "optimizer_keywords", "param_groups", "pseudo_label_loss", "ridge_probe", "run_probe", "subset_accuracy",
+           "optimizer_keywords", "param_groups", "pseudo_label_loss", "scaled_rates", "ridge_probe", "run_probe", "subset_accuracy",
            "train_network", "warmup_cosine"]

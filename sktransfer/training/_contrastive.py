@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from .._device import autocast
 from .._progress import progress_bar
 from .._tensors import batch_to_device
+from ._optim import scaled_rates
 
 __all__ = ["CONTRASTIVE_ITERATIONS", "contrastive_pairs", "train_contrastive"]
 
@@ -76,24 +77,17 @@ def train_contrastive(encoder, texts, labels, *, optimizer, batch_size, device, 
     order = rng.permutation(len(first))
     n_steps = math.ceil(len(order) / batch_size)
     warmup = max(1, n_steps // 10)
-    base = [group["lr"] for group in optimizer.param_groups]
     losses, interrupted = [], False
-    with progress_bar(n_steps, verbose, "contrastive pairs") as bar:
+    with progress_bar(n_steps, verbose, "contrastive pairs") as bar, scaled_rates(optimizer) as scale:
         try:
             for step in range(n_steps):
-                scale = (step + 1) / warmup if step < warmup else (n_steps - step) / max(1, n_steps - warmup)
-                for group, lr in zip(optimizer.param_groups, base):
-                    group["lr"] = lr * scale
+                scale((step + 1) / warmup if step < warmup else (n_steps - step) / max(1, n_steps - warmup))
                 rows = order[step * batch_size : (step + 1) * batch_size]
                 losses.append(_step(encoder, texts, first[rows], second[rows], similarity[rows], optimizer, device))
                 if bar is not None:
                     bar.update(1)
         except KeyboardInterrupt:
             interrupted = True
-        finally:
-            for group, lr in zip(optimizer.param_groups, base):
-                group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
     return losses, interrupted
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 import torch
 
 from ..backbones import top_blocks
 
-__all__ = ["MergedGroups", "one_cycle", "optimizer_keywords", "param_groups", "warmup_cosine"]
+__all__ = ["MergedGroups", "one_cycle", "optimizer_keywords", "param_groups", "scaled_rates", "warmup_cosine"]
 
 
 def param_groups(module, blocks, n_trainable, lr, lr_decay, all_trunk, trunk_weight_decay=None):
@@ -167,3 +168,36 @@ def warmup_cosine(optimizer, total_steps, warmup_steps, last_epoch=-1):
     warmup = scheduler.LinearLR(optimizer, start_factor=1 / (warmup_steps + 1), end_factor=1.0,
                                 total_iters=warmup_steps, last_epoch=last_epoch)
     return scheduler.SequentialLR(optimizer, [warmup, cosine], milestones=[warmup_steps], last_epoch=last_epoch)
+
+
+@contextlib.contextmanager
+def scaled_rates(optimizer):
+    """Yield ``scale(factor)``, which sets each group's rate to its rate on entry times ``factor``.
+
+    The loops outside skorch (the contrastive and self-supervised stages)
+    schedule their rates with it; on exit, however the loop ended (Ctrl-C
+    included), the rates on entry come back and the gradients are cleared.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.training import scaled_rates
+    >>> optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> with scaled_rates(optimizer) as scale:
+    ...     scale(0.5)
+    ...     optimizer.param_groups[0]["lr"]
+    0.05
+    >>> optimizer.param_groups[0]["lr"]
+    0.1
+    """
+    base = [group["lr"] for group in optimizer.param_groups]
+
+    def scale(factor):
+        for group, lr in zip(optimizer.param_groups, base):
+            group["lr"] = lr * factor
+
+    try:
+        yield scale
+    finally:
+        scale(1.0)
+        optimizer.zero_grad(set_to_none=True)

@@ -30,6 +30,7 @@ from .._device import autocast
 from .._progress import progress_bar
 from .._tensors import batch_to_device
 from ..nn import encode_batches
+from ._optim import scaled_rates
 
 __all__ = ["SELF_SUPERVISED_METHODS", "ClusterObjective", "MaskedObjective", "SimCLRObjective", "nt_xent",
            "train_self_supervised"]
@@ -160,7 +161,7 @@ class ClusterObjective(nn.Module):
         self.assignments = None
 
     def start_epoch(self, images, rows, device, rng):
-        """Cluster the features of ``images[rows]`` (the first ``train`` rows fit k-means), and reset the head."""
+        """Cluster the features of ``images[rows]`` (k-means), weight the clusters, and draw a new head."""
         from sklearn.cluster import KMeans
 
         self.encoder.eval()
@@ -192,15 +193,17 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
     images each epoch (``start_epoch``: the clusters) has losses that do not
     compare across epochs: it runs every epoch and keeps the last. With
     ``freeze_batchnorm``, the encoder's BatchNorm layers keep their
-    statistics (eval mode) while their scales and shifts train. Returns ``(history, interrupted)``:
-    ``history`` a list of ``{"epoch", "train_loss", "valid_loss"}``; a Ctrl-C
-    ends the loop where it is and says so (the best weights so far stay).
+    statistics (eval mode) while their scales and shifts train.
+
+    Returns ``(history, interrupted)``: ``history`` a list of ``{"epoch",
+    "train_loss", "valid_loss"}``; a Ctrl-C ends the loop where it is and
+    says so (the best weights so far stay).
     """
     steps_per_epoch = max(1, math.ceil(len(train_idx) / batch_size))
     total = steps_per_epoch * max_epochs
-    base = [group["lr"] for group in optimizer.param_groups]
     history, best, best_state, stale, step, interrupted = [], math.inf, None, 0, 0, False
-    with progress_bar(total * batch_size, verbose, "self-supervised") as bar:
+    with progress_bar(len(train_idx) * max_epochs, verbose, "self-supervised") as bar, \
+            scaled_rates(optimizer) as scale:
         try:
             for epoch in range(1, max_epochs + 1):
                 if hasattr(objective, "start_epoch"):  # clustering methods relabel the images each epoch
@@ -212,10 +215,8 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
                     _batchnorm_eval(objective.encoder)
                 losses = []
                 for rows in np.array_split(rng.permutation(train_idx), steps_per_epoch):
-                    scale = (step + 1) / steps_per_epoch if step < steps_per_epoch else \
-                        0.5 * (1 + math.cos(math.pi * (step - steps_per_epoch) / max(1, total - steps_per_epoch)))
-                    for group, lr in zip(optimizer.param_groups, base):
-                        group["lr"] = lr * scale
+                    scale((step + 1) / steps_per_epoch if step < steps_per_epoch else
+                          0.5 * (1 + math.cos(math.pi * (step - steps_per_epoch) / max(1, total - steps_per_epoch))))
                     losses.append(_step(objective, images, rows, optimizer, device))
                     step += 1
                     if bar is not None:
@@ -237,10 +238,6 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
                     break
         except KeyboardInterrupt:
             interrupted = True
-        finally:
-            for group, lr in zip(optimizer.param_groups, base):
-                group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
     if best_state is not None:
         objective.encoder.trunk.load_state_dict(best_state)
     return history, interrupted
