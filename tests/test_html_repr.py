@@ -25,6 +25,8 @@ QUICK = {
     "HOGTransformer": dict(image_size=16, pixels_per_cell=4, input_shape=(8, 8)),
     "LBPTransformer": dict(method="nri_uniform", grid=2, input_shape=(8, 8)),
     "PixelTransformer": dict(input_shape=(8, 8)),
+    "SelfSupervisedPretrainer": dict(backbone="timm/test_resnet", weights=None, image_size=16, max_epochs=1,
+                                     batch_size=8, input_shape=(8, 8), verbose=0),
     "FineTunedClassifier": FAST,
     "FineTunedRegressor": FAST,
     "DomainAdaptiveClassifier": FAST,

@@ -152,7 +152,7 @@ class SelfSupervisedPretrainer(BaseEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "mask_ratio": [Interval(Real, 0, 1, closed="neither")],
-        "n_clusters": [Interval(Integral, 2, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],  # >= 2 for "cluster", checked in fit
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
@@ -212,9 +212,9 @@ class SelfSupervisedPretrainer(BaseEstimator):
         if len(images) - n_valid < 2:
             raise ValueError(f"SelfSupervisedPretrainer needs at least 2 training images (got {len(images)}, "
                              f"{n_valid} of them held out by validation_fraction={self.validation_fraction}).")
-        if self.method == "cluster" and self.n_clusters > len(images):
-            raise ValueError(f"method='cluster' groups the images into n_clusters={self.n_clusters} clusters, more "
-                             f"than the {len(images)} images: lower n_clusters.")
+        if self.method == "cluster" and not 2 <= self.n_clusters <= len(images):
+            raise ValueError(f"method='cluster' groups the {len(images)} images into n_clusters clusters: at least "
+                             f"2 and at most one per image; got n_clusters={self.n_clusters}.")
         device = resolve_device(self.device)
         random = check_random_state(self.random_state)
         seed = random.randint(2**31 - 1)

@@ -109,8 +109,10 @@ def test_bad_parameters_and_inputs_get_clear_errors(images):
         SelfSupervisedPretrainer(**TINY).fit(X[:1])
     with pytest.raises(ValueError, match="method"):
         SelfSupervisedPretrainer(method="dino", **TINY).fit(X)
-    with pytest.raises(ValueError, match="lower n_clusters"):
+    with pytest.raises(ValueError, match="at most one per image; got n_clusters=100"):
         SelfSupervisedPretrainer(method="cluster", **TINY).fit(X)  # 100 clusters of 96 images
+    with pytest.raises(ValueError, match="at least 2"):
+        SelfSupervisedPretrainer(method="cluster", n_clusters=1, **TINY).fit(X)
     with pytest.raises(ValueError, match="takes texts"):
         SelfSupervisedPretrainer("all-MiniLM-L6-v2").fit(["a text", "another"])
     assert SelfSupervisedPretrainer(method="masked", augment=None, **TINY).fit(X).n_epochs_ == 2
