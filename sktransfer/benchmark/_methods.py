@@ -64,6 +64,8 @@ class Settings:
         Inner cross-validation folds, torch device, parallel jobs.
     log : callable
         Takes a progress message.
+    shared : dict
+        Fitted objects the run's methods share (the self-supervised pretrainers), dropped with the run.
 
     Examples
     --------
@@ -81,6 +83,7 @@ class Settings:
     device: str = "auto"
     n_jobs: int | None = 1
     log: object = _quiet
+    shared: dict = field(default_factory=dict)
 
 
 class Method:

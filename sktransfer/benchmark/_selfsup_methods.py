@@ -8,13 +8,9 @@ import time
 import numpy as np
 
 from ..estimators import SelfSupervisedPretrainer
-from ._methods import NetworkMethod
+from ._methods import NetworkMethod, Probe
 
 __all__ = ["SelfSupervised", "SelfSupervisedProbe"]
-
-#: Pretrainers fitted in this process, by (dataset, seed, images, settings): every size of a seed and both
-#: methods share one pre-training, since they pre-train on the same images (all but the test set).
-_PRETRAINED = {}
 
 
 class SelfSupervised(NetworkMethod):
@@ -39,17 +35,23 @@ class SelfSupervised(NetworkMethod):
         return {} if self.settings.image_size is None else {"image_size": self.settings.image_size}
 
     def pretrained(self, ds, split):
-        """``(pretrainer, seconds its fit took)``: fitted on the split's training images, or reused."""
+        """``(pretrainer, seconds its fit took)``: fitted on the split's training images, or reused.
+
+        Every size of a seed and both self-supervised methods pre-train on the
+        same images (all but the test set), so one fit serves them all; it is
+        kept in ``settings.shared``, which lives as long as the benchmark run.
+        """
         images = np.sort(np.concatenate([split.train, split.pool]))
-        key = (ds.name, len(ds), split.seed, images.tobytes(), self.settings.backbone, self.settings.device,
-               tuple(sorted(self.pretrainer_params().items())))
-        if key not in _PRETRAINED:
+        key = ("self-supervised", ds.name, len(ds), split.seed, images.tobytes(), self.settings.backbone,
+               self.settings.device, tuple(sorted(self.pretrainer_params().items())))
+        shared = self.settings.shared
+        if key not in shared:
             start = time.perf_counter()
             pretrainer = SelfSupervisedPretrainer(self.settings.backbone, random_state=split.seed,
                                                   device=self.settings.device, verbose=0, **self.pretrainer_params())
             pretrainer.fit(ds.take(images))
-            _PRETRAINED[key] = pretrainer, time.perf_counter() - start
-        return _PRETRAINED[key]
+            shared[key] = pretrainer, time.perf_counter() - start
+        return shared[key]
 
     def n_unlabeled(self, split):
         return len(split.pool)
@@ -68,7 +70,7 @@ class SelfSupervised(NetworkMethod):
         return result
 
 
-class SelfSupervisedProbe(SelfSupervised):
+class SelfSupervisedProbe(SelfSupervised, Probe):
     """``self-supervised-probe``: the linear probe (``trainable_blocks=0``) over the same pre-trained backbone.
 
     Examples
@@ -78,10 +80,4 @@ class SelfSupervisedProbe(SelfSupervised):
     {'trainable_blocks': 0}
     """
 
-    name = "self-supervised-probe"
-
-    def estimator_params(self):
-        return {**super().estimator_params(), "trainable_blocks": 0}
-
-    def grid(self):
-        return None
+    name = "self-supervised-probe"  # Probe's parameters and grid, SelfSupervised's backbone and run

@@ -230,7 +230,7 @@ class SelfSupervisedPretrainer(BaseEstimator):
             order = rng.permutation(len(images))
             optimizer = torch.optim.AdamW(objective.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             with on_device(objective, device):
-                history, interrupted = train_self_supervised(
+                history, kept_epoch, interrupted = train_self_supervised(
                     objective, images, train_idx=np.sort(order[n_valid:]), valid_idx=np.sort(order[:n_valid]),
                     optimizer=optimizer, max_epochs=self.max_epochs, batch_size=self.batch_size,
                     patience=self.patience, device=device, rng=rng, verbose=self.verbose)
@@ -240,10 +240,7 @@ class SelfSupervisedPretrainer(BaseEstimator):
         backbone.extra = {**backbone.extra, "self_supervised": self.method}
         self.backbone_, self.layers_, self.image_size_, self.augment_ = backbone, layers, image_size, augment_name
         self.history_, self.n_epochs_, self.interrupted_ = history, len(history), interrupted
-        key = "valid_loss" if n_valid else "train_loss"
-        self.best_epoch_ = 1 + int(np.argmin([h[key] for h in history])) if history else 0
-        if self.method == "cluster":  # the loop keeps its last epoch (see train_self_supervised)
-            self.best_epoch_ = len(history)
+        self.best_epoch_ = kept_epoch
         record_n_features_in(self, X)
         return self
 

@@ -195,13 +195,14 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
     ``freeze_batchnorm``, the encoder's BatchNorm layers keep their
     statistics (eval mode) while their scales and shifts train.
 
-    Returns ``(history, interrupted)``: ``history`` a list of ``{"epoch",
-    "train_loss", "valid_loss"}``; a Ctrl-C ends the loop where it is and
-    says so (the best weights so far stay).
+    Returns ``(history, kept_epoch, interrupted)``: ``history`` a list of
+    ``{"epoch", "train_loss", "valid_loss"}``, ``kept_epoch`` the epoch whose
+    weights the encoder holds (0 when none finished); a Ctrl-C ends the loop
+    where it is and says so (the best weights so far stay).
     """
     steps_per_epoch = max(1, math.ceil(len(train_idx) / batch_size))
     total = steps_per_epoch * max_epochs
-    history, best, best_state, stale, step, interrupted = [], math.inf, None, 0, 0, False
+    history, best, best_state, kept_epoch, stale, step, interrupted = [], math.inf, None, 0, 0, 0, False
     with progress_bar(len(train_idx) * max_epochs, verbose, "self-supervised") as bar, \
             scaled_rates(optimizer) as scale:
         try:
@@ -228,7 +229,8 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
                 if hasattr(objective, "start_epoch"):
                     score = -epoch  # the last epoch is the best: losses of different clusterings do not compare
                 if score < best:
-                    best, best_state, stale = score, copy.deepcopy(objective.encoder.trunk.state_dict()), 0
+                    best, best_state, kept_epoch = score, copy.deepcopy(objective.encoder.trunk.state_dict()), epoch
+                    stale = 0
                 else:
                     stale += 1
                 if verbose:
@@ -240,7 +242,7 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
             interrupted = True
     if best_state is not None:
         objective.encoder.trunk.load_state_dict(best_state)
-    return history, interrupted
+    return history, kept_epoch, interrupted
 
 
 def _step(objective, images, rows, optimizer, device):

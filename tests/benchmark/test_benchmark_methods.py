@@ -100,7 +100,6 @@ def test_each_network_method_fits_and_scores_a_split(name, estimator, params, do
 
 def test_self_supervised_methods_share_one_pretraining_on_the_training_images(domains, monkeypatch):
     from sktransfer import SelfSupervisedPretrainer
-    from sktransfer.benchmark import _selfsup_methods
 
     ds, n_source = domains
     fitted_on = []
@@ -111,14 +110,16 @@ def test_self_supervised_methods_share_one_pretraining_on_the_training_images(do
         return real_fit(self.set_params(weights=None, max_epochs=1, image_size=16), X)
 
     monkeypatch.setattr(SelfSupervisedPretrainer, "fit", fit)
-    monkeypatch.setattr(_selfsup_methods, "_PRETRAINED", {})
     split = _split(ds, n_source)
-    rows = {}
+    rows, settings = {}, _settings()
     for name in ("self-supervised", "self-supervised-probe"):
-        method = METHOD_CLASSES[name](_settings())
+        method = METHOD_CLASSES[name](settings)
         rows[name] = method.run(ds, split)
         assert method.n_unlabeled(split) == len(split.pool)
     assert fitted_on == [len(split.train) + len(split.pool)]  # once, on every image but the test set's
+    assert len(settings.shared) == 1  # kept by the run's settings: another run starts afresh
+    METHOD_CLASSES["self-supervised"](_settings()).run(ds, split)
+    assert len(fitted_on) == 2
     for name, row in rows.items():
         assert list(row) == ROW_KEYS and 0.0 <= row["accuracy"] <= 1.0
         assert row["chosen"].startswith("pre-trained 1 epoch in") and "32px" in row["chosen"]

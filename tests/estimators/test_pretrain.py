@@ -138,13 +138,14 @@ def test_the_loop_stops_on_the_held_out_loss_and_keeps_the_best_epoch(images):
 
     X, _ = images
     pull = _Pull()
-    history, interrupted = train_self_supervised(
+    history, kept_epoch, interrupted = train_self_supervised(
         pull, as_image_set(X[:40]), train_idx=np.arange(32), valid_idx=np.arange(32, 40),
         optimizer=torch.optim.SGD(pull.parameters(), lr=0.02), max_epochs=30, batch_size=8, patience=2,
         device=torch.device("cpu"), rng=np.random.default_rng(0))
     losses = [h["valid_loss"] for h in history]
     best = int(np.argmin(losses))
     assert not interrupted and len(history) == best + 3  # two epochs without a better held-out loss
+    assert kept_epoch == best + 1
     assert (pull.encoder.trunk.weight.item() - 1) ** 2 == pytest.approx(losses[best], rel=1e-5)
 
 
