@@ -5,7 +5,7 @@ from .estimators import (DistilledClassifier, DomainAdaptiveClassifier, FineTune
                          SelfSupervisedPretrainer)
 from .deploy import export_onnx
 from .export import export_weights, load_weights
-from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TrainingCurveDisplay
+from .inspection import ExplanationDisplay, FeatureSpaceDisplay, TextExplanationDisplay, TrainingCurveDisplay
 from .ranking import rank_backbones
 from .estimators import make_tfidf_classifier
 
@@ -23,6 +23,7 @@ __all__ = [
     "PixelTransformer",
     "PretrainedFeatureExtractor",
     "SelfSupervisedPretrainer",
+    "TextExplanationDisplay",
     "TrainingCurveDisplay",
     "__version__",
     "export_onnx",

@@ -209,8 +209,12 @@ def test_exported_classifier_runs_in_plain_onnxruntime(classifier, data, tmp_pat
     np.testing.assert_allclose(probabilities, classifier.predict_proba(X_test), atol=1e-4)  # views included
     import onnx
 
-    facts = {p.key: p.value for p in onnx.load(path).metadata_props}
+    model = onnx.load(path)
+    facts = {p.key: p.value for p in model.metadata_props}
     assert facts["outputs"] == '"probabilities"' and facts["classes"] == str(classifier.classes_.tolist())
+    # No exporter notes: stack traces would ship this machine's file paths, and they weigh 2-5% of a file.
+    assert not model.graph.metadata_props and not any(node.metadata_props for node in model.graph.node)
+    assert b"stack_trace" not in path.read_bytes() and b"site-packages" not in path.read_bytes()
     # Any image size: the file resizes inside (here 3x larger images of the same digits).
     big = np.kron(_gray(X_test), np.ones((1, 1, 3, 3)))
     assert _run_plain(path, big, tmp_path).argmax(1).tolist() == probabilities.argmax(1).tolist()

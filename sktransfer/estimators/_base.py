@@ -251,23 +251,23 @@ class BackboneNetworkEstimator(BaseEstimator):
                                    batch_size=self.batch_size, device=device, progress=bar, int8=int8)
 
     def explain(self, X, target=None, method="auto", layer="auto"):
-        """Heat maps of the image regions behind the network's output (saliency, CAM or Grad-CAM).
+        """Heat maps of the image regions behind the network's output; for a text network, token attributions.
 
         A thin front of :func:`sktransfer.inspection.explain`, which documents
         the details.
 
         Parameters
         ----------
-        X : images
+        X : images or texts
             Same forms as in :meth:`fit`.
         target : label, array-like of shape (n_images,) or None, default=None
             The class to explain (one for all images, or one per image); None:
             each image's predicted class. Regressors: the output index.
-        method : {"auto", "cam", "gradcam", "saliency"}, default="auto"
-            Gradient x input on the pixels (``"saliency"``), the exact
-            class-activation map of a linear head (``"cam"``), or Grad-CAM on
-            a feature map; ``"auto"``: saliency, or Grad-CAM when ``layer``
-            names a block (see docs/inspection.md for why).
+        method : {"auto", "cam", "gradcam", "saliency", "integrated_gradients"}, default="auto"
+            Gradient x input on the pixels (``"saliency"``), the exact CAM of
+            a linear head (``"cam"``), or Grad-CAM on a feature map; ``"auto"``:
+            saliency, or Grad-CAM when ``layer`` names a block. Texts: ``"auto"``
+            is integrated gradients over the input embeddings (docs/inspection.md).
         layer : "auto", int or str, default="auto"
             Grad-CAM's feature map (a block index or name); "auto": the highest
             spatial map the head reads.
@@ -277,7 +277,7 @@ class BackboneNetworkEstimator(BaseEstimator):
         explanation : :class:`~sklearn.utils.Bunch`
             ``maps`` (n_images, H, W) in [0, 1] at the images' resolution,
             ``target``, ``probability`` (NaN for a regressor), ``prediction``,
-            ``method`` and ``layer``.
+            ``method`` and ``layer`` (texts: token and word attributions too).
 
         Examples
         --------

@@ -1,4 +1,5 @@
-"""Inspection: what a fitted network looks at (exact CAM, Grad-CAM, saliency), whether the maps mean it
+"""Inspection: what a fitted network looks at (exact CAM, Grad-CAM, saliency; integrated gradients over a
+text's tokens), whether the maps mean it
 (a deletion score, a pointing score), and plots in scikit-learn's ``Display`` style (matplotlib: ``sktransfer[plot]``)."""
 
 from ._control import patch_images
@@ -7,7 +8,8 @@ from ._explain import explain
 from ._explanation_display import ExplanationDisplay
 from ._feature_space import FeatureSpaceDisplay
 from ._pointing import pointing_score
+from ._text_display import TextExplanationDisplay
 from ._training_curve import TrainingCurveDisplay
 
 __all__ = ["ExplanationDisplay", "FeatureSpaceDisplay", "TrainingCurveDisplay", "deletion_curve",
-           "deletion_score", "explain", "patch_images", "pointing_score"]
+           "deletion_score", "explain", "patch_images", "pointing_score", "TextExplanationDisplay"]

@@ -17,6 +17,7 @@ from ..images import as_image_set, check_n_features_in
 from ._checks import check_network_estimator
 from ._explain import float_batches
 from ._gradcam import gaussian_blur
+from ._tokens import deletion_curves
 
 __all__ = ["deletion_curve", "deletion_score"]
 
@@ -30,11 +31,14 @@ def deletion_curve(estimator, X, maps, *, target=None, n_steps=20, baseline="blu
     ----------
     estimator : fitted classifier built on ``BackboneNetworkEstimator``
         E.g. :class:`~sktransfer.FineTunedClassifier`.
-    X : images
-        The images the maps explain (any form ``predict`` accepts).
+    X : images or texts
+        The images (or texts) the maps explain (any form ``predict`` accepts).
     maps : ndarray of shape (n_images, H, W), list of arrays, or the Bunch ``explain`` returns
         One map per image at the image's resolution; higher means more
         important. From a Bunch, its ``target`` is used unless ``target`` is given.
+        Texts: one value per token, special tokens left out (``explain``'s
+        ``maps`` or ``contributions``); deleting a token takes it out of
+        attention and pooling, and ``baseline`` does not apply.
     target : label, array-like of shape (n_images,) or None, default=None
         Whose probability to follow: a class of ``classes_`` (for every image,
         or one per image); None: each intact image's predicted class.
@@ -79,12 +83,16 @@ def deletion_curve(estimator, X, maps, *, target=None, n_steps=20, baseline="blu
     if hasattr(maps, "maps"):  # the Bunch explain() returns
         target = maps.target if target is None else target
         maps = maps.maps
+    rng = np.random.default_rng(random_state)
+    if getattr(estimator.module_.encoder, "modality", "image") == "text":
+        n = len(maps) if hasattr(maps, "__len__") else -1
+        curves = deletion_curves(estimator, X, maps, view, view.resolve(target, n), n_steps, rng)
+        return np.linspace(0.0, 1.0, n_steps + 1), curves
     check_n_features_in(estimator, X)
     images = as_image_set(X, input_shape=estimator.input_shape)
     maps = _check_maps(maps, len(images))
     chosen = view.resolve(target, len(images))
     device = resolve_device(estimator.device)
-    rng = np.random.default_rng(random_state)
     curves = []
     # Out of a caller's inference mode before the move: it would turn the weights into inference tensors.
     with torch.inference_mode(False), on_device(estimator.module_, device) as module, torch.inference_mode():

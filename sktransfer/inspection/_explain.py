@@ -13,14 +13,15 @@ from ._checks import check_network_estimator
 from ..backbones import block_index
 from ._cam import affine_head, cam, why_not_exact
 from ._gradcam import gradcam, gradients_on, head_sites, locate_layer, saliency, unit_range
+from ._tokens import TEXT_METHODS, explain_texts
 
 __all__ = ["METHODS", "explain"]
 
-METHODS = ("auto", "cam", "gradcam", "saliency")
+METHODS = ("auto", "cam", "gradcam", "saliency", "integrated_gradients")
 
 
 def explain(estimator, X, target=None, *, method="auto", layer="auto"):
-    """Heat maps of the image regions that drive a fitted network's output.
+    """Heat maps of the image regions that drive a fitted network's output; token attributions for texts.
 
     Parameters
     ----------
@@ -30,13 +31,15 @@ def explain(estimator, X, target=None, *, method="auto", layer="auto"):
         PretrainedFeatureExtractor, which has no score to explain (fit a
         ``FineTunedClassifier(trainable_blocks=0)``, a linear head on the
         frozen backbone): a TypeError says so.
-    X : images
-        Any form :func:`sktransfer.images.as_image_set` accepts, as in ``predict``.
+    X : images or texts
+        Any form :func:`sktransfer.images.as_image_set` accepts, as in
+        ``predict``; for a network over a language model, a list, 1-D array
+        or pandas Series of ``str`` (see the Notes).
     target : label, array-like of shape (n_images,) or None, default=None
         What to explain: a class of ``classes_`` (for every image, or one per
         image); None explains each image's predicted class. For a regressor,
         the index of the output (None: output 0 of a single-output regressor).
-    method : {"auto", "cam", "gradcam", "saliency"}, default="auto"
+    method : {"auto", "cam", "gradcam", "saliency", "integrated_gradients"}, default="auto"
         ``"cam"``: the exact class-activation map (Zhou et al., 2016; HiResCAM,
         Draelos and Carin, 2020) of a linear head over average-pooled maps
         (the probe head, or ``hidden_units=()``, with ``pooling="avg"``): each
@@ -108,6 +111,24 @@ def explain(estimator, X, target=None, *, method="auto", layer="auto"):
     ``batch_size`` at a time, on the estimator's ``device``; images of
     differing sizes one at a time.
 
+    **Texts.** A network over a language model is explained token by token at its input
+    embeddings. ``"auto"`` is ``"integrated_gradients"`` (Sundararajan et al.,
+    2017): each token's embedding moves from the ``[PAD]`` token's to its own
+    in 32 steps (special tokens and positions stay), and its attribution is
+    the mean gradient along the way times that move, so a text's
+    attributions add up to its score minus the reference's (completeness;
+    the quadrature's error is in ``score - baseline_score - sum``).
+    ``"saliency"`` is gradient x input in one pass (no completeness).
+    ``layer`` must stay ``"auto"``. The Bunch then holds, per text (special
+    tokens left out, texts cut at the model's length as in ``predict``):
+    ``tokens`` (word pieces), ``offsets`` (each token's characters in the
+    text; None from a slow tokenizer), ``contributions`` (signed, per token),
+    ``maps`` (each token's positive share in [0, 1]), ``words`` and
+    ``word_spans`` (a word's pieces joined), ``word_contributions`` (their
+    sums), and for all texts ``texts``, ``score``, ``baseline_score``,
+    ``target``, ``probability``, ``prediction``, ``method`` and ``layer``
+    (``"embeddings"``). :class:`~sktransfer.TextExplanationDisplay` shows them.
+
     Examples
     --------
     >>> import numpy as np
@@ -131,8 +152,7 @@ def explain(estimator, X, target=None, *, method="auto", layer="auto"):
                          "on a named layer), 'cam' (exact for a linear head), 'gradcam' or 'saliency'.")
     check_network_estimator(estimator, "explain", "a score to explain (a class's, or an output's)")
     if getattr(estimator.module_.encoder, "modality", "image") == "text":
-        raise ValueError(f"explain draws heat maps over images; {type(estimator).__name__}'s backbone "
-                         f"{estimator.backbone!r} is a language model, whose token attributions are not built yet.")
+        return explain_texts(estimator, X, target, method, layer)
     check_n_features_in(estimator, X)
     images = as_image_set(X, input_shape=estimator.input_shape)
     view = estimator.target_spec_  # what the outputs mean
@@ -175,6 +195,9 @@ def plan(estimator, module, method, layer, device):
     """
     if method == "auto":  # pixel attribution, the maps that pointed at the evidence; a named block asks for a map
         method = "saliency" if layer == "auto" else "gradcam"
+    if method == "integrated_gradients":
+        raise ValueError("method='integrated_gradients' attributes the tokens of a text network; for images use "
+                         "'saliency' (gradient x input, the default), 'cam' or 'gradcam'.")
     if method == "cam":
         head, read, reason = affine_head(module.head), head_sites(estimator), why_not_exact(estimator)
         if reason is not None:

@@ -102,7 +102,20 @@ def onnx_bytes(graph, example, *, dynamic_size=False):
         warnings.simplefilter("ignore")  # the exporter's notes on its own internals are not the user's concern
         torch.onnx.export(graph, (example,), buffer, dynamo=True, input_names=["images"], output_names=["outputs"],
                           dynamic_shapes=(dims,), opset_version=OPSET, optimize=True, verbose=False)
-    return buffer.getvalue()
+    return _without_exporter_notes(buffer.getvalue())
+
+
+def _without_exporter_notes(model):
+    """The model without the exporter's notes on each node and on the graph (stack traces with this
+    machine's file paths, FX names, the program's signature): no runtime reads them, and they were 2% of
+    a float Lite0 file and 5% of its int8 file."""
+    import onnx
+
+    proto = onnx.load_from_string(model)
+    for node in proto.graph.node:
+        del node.metadata_props[:]
+    del proto.graph.metadata_props[:]
+    return proto.SerializeToString()
 
 
 _CORE = []
