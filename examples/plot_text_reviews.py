@@ -10,7 +10,9 @@ Tomatoes review snippets, with 8 labelled reviews per class:
 - TF-IDF n-grams + logistic regression, the classical baseline;
 - the frozen sentence embeddings + logistic regression, in a ``Pipeline``;
 - :class:`~sktransfer.FineTunedClassifier` with its defaults: SetFit's
-  contrastive stage on pairs of the 16 reviews, then a logistic head.
+  contrastive stage on pairs of the 16 reviews, then a logistic head;
+
+and the fine-tuned model's predictions are then explained word by word.
 """
 
 # %%
@@ -68,4 +70,23 @@ ax.barh(list(accuracy), list(accuracy.values()), color=["0.6", "0.4", "tab:blue"
 ax.set_xlim(0.4, 0.8)
 ax.set_xlabel("accuracy on 300 held-out reviews (8 labels per class)")
 fig.tight_layout()
+plt.show()
+
+# %%
+# Which words moved the prediction
+# --------------------------------
+# ``explain`` attributes each prediction to the words of the review
+# (integrated gradients over the token embeddings: a review's shares add up
+# to its log-odds minus that of a text of ``[PAD]`` tokens).
+# :class:`~sktransfer.TextExplanationDisplay` shades each word blue when it
+# speaks for the explained class and red when it speaks against it; in a
+# notebook, the display shows itself as HTML with each word's value on hover.
+from sktransfer import TextExplanationDisplay
+
+display = TextExplanationDisplay.from_estimator(clf, X_test[:4], y_test[:4])
+result = clf.explain(X_test[:1])
+top = np.argsort(result.word_contributions[0])[::-1][:3]
+print("strongest words for", result.target[0], ":", [result.words[0][k] for k in top])
+print("shares add up to", round(float(result.word_contributions[0].sum()), 3), "of",
+      round(float(result.score[0] - result.baseline_score[0]), 3))
 plt.show()
