@@ -11,5 +11,5 @@ from ._pointing import pointing_score
 from ._text_display import TextExplanationDisplay
 from ._training_curve import TrainingCurveDisplay
 
-__all__ = ["ExplanationDisplay", "FeatureSpaceDisplay", "TrainingCurveDisplay", "deletion_curve",
-           "deletion_score", "explain", "patch_images", "pointing_score", "TextExplanationDisplay"]
+__all__ = ["ExplanationDisplay", "FeatureSpaceDisplay", "TextExplanationDisplay", "TrainingCurveDisplay",
+           "deletion_curve", "deletion_score", "explain", "patch_images", "pointing_score"]

@@ -85,8 +85,8 @@ def deletion_curve(estimator, X, maps, *, target=None, n_steps=20, baseline="blu
         maps = maps.maps
     rng = np.random.default_rng(random_state)
     if getattr(estimator.module_.encoder, "modality", "image") == "text":
-        n = len(maps) if hasattr(maps, "__len__") else -1
-        curves = deletion_curves(estimator, X, maps, view, view.resolve(target, n), n_steps, rng)
+        maps = list(maps)  # one array of token values per text
+        curves = deletion_curves(estimator, X, maps, view, view.resolve(target, len(maps)), n_steps, rng)
         return np.linspace(0.0, 1.0, n_steps + 1), curves
     check_n_features_in(estimator, X)
     images = as_image_set(X, input_shape=estimator.input_shape)
