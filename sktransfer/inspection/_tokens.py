@@ -29,6 +29,8 @@ TEXT_METHODS = ("auto", "integrated_gradients", "saliency")
 #: Points on the path from the reference to the text (midpoint rule): at 32 the shares of a text summed to
 #: its score difference within 0.1% (median, Rotten Tomatoes snippets; docs/inspection.md).
 N_STEPS = 32
+#: Tokens per forward pass of a text's copies along the path: bounds the activations kept for the backward.
+TOKENS_PER_PASS = 4096
 
 
 def explain_texts(estimator, X, target, method, layer):
@@ -123,37 +125,46 @@ def deletion_curves(estimator, X, maps, view, chosen, n_steps, rng):
 
 
 def _attribute(module, embeddings, view, ids, real, pad_id, alphas, index, device):
-    """One text's attributions: the embeddings moved from the reference to the text in ``len(alphas)``
-    steps, plus the reference itself and the text itself, in one batch."""
+    """One text's attributions: its embeddings moved from the reference towards it, at each of ``alphas``.
+
+    The copies of the text go through the network a few at a time (at most
+    :data:`TOKENS_PER_PASS` tokens), so a long text on a large model does
+    not hold 33 copies' activations at once.
+    """
     n_tokens = len(ids)
-    path = np.concatenate([alphas, [0.0, 1.0]])  # the last two: the reference text and the text
-    x = torch.as_tensor(np.stack([ids, np.ones(n_tokens, dtype=np.int64)]), dtype=torch.int64)
-    x = x[None].expand(len(path), 2, n_tokens).to(device)
+    x = torch.as_tensor(np.stack([ids, np.ones(n_tokens, dtype=np.int64)]), dtype=torch.int64, device=device)[None]
+    with torch.no_grad():
+        full = module(x).float()
+    index = int(view.predicted(full.cpu().numpy())[0]) if index is None else index
+    target = torch.tensor([index], device=device)
     reference = torch.as_tensor(real, device=device)
     pad = embeddings.weight[pad_id].detach()
-    captured = {}
+    path = np.concatenate([alphas, [0.0]])  # the last copy: the reference text itself
+    grad_sum, baseline, captured = 0.0, None, {}
 
     def hook(mod, args, out):
         base = torch.where(reference[None, :, None], pad.to(out.dtype), out.detach())
         moved = out.detach() - base  # zero at special tokens: they stay what they are
-        scale = torch.as_tensor(path, dtype=out.dtype, device=out.device)[:, None, None]
-        leaf = (base + scale * moved).requires_grad_(True)
-        captured.update(leaf=leaf, moved=moved[-1])
-        return leaf
+        scale = torch.as_tensor(captured["alphas"], dtype=out.dtype, device=out.device)[:, None, None]
+        captured.update(leaf=(base + scale * moved).requires_grad_(True), moved=moved[0])
+        return captured["leaf"]
 
+    per_pass = max(1, TOKENS_PER_PASS // max(1, n_tokens))
     handle = embeddings.register_forward_hook(hook)
     try:
-        outputs = module(x)
+        for start in range(0, len(path), per_pass):
+            captured["alphas"] = part = path[start : start + per_pass]
+            scores = view.score(module(x.expand(len(part), 2, n_tokens)).float(), target.expand(len(part)))
+            on_path = torch.as_tensor(start + np.arange(len(part)) < len(alphas), device=device)
+            (grad,) = torch.autograd.grad(scores[on_path].sum(), captured["leaf"])
+            grad_sum = grad_sum + grad.float().sum(dim=0)
+            if not on_path[-1]:
+                baseline = float(scores[-1].detach())
     finally:
         handle.remove()
-    full = outputs[-1:].detach().float().cpu().numpy()
-    index = int(view.predicted(full)[0]) if index is None else index
-    scores = view.score(outputs.float(), torch.full((len(path),), index, dtype=torch.int64, device=device))
-    (grad,) = torch.autograd.grad(scores[:-2].sum(), captured["leaf"])
-    mean_grad = grad[:-2].float().mean(dim=0)
-    contributions = (mean_grad * captured["moved"].float()).sum(dim=-1).cpu().numpy()[real]
-    return dict(contributions=contributions.astype(np.float32), outputs=full[0], index=index,
-                score=float(scores[-1].detach()), baseline_score=float(scores[-2].detach()))
+    contributions = (grad_sum / len(alphas) * captured["moved"].float()).sum(dim=-1).cpu().numpy()[real]
+    return dict(contributions=contributions.astype(np.float32), outputs=full[0].cpu().numpy(), index=index,
+                score=float(view.score(full, target)[0]), baseline_score=baseline)
 
 
 def _words(offsets, word_ids, contributions):

@@ -179,3 +179,17 @@ def test_a_slow_tokenizer_gives_tokens_as_words(tiny_model, sentiment, monkeypat
     assert np.allclose([c.sum() for c in e.contributions], e.score - e.baseline_score, atol=0.02)
     page = TextExplanationDisplay(e.texts, e.words, e.word_contributions, e.prediction).to_html()
     assert page.count("<span") == sum(len(w) for w in e.words)
+
+
+def test_the_path_in_several_passes_gives_the_same_attributions(tiny_model, sentiment, monkeypatch):
+    import sktransfer.inspection._tokens as tokens
+
+    X, _ = sentiment
+    texts = [X[0], "a " * 100]
+    whole = explain(tiny_model, texts)
+    monkeypatch.setattr(tokens, "TOKENS_PER_PASS", 40)  # 1-4 copies a pass
+    parts = explain(tiny_model, texts)
+    for a, b in zip(whole.contributions, parts.contributions):
+        assert np.allclose(a, b, atol=1e-5)
+    assert np.allclose(whole.baseline_score, parts.baseline_score, atol=1e-5)
+    assert np.allclose(whole.score, parts.score, atol=1e-6)
