@@ -6,6 +6,7 @@ import html
 
 import numpy as np
 
+from ._checks import check_network_estimator
 from ._explain import explain
 from ._plotting import require_matplotlib
 
@@ -185,10 +186,11 @@ class TextExplanationDisplay:
         -------
         display : TextExplanationDisplay
         """
-        result = explain(estimator, X, target, method=method)
-        if not hasattr(result, "words"):
+        check_network_estimator(estimator, "TextExplanationDisplay", "a score to explain")
+        if getattr(estimator.module_.encoder, "modality", "image") != "text":
             raise TypeError(f"TextExplanationDisplay shows texts; {type(estimator).__name__} explains images. "
                             "Use ExplanationDisplay.")
+        result = explain(estimator, X, target, method=method)
         if y is not None:
             y = np.asarray(y)
             if y.ndim != 1 or len(y) != len(result.texts):
