@@ -9,6 +9,6 @@ uint8 image batches.
 """
 
 from ._check import check_texts
-from ._set import TextSet, as_text_set
+from ._set import TextSet, as_text_set, tokenize_texts
 
-__all__ = ["TextSet", "as_text_set", "check_texts"]
+__all__ = ["TextSet", "as_text_set", "check_texts", "tokenize_texts"]

@@ -121,8 +121,26 @@ def as_text_set(X, tokenizer, max_length):
     (2, torch.Size([2, 2, 5]))
     """
     texts = check_texts(X)
-    encoded = tokenizer(texts, truncation=True, max_length=int(max_length), add_special_tokens=True,
-                        return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+    encoded = tokenize_texts(texts, tokenizer, max_length)["input_ids"]
     ids = [np.asarray(row, dtype=np.int32) for row in encoded]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     return TextSet(texts, ids, pad_id)
+
+
+def tokenize_texts(texts, tokenizer, max_length, **options):
+    """The tokenizer's encoding of checked texts, cut as the networks read them: special tokens added, at
+    most ``max_length`` tokens. ``options`` ask for more (offsets, the special tokens' mask).
+
+    Every reader of texts calls the tokenizer through here, so an explanation
+    sees the tokens that ``predict`` sees.
+
+    Examples
+    --------
+    >>> from sktransfer.backbones import text_input_spec
+    >>> from sktransfer.text import tokenize_texts
+    >>> tokenizer, max_length = text_input_spec("all-MiniLM-L6-v2")
+    >>> tokenize_texts(["a fine film"], tokenizer, 4, return_special_tokens_mask=True)["special_tokens_mask"]
+    [[1, 0, 0, 1]]
+    """
+    return tokenizer(list(texts), truncation=True, max_length=int(max_length), add_special_tokens=True,
+                     return_attention_mask=False, return_token_type_ids=False, **options)
