@@ -17,7 +17,7 @@ from ..images import as_image_set, check_n_features_in
 from ._checks import check_network_estimator
 from ._explain import float_batches
 from ._gradcam import gaussian_blur
-from ._tokens import deletion_curves
+from ._tokens import special_tokens, tokenize
 
 __all__ = ["deletion_curve", "deletion_score"]
 
@@ -86,7 +86,7 @@ def deletion_curve(estimator, X, maps, *, target=None, n_steps=20, baseline="blu
     rng = np.random.default_rng(random_state)
     if getattr(estimator.module_.encoder, "modality", "image") == "text":
         maps = list(maps)  # one array of token values per text
-        curves = deletion_curves(estimator, X, maps, view, view.resolve(target, len(maps)), n_steps, rng)
+        curves = _text_curves(estimator, X, maps, view, view.resolve(target, len(maps)), n_steps, rng)
         return np.linspace(0.0, 1.0, n_steps + 1), curves
     check_n_features_in(estimator, X)
     images = as_image_set(X, input_shape=estimator.input_shape)
@@ -169,11 +169,48 @@ def _deleted_copies(x, maps, n_steps, baseline, rng):
         base = gaussian_blur(x, max(h, w) / 8)
     else:
         base = x.mean(dim=(2, 3), keepdim=True).expand_as(x)
-    # Rank of each pixel in its map, most important first; random jitter below the values' resolution breaks ties.
-    order = np.stack([np.argsort(-(m.ravel() + rng.uniform(0, 1e-9, m.size) * max(np.ptp(m), 1e-12)),
-                                 kind="stable") for m in maps])
+    order = np.stack([_most_important_first(m.ravel(), rng) for m in maps])
     rank = np.empty_like(order)
     rank[np.arange(b)[:, None], order] = np.arange(h * w)
     rank = torch.as_tensor(rank, device=x.device).view(b, 1, h, w)
-    counts = np.round(np.linspace(0, h * w, n_steps + 1)).astype(np.int64)
-    return [torch.where(rank < int(k), base, x) for k in counts]
+    return [torch.where(rank < int(k), base, x) for k in _deleted_counts(h * w, n_steps)]
+
+
+def _text_curves(estimator, X, maps, view, chosen, n_steps, rng):
+    """Texts: each text's tokens taken out of attention and pooling in the order of its map, most important
+    first (special tokens stay); the target's probability after each step."""
+    texts, _, encoded = tokenize(estimator, X)
+    if len(maps) != len(texts):
+        raise ValueError(f"maps has {len(maps)} maps for {len(texts)} texts; pass one map per text (e.g. the "
+                         "maps explain() returned for these texts).")
+    device = resolve_device(estimator.device)
+    curves = []
+    with torch.inference_mode(False), on_device(estimator.module_, device) as module, torch.inference_mode():
+        module.eval()
+        for i, (ids, special) in enumerate(zip(encoded["input_ids"], special_tokens(encoded))):
+            real = np.flatnonzero(~special)
+            heat = np.asarray(maps[i], dtype=np.float64)
+            if heat.shape != (len(real),) or not np.all(np.isfinite(heat)):
+                raise ValueError(f"maps[{i}] has shape {heat.shape} (or non-finite values) but text {i} has "
+                                 f"{len(real)} tokens besides the special ones; pass explain()'s maps of these "
+                                 "texts, or finite values of that length.")
+            order = real[_most_important_first(heat, rng)]
+            masks = np.ones((n_steps + 1, len(ids)), dtype=np.int64)
+            for step, k in enumerate(_deleted_counts(len(real), n_steps)):
+                masks[step, order[:k]] = 0
+            x = torch.as_tensor(np.stack([np.broadcast_to(ids, masks.shape), masks], axis=1), device=device)
+            outputs = module(x).float().cpu().numpy()
+            index = view.predicted(outputs[:1]) if chosen is None else np.full(1, chosen[i])
+            curves.append(view.probability(outputs, np.repeat(index, len(outputs))))
+    return np.stack(curves)
+
+
+def _most_important_first(values, rng):
+    """Indices of ``values`` from the highest; random jitter below the values' resolution breaks ties."""
+    spread = np.ptp(values) if values.size else 0.0
+    return np.argsort(-(values + rng.uniform(0, 1e-9, values.size) * max(spread, 1e-12)), kind="stable")
+
+
+def _deleted_counts(n, n_steps):
+    """How many of ``n`` pixels or tokens are deleted at each of the ``n_steps + 1`` steps (0 to all)."""
+    return np.round(np.linspace(0, n, n_steps + 1)).astype(np.int64)

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..images import as_image_set
 from ._explain import explain
-from ._plotting import as_display_images, axes_grid
+from ._plotting import as_display_images, axes_grid, check_true_labels
 
 __all__ = ["ExplanationDisplay"]
 
@@ -134,11 +134,7 @@ class ExplanationDisplay:
         display : ExplanationDisplay
         """
         images = as_image_set(X, input_shape=getattr(estimator, "input_shape", None))
-        if y is not None:
-            y = np.asarray(y)
-            if y.ndim != 1 or len(y) != len(images):
-                raise ValueError(f"y has shape {y.shape} for {len(images)} images; pass one true label per image "
-                                 "(or y=None).")
+        y = check_true_labels(y, len(images), "image")
         result = explain(estimator, X, target, method=method, layer=layer)
         display = cls(as_display_images(images), result.maps, result.prediction, result.probability, y,
                       result.target)

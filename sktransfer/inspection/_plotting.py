@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["axes_grid", "require_matplotlib"]
+__all__ = ["axes_grid", "check_true_labels", "require_matplotlib"]
 
 
 def require_matplotlib(what):
@@ -15,6 +15,16 @@ def require_matplotlib(what):
         raise ImportError(f"{what} needs matplotlib, an optional dependency: pip install "
                           '"sktransfer[plot]" (or pip install matplotlib).') from exc
     return plt
+
+
+def check_true_labels(y, n, noun):
+    """``y`` as an array of one true label per image or text (``noun``), or None; a ValueError otherwise."""
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"y has shape {y.shape} for {n} {noun}s; pass one true label per {noun} (or y=None).")
+    return y
 
 
 def axes_grid(ax, n_panels, n_cols, what, panel_size=(2.2, 2.2)):

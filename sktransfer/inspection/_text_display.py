@@ -6,9 +6,10 @@ import html
 
 import numpy as np
 
+from ..text import check_texts
 from ._checks import check_network_estimator
 from ._explain import explain
-from ._plotting import require_matplotlib
+from ._plotting import check_true_labels, require_matplotlib
 
 __all__ = ["TextExplanationDisplay"]
 
@@ -190,12 +191,8 @@ class TextExplanationDisplay:
         if getattr(estimator.module_.encoder, "modality", "image") != "text":
             raise TypeError(f"TextExplanationDisplay shows texts; {type(estimator).__name__} explains images. "
                             "Use ExplanationDisplay.")
+        y = check_true_labels(y, len(check_texts(X)), "text")  # before the explaining, which takes a while
         result = explain(estimator, X, target, method=method)
-        if y is not None:
-            y = np.asarray(y)
-            if y.ndim != 1 or len(y) != len(result.texts):
-                raise ValueError(f"y has shape {y.shape} for {len(result.texts)} texts; pass one true label per "
-                                 "text (or y=None).")
         display = cls(result.texts, result.words, result.word_contributions, result.prediction,
                       result.probability, y, result.target, result.word_spans)
         return display.plot(ax=ax, fontsize=fontsize)

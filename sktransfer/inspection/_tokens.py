@@ -19,10 +19,10 @@ from sklearn.utils import Bunch
 
 from .._device import on_device, resolve_device
 from ..backbones import text_input_spec
-from ..text import check_texts
+from ..text import check_texts, tokenize_texts
 from ._gradcam import gradients_on
 
-__all__ = ["TEXT_METHODS", "explain_texts"]
+__all__ = ["TEXT_METHODS", "explain_texts", "special_tokens", "tokenize"]
 
 #: What ``explain`` computes for a text network ("auto": integrated gradients).
 TEXT_METHODS = ("auto", "integrated_gradients", "saliency")
@@ -48,19 +48,18 @@ def explain_texts(estimator, X, target, method, layer):
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     alphas = (np.arange(N_STEPS) + 0.5) / N_STEPS if method == "integrated_gradients" else np.ones(1)
     device = resolve_device(estimator.device)
-    rows = []
+    rows, special = [], special_tokens(encoded)
     with torch.inference_mode(False), on_device(estimator.module_, device) as module, gradients_on(module):
         embeddings = module.encoder.trunk.get_input_embeddings()
         for i, ids in enumerate(encoded["input_ids"]):
-            real = ~np.asarray(encoded["special_tokens_mask"][i], dtype=bool)
             index = None if chosen is None else int(chosen[i])
-            rows.append(_attribute(module, embeddings, view, ids, real, pad_id, alphas, index, device))
+            rows.append(_attribute(module, embeddings, view, ids, ~special[i], pad_id, alphas, index, device))
     contributions = [r["contributions"] for r in rows]
     outputs = np.stack([r["outputs"] for r in rows])
     indices = np.array([r["index"] for r in rows], dtype=np.int64)
     tokens, offsets, words, spans, word_sums = [], [], [], [], []
     for i, text in enumerate(texts):
-        real = ~np.asarray(encoded["special_tokens_mask"][i], dtype=bool)
+        real = ~special[i]
         ids = np.asarray(encoded["input_ids"][i])[real]
         tokens.append(tokenizer.convert_ids_to_tokens(ids.tolist()))
         if tokenizer.is_fast:
@@ -87,41 +86,14 @@ def tokenize(estimator, X):
     tokens marked and, from a fast tokenizer, each token's characters."""
     texts = check_texts(X)
     tokenizer, max_length = text_input_spec(estimator.arch_spec_.backbone)
-    encoded = tokenizer(texts, truncation=True, max_length=int(max_length), add_special_tokens=True,
-                        return_special_tokens_mask=True, return_offsets_mapping=bool(tokenizer.is_fast),
-                        return_attention_mask=False, return_token_type_ids=False)
+    encoded = tokenize_texts(texts, tokenizer, max_length, return_special_tokens_mask=True,
+                             return_offsets_mapping=bool(tokenizer.is_fast))
     return texts, tokenizer, encoded
 
 
-def deletion_curves(estimator, X, maps, view, chosen, n_steps, rng):
-    """The text side of :func:`~sktransfer.inspection.deletion_curve`: tokens removed (out of attention and
-    pooling) in the order of their map values, most important first; special tokens stay."""
-    texts, _, encoded = tokenize(estimator, X)
-    if len(maps) != len(texts):
-        raise ValueError(f"maps has {len(maps)} maps for {len(texts)} texts; pass one map per text (e.g. the "
-                         "maps explain() returned for these texts).")
-    device = resolve_device(estimator.device)
-    curves = []
-    with torch.inference_mode(False), on_device(estimator.module_, device) as module, torch.inference_mode():
-        module.eval()
-        for i, ids in enumerate(encoded["input_ids"]):
-            real = np.flatnonzero(~np.asarray(encoded["special_tokens_mask"][i], dtype=bool))
-            heat = np.asarray(maps[i], dtype=np.float64)
-            if heat.shape != (len(real),) or not np.all(np.isfinite(heat)):
-                raise ValueError(f"maps[{i}] has shape {heat.shape} (or non-finite values) but text {i} has "
-                                 f"{len(real)} tokens besides the special ones; pass explain()'s maps of these "
-                                 "texts, or finite values of that length.")
-            spread = np.ptp(heat) if heat.size else 0.0  # ties broken at random, below the values' resolution
-            order = real[np.argsort(-(heat + rng.uniform(0, 1e-9, heat.size) * max(spread, 1e-12)), kind="stable")]
-            counts = np.round(np.linspace(0, len(real), n_steps + 1)).astype(np.int64)
-            masks = np.ones((n_steps + 1, len(ids)), dtype=np.int64)
-            for step, k in enumerate(counts):
-                masks[step, order[:k]] = 0
-            x = torch.as_tensor(np.stack([np.broadcast_to(ids, masks.shape), masks], axis=1), device=device)
-            outputs = module(x).float().cpu().numpy()
-            index = view.predicted(outputs[:1]) if chosen is None else np.full(1, chosen[i])
-            curves.append(view.probability(outputs, np.repeat(index, len(outputs))))
-    return np.stack(curves)
+def special_tokens(encoded):
+    """Per text, a bool array: which of its tokens are special ([CLS], [SEP]); explanations leave them out."""
+    return [np.asarray(mask, dtype=bool) for mask in encoded["special_tokens_mask"]]
 
 
 def _attribute(module, embeddings, view, ids, real, pad_id, alphas, index, device):
