@@ -124,14 +124,21 @@ def test_a_missing_runtime_package_names_the_extra(monkeypatch):
 
 @pytest.fixture(scope="module")
 def quantized(data):
+    from sktransfer.runtimes import _state
+
     X, y, _ = data
-    return FineTunedClassifier(**TINY, tta=0, runtime="onnx", quantize="int8").fit(X, y)
+    with pytest.MonkeyPatch.context() as patch:  # kept whatever speed this tiny network shows: the task decides
+        patch.setattr(_state, "MIN_INT8_SPEEDUP", 0.0)
+        return FineTunedClassifier(**TINY, tta=0, runtime="onnx", quantize="int8").fit(X, y)
 
 
 def test_int8_is_kept_within_a_point_and_survives_pickling(quantized, data):
     X_test, clf = data[2], quantized
     scores = clf.int8_scores_
-    assert set(scores) == {"float", "int8", "n_images", "images"} and scores["images"] == "training"
+    assert set(scores) == {"float", "int8", "n_images", "images", "speedup", "int8_images_per_s",
+                           "eager_images_per_s"} and scores["images"] == "training"
+    assert scores["speedup"] == pytest.approx(scores["int8_images_per_s"] / scores["eager_images_per_s"])
+    assert np.isfinite(scores["speedup"]) and scores["speedup"] > 0
     assert clf.quantized_ == (scores["int8"] >= scores["float"] - 0.01)
     assert clf.quantized_  # this small network keeps its accuracy in int8
     int8 = clf.decision_function(X_test)
@@ -154,6 +161,33 @@ def test_int8_refused_with_a_warning_keeps_float(data, monkeypatch):
     assert not clf.quantized_ and clf.int8_scores_["int8"] <= 1.0
     np.testing.assert_allclose(clf.decision_function(X_test),
                                clf.set_params(runtime="torch").decision_function(X_test), atol=1e-4, rtol=1e-5)
+
+
+def test_int8_that_does_not_pay_is_refused_saying_what_was_measured(data, monkeypatch):
+    from sktransfer.runtimes import _state
+
+    monkeypatch.setattr(_state, "MIN_INT8_SPEEDUP", np.inf)  # no measured speed is enough
+    X, y, X_test = data
+    with pytest.warns(UserWarning, match=r"kept the task's score .* as fast as torch eager .* images/s") as caught:
+        clf = FineTunedClassifier(**TINY, tta=1, runtime="onnx", quantize="int8").fit(X, y)
+    assert clf.n_steps_ > 0 and "2 view(s)" in str(caught[0].message)  # timed as it predicts: with its view
+    scores = clf.int8_scores_
+    assert not clf.quantized_ and np.isfinite(scores["speedup"]) and scores["int8"] >= scores["float"] - 0.01
+    with pytest.raises(ValueError, match="no int8 network"):
+        clf._runtime.session(clf.module_, "onnx", torch.device("cpu"), int8=True)
+    np.testing.assert_allclose(clf.decision_function(X_test),
+                               clf.set_params(runtime="torch").decision_function(X_test), atol=1e-4, rtol=1e-5)
+
+
+def test_int8_losing_the_task_is_not_timed(data, monkeypatch):
+    from sktransfer.runtimes import _state
+
+    monkeypatch.setattr(_state, "MAX_INT8_LOSS", -1.0)
+    monkeypatch.setattr(_state.NetworkRuntime, "_speedup", None)  # calling it would raise
+    X, y, _ = data
+    with pytest.warns(UserWarning, match="more than"):
+        clf = FineTunedClassifier(**TINY, tta=0, runtime="onnx", quantize="int8").fit(X, y)
+    assert clf.int8_scores_["speedup"] is None
 
 
 def test_export_weights_keeps_the_float_network(quantized, data, tmp_path):

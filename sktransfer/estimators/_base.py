@@ -189,9 +189,9 @@ class BackboneNetworkEstimator(BaseEstimator):
             built = warm_network(self) if warm else build_network(self, data, spec, device, cv_seed)
             trained = train(self, built, data, spec, device, augment, lr)
         deployment = NetworkRuntime()
-        if self.quantize:  # int8 calibrated on the training rows, kept only if the task keeps its score
+        if self.quantize:  # int8 calibrated on the training rows, kept if the task keeps its score and it pays
             deployment.quantize(built.module, images, data, lambda out, rows: spec.quality(out, targets[rows]),
-                                type(self).__name__)
+                                self, views_of(self.tta, trained.selected != PROBE, self._modality))
         # Assign fitted state only now, so a failed (re)fit leaves the model as it was.
         self.module_ = built.module.train(False)
         vars(self).update(self._fitted_attributes(spec, targets))

@@ -267,9 +267,11 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         "int8": at the end of ``fit``, quantize the network to static int8
         calibrated on the training images, and keep it only if its accuracy
         on the validation split (the training images without one) is within
-        a point of the float network's, else warn and keep float
-        (``quantized_`` and ``int8_scores_`` say which). Needs
-        ``runtime="onnx"`` or ``"openvino"``.
+        a point of the float network's and it then predicts at least 4x as
+        fast as torch eager (timed at fit, on this machine), else warn with
+        what was measured and keep float (``quantized_`` and
+        ``int8_scores_`` say which). Needs ``runtime="onnx"`` or
+        ``"openvino"``.
     **kwargs
         Nested skorch parameters, routed to the skorch net as skorch does:
         ``optimizer__*`` (e.g. ``optimizer__betas``; ``optimizer__weight_decay``
@@ -326,7 +328,8 @@ class FineTunedClassifier(ClassifierMixin, BackboneNetworkEstimator):
         Whether predictions run the int8 network (``quantize="int8"``, kept).
     int8_scores_ : dict or None
         With ``quantize="int8"``: the accuracy of the float and the int8
-        network on the images that decided, and their number.
+        network on the images that decided, their number, and (when the
+        accuracy allowed int8) its measured ``speedup`` over torch eager.
     n_features_in_ : int
         Only when ``X`` in :meth:`fit` is a flattened 2-D array: its number of
         columns.

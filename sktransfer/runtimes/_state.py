@@ -9,11 +9,13 @@ calibrated on the training images), so it is pickled.
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
 import torch
 
+from .._device import on_device
 from .._tensors import batch_to_device
 from ..nn import PRESETS, TTA_PRESET, BackboneNetwork, BatchAugment, encode_batches, encode_views
 from ._graph import InferenceGraph
@@ -25,6 +27,13 @@ __all__ = ["NetworkRuntime"]
 N_CALIBRATION = 128
 #: int8 is kept only if it loses at most this much of the task's score (accuracy, or R^2) on the check.
 MAX_INT8_LOSS = 0.01
+#: ... and only if it predicts at least this many times as fast as the torch eager path, timed at fit on
+#: this machine. The float runtimes alone give about 3x at 224 px (docs/deployment.md), so int8's drift
+#: must buy clearly more; on small images an AVX2-only CPU gains far less from int8.
+MIN_INT8_SPEEDUP = 4.0
+#: The speed check times predictions on at most this many of the check images, best of ``TIMING_ROUNDS``
+#: after a warm-up call.
+N_TIMED, TIMING_ROUNDS = 32, 3
 
 
 class NetworkRuntime:
@@ -102,16 +111,21 @@ class NetworkRuntime:
 
     # ------------------------------------------------------------------ fit
 
-    def quantize(self, network, images, data, score, owner):
-        """Calibrate int8 on training rows of ``images``; keep it if the task's score drops <= 1 point.
+    def quantize(self, network, images, data, score, owner, n_views):
+        """Calibrate int8 on training rows of ``images``; keep it if the task keeps its score and it pays.
 
         ``data`` is the fit's :class:`~sktransfer.training.TrainingData`: up
         to ``N_CALIBRATION`` of its training rows calibrate, and its
         validation rows (the training rows without them) check.
         ``score(outputs, rows)`` is the task's score of outputs for the
-        images at ``rows`` (higher is better). Warns when int8 is refused.
-        Returns whether it was kept; the two scores are in ``scores``.
+        images at ``rows`` (higher is better). int8 is kept when it loses at
+        most ``MAX_INT8_LOSS`` of that score and then predicts (in
+        ``owner.runtime``, with ``n_views`` views, at ``owner.batch_size``)
+        at least ``MIN_INT8_SPEEDUP`` times as fast as the torch eager path;
+        else a warning says what was measured. Returns whether it was kept;
+        what decided is in ``scores``.
         """
+        who = type(owner).__name__
         train_rows = np.unique(data.train_idx)  # whole-number weights repeat rows: calibrate on each image once
         check_rows = train_rows if data.valid_idx is None else np.unique(data.valid_idx)
         calibration_rows = train_rows[np.linspace(0, len(train_rows) - 1, min(N_CALIBRATION, len(train_rows)))
@@ -123,15 +137,48 @@ class NetworkRuntime:
         scores = {name: float(score(Session(m, "onnx", torch.get_num_threads(), cpu)(check), check_rows))
                   for name, m in (("float", model), ("int8", int8))}
         self.scores = {**scores, "n_images": len(check_rows),
-                       "images": "validation" if data.valid_idx is not None else "training"}
-        kept = scores["int8"] >= scores["float"] - MAX_INT8_LOSS
-        self.int8, self._sessions = (int8 if kept else None), {}
-        if not kept:
+                       "images": "validation" if data.valid_idx is not None else "training", "speedup": None}
+        self.int8, self._sessions = None, {}
+        if scores["int8"] < scores["float"] - MAX_INT8_LOSS:
             warnings.warn(
-                f"{owner}: int8 refused, the float network is kept. On {len(check_rows)} "
+                f"{who}: int8 refused, the float network is kept. On {len(check_rows)} "
                 f"{self.scores['images']} images the int8 network scored {scores['int8']:.4f} against "
                 f"{scores['float']:.4f} for float (more than {MAX_INT8_LOSS:.2f} lost).", UserWarning, stacklevel=3)
-        return kept
+            return False
+        self.int8 = int8
+        timed = images.subset(check_rows[:N_TIMED])
+        self.scores.update(self._speedup(network, timed, owner.runtime, n_views, owner.batch_size))
+        if self.scores["speedup"] < MIN_INT8_SPEEDUP:
+            self.int8, self._sessions = None, {}
+            warnings.warn(
+                f"{who}: int8 refused, the float network is kept: it kept the task's score "
+                f"({scores['int8']:.4f} against {scores['float']:.4f}) but predicted only "
+                f"{self.scores['speedup']:.2f}x as fast as torch eager on this machine "
+                f"({self.scores['int8_images_per_s']:.0f} against {self.scores['eager_images_per_s']:.0f} images/s, "
+                f"{len(timed)} images, {n_views} view(s), {torch.get_num_threads()} thread(s); at least "
+                f"{MIN_INT8_SPEEDUP:g}x is asked, as int8 drifts from float). The float runtime still runs; "
+                "export_onnx(..., calibration=X) writes an int8 file regardless.", UserWarning, stacklevel=3)
+        return self.int8 is not None
+
+    def _speedup(self, network, images, runtime, n_views, batch_size):
+        """Images/s of the int8 network in ``runtime`` and of torch eager on ``images``, best of a few rounds."""
+        cpu = torch.device("cpu")
+        self.session(network, runtime, cpu, int8=True)  # compiled outside the timing, as a fitted model has it
+        best = {}
+        with on_device(network, cpu) as module:  # channels-last, as predict runs it
+            # One path after the other, eager first: ONNX Runtime's threads keep spinning for a while after
+            # a run, which would slow a torch run interleaved after it.
+            for path, (rt, int8) in (("eager", ("torch", False)), ("int8", (runtime, True))):
+                seconds = []
+                for _ in range(1 + TIMING_ROUNDS):  # the first call warms up
+                    start = time.perf_counter()
+                    self.outputs(module, images, runtime=rt, n_views=n_views, batch_size=batch_size, device=cpu,
+                                 int8=int8)
+                    seconds.append(time.perf_counter() - start)
+                best[path] = min(seconds[1:])
+        rates = {path: len(images) / max(seconds, 1e-9) for path, seconds in best.items()}
+        return {"speedup": rates["int8"] / rates["eager"], "int8_images_per_s": rates["int8"],
+                "eager_images_per_s": rates["eager"]}
 
 
 def float_model(network):
