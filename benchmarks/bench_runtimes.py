@@ -5,7 +5,8 @@ its probe head, ``trainable_blocks=0``) predicts the same photo crops through
 each runtime, at batch 32 and batch 1, with 1 and 2 torch threads. The
 runtimes are interleaved and repeated, and the medians compared: ratio =
 images/s of the runtime / images/s of torch eager (the library's own path,
-channels-last). The outputs' largest difference from eager is printed beside.
+channels-last). The outputs' largest difference from eager is printed beside,
+and the latency of one image per ``predict`` call.
 
 Part 2, int8 on tasks: ``FineTunedClassifier(runtime="onnx", quantize="int8")``
 with its defaults on MNIST, Fashion-MNIST and a photo task; the test accuracy
@@ -94,6 +95,16 @@ def speed(repeats):
             base = max(rates["torch"])
             cells = " ".join(f"{max(r) / base:13.2f}x" for r in rates.values())
             print(f"{threads:7d} {batch:5d} {cells}   (torch {base:.1f} img/s)")
+    torch.set_num_threads(1)
+    print("one image per predict call (a server's request), 1 thread, median of 30 calls:")
+    for name, model, runtime in models:
+        model.set_params(runtime=runtime, batch_size=32).predict(test[:1])
+        seconds = []
+        for i in range(30):
+            start = time.perf_counter()
+            model.predict(test[i % len(test)][None])
+            seconds.append(time.perf_counter() - start)
+        print(f"  {name:14} {1e3 * statistics.median(seconds):6.1f} ms")
     for name, model, runtime in models:
         decision = model.set_params(runtime=runtime, batch_size=32).decision_function(test)
         agree = np.mean(decision.argmax(1) == reference.argmax(1))

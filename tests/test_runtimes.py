@@ -63,12 +63,18 @@ def _fitted(kind, data):
 
 
 @pytest.mark.parametrize("kind", ["classifier", "multilabel", "regressor", "domain", "extractor"])
-def test_runtimes_give_torch_outputs(kind, data):
+def test_runtimes_give_torch_outputs(kind, data, monkeypatch):
+    from sktransfer.runtimes import _state
+
     estimator = _fitted(kind, data)
     X_test = data[2]
     if kind != "extractor":
         assert estimator.n_steps_ > 0  # trained: the test-time views are in the outputs
     eager = _outputs(estimator, X_test, "torch")
+
+    def moved(*args):
+        raise AssertionError("the network was moved for a runtime that holds its own copy of the weights")
+    monkeypatch.setattr(_state, "on_device", moved)  # a runtime session never needs the torch weights moved
     for runtime in ("onnx", "openvino"):
         other = _outputs(estimator, X_test, runtime)
         assert other.shape == eager.shape and other.dtype == eager.dtype

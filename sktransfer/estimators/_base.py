@@ -19,19 +19,18 @@ end of the class.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._auto import resolve_recipe, validation_fraction
-from .._device import cpu_copy, cpu_state_dict, on_device, resolve_device, seeded
+from .._device import cpu_copy, cpu_state_dict, resolve_device, seeded
 from .._progress import progress_bar
 from ..backbones import backbone_inputs, backbone_modality
 from ..images import check_n_features_in, record_n_features_in
 from ..inspection import explain
 from ..nn import resolve_augment, views_of
-from ..runtimes import NetworkRuntime, check_deployment
+from ..runtimes import NetworkRuntime, check_deployment, placed
 from ..training import TrainingData
 from ._finetune import PROBE, train
 from ._contrastive_fit import check_contrastive, resolve_schedule
@@ -244,10 +243,10 @@ class BackboneNetworkEstimator(BaseEstimator):
         # random_state is.
         n_views = views_of(self.tta, trained=bool(self.n_steps_), modality=backbone_modality(self.arch_spec_.backbone))
         runtime = vars(self).setdefault("_runtime", NetworkRuntime())  # (a model pickled before runtimes existed)
-        int8 = getattr(self, "quantized_", False)
-        with on_device(self.module_, device) as module, \
+        int8, engine = getattr(self, "quantized_", False), check_deployment(self.runtime)
+        with placed(self.module_, engine, device) as module, \
                 progress_bar(len(images) * n_views, self.verbose, "predict") as bar:
-            return runtime.outputs(module, images, runtime=check_deployment(self.runtime), n_views=n_views,
+            return runtime.outputs(module, images, runtime=engine, n_views=n_views,
                                    batch_size=self.batch_size, device=device, progress=bar, int8=int8)
 
     def explain(self, X, target=None, method="auto", layer="auto"):

@@ -23,7 +23,7 @@ from .._validation import as_label_array, resolve_image_size, unlabeled_mask
 from ..backbones import Backbone, backbone_inputs, backbone_modality, block_indices, build_backbone
 from ..images import ImageSet, check_n_features_in, record_n_features_in
 from ..nn import POOLINGS, encode_batches, feature_width, make_encoder
-from ..runtimes import RUNTIMES, NetworkRuntime, check_runtime
+from ..runtimes import RUNTIMES, NetworkRuntime, check_runtime, placed
 from ..training import choose_layers, logistic_probe, multilabel_probe, ridge_probe
 from ._modality import check_text_params
 from ._params import check_int_params
@@ -324,9 +324,11 @@ class PretrainedFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMix
     def _extract(self, images):
         device = resolve_device(self.device)
         runtime = vars(self).setdefault("_runtime", NetworkRuntime())  # (a model pickled before runtimes existed)
-        with on_device(self.encoder_, device) as encoder, progress_bar(len(images), self.verbose, "features") as bar:
-            return runtime.outputs(encoder, images, runtime=check_runtime(self.runtime), n_views=1,
-                                   batch_size=self.batch_size, device=device, progress=bar)
+        engine = check_runtime(self.runtime)
+        with placed(self.encoder_, engine, device) as encoder, \
+                progress_bar(len(images), self.verbose, "features") as bar:
+            return runtime.outputs(encoder, images, runtime=engine, n_views=1, batch_size=self.batch_size,
+                                   device=device, progress=bar)
 
     def _inputs(self, X, backbone=None):
         return backbone_inputs(X, self.backbone if backbone is None else backbone, self.input_shape)

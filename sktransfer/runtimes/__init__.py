@@ -7,7 +7,7 @@
 
 from ._graph import InferenceGraph
 from ._onnx import RUNTIMES, Session, check_deployment, check_runtime, onnx_bytes, quantize_int8
-from ._state import MAX_INT8_LOSS, NetworkRuntime
+from ._state import MAX_INT8_LOSS, NetworkRuntime, placed
 
 __all__ = ["MAX_INT8_LOSS", "RUNTIMES", "InferenceGraph", "NetworkRuntime", "Session", "check_deployment",
-           "check_runtime", "onnx_bytes", "quantize_int8"]
+           "check_runtime", "onnx_bytes", "placed", "quantize_int8"]
