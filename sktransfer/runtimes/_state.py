@@ -123,9 +123,8 @@ class NetworkRuntime:
         most ``MAX_INT8_LOSS`` of that score and then predicts (in
         ``owner.runtime``, with ``n_views`` views, at ``owner.batch_size``)
         at least ``MIN_INT8_SPEEDUP`` times as fast as the torch eager path
-        (on the CPU, as ``predict`` runs it);
-        else a warning says what was measured. Returns whether it was kept;
-        what decided is in ``scores``.
+        on the CPU; else a warning says what was measured. Returns whether
+        it was kept; what decided is in ``scores``.
         """
         who = type(owner).__name__
         train_rows = np.unique(data.train_idx)  # whole-number weights repeat rows: calibrate on each image once
@@ -167,17 +166,17 @@ class NetworkRuntime:
         cpu = torch.device("cpu")
         self.session(network, runtime, cpu, int8=True)  # compiled outside the timing, as a fitted model has it
         best = {}
-        with placed(network, "torch", cpu) as module:  # as predict runs it
-            # One path after the other, eager first: ONNX Runtime's threads keep spinning for a while after
-            # a run, which would slow a torch run interleaved after it.
-            for path, (rt, int8) in (("eager", ("torch", False)), ("int8", (runtime, True))):
-                seconds = []
-                for _ in range(1 + TIMING_ROUNDS):  # the first call warms up
-                    start = time.perf_counter()
-                    self.outputs(module, images, runtime=rt, n_views=n_views, batch_size=batch_size, device=cpu,
-                                 int8=int8)
-                    seconds.append(time.perf_counter() - start)
-                best[path] = min(seconds[1:])
+        # One path after the other, eager first: ONNX Runtime's threads keep spinning for a while after a
+        # run, which would slow a torch run interleaved after it. Eager runs the network as it is, as
+        # predict does on the CPU (see placed).
+        for path, (rt, int8) in (("eager", ("torch", False)), ("int8", (runtime, True))):
+            seconds = []
+            for _ in range(1 + TIMING_ROUNDS):  # the first call warms up
+                start = time.perf_counter()
+                self.outputs(network, images, runtime=rt, n_views=n_views, batch_size=batch_size, device=cpu,
+                             int8=int8)
+                seconds.append(time.perf_counter() - start)
+            best[path] = min(seconds[1:])
         rates = {path: len(images) / max(fastest, 1e-9) for path, fastest in best.items()}
         return {"speedup": rates["int8"] / rates["eager"], "int8_images_per_s": rates["int8"],
                 "eager_images_per_s": rates["eager"]}
