@@ -18,7 +18,7 @@ from .._validation import resolve_image_size
 from ..backbones import Backbone, backbone_inputs, backbone_modality, block_indices, build_backbone
 from ..images import record_n_features_in
 from ..nn import POOLINGS, PRESETS, feature_width, make_encoder, resolve_augment
-from ..training import (SELF_SUPERVISED_METHODS, ClusterObjective, MaskedObjective, SimCLRObjective,
+from ..training import (SELF_SUPERVISED_METHODS, BYOLObjective, ClusterObjective, MaskedObjective, SimCLRObjective,
                         handle_interrupt, train_self_supervised)
 from ._params import check_int_params
 
@@ -38,9 +38,12 @@ class SelfSupervisedPretrainer(BaseEstimator):
     ----------
     backbone : str, Backbone or torch.nn.Module, default="efficientnet_lite0"
         The backbone to start from, as in :class:`PretrainedFeatureExtractor`.
-    method : {"simclr", "cluster", "masked"}, default="simclr"
+    method : {"simclr", "byol", "cluster", "masked"}, default="simclr"
         ``"simclr"``: two random views of each image, pulled together and
         away from the batch's other images (Chen et al. 2020).
+        ``"byol"``: the same two views, without negatives: one view's
+        prediction regresses the other's projection by a slowly moving
+        average of the network (Grill et al. 2020).
         ``"cluster"``: k-means on the images' features at the start of each
         epoch, then predict each augmented image's cluster (DeepCluster,
         Caron et al. 2018). ``"masked"``:
@@ -59,7 +62,7 @@ class SelfSupervisedPretrainer(BaseEstimator):
         As in :class:`PretrainedFeatureExtractor` (``"auto"``: the images'
         side rounded up to a multiple of 32).
     augment : "auto", str, callable or None, default="auto"
-        The random changes that make the views (``"simclr"``) or precede
+        The random changes that make the views (``"simclr"``, ``"byol"``) or precede
         the masking (``"masked"``). ``"auto"``: the fine-tuning preset for
         these images (``"strong"`` for glyphs, ``"photo"`` for photographs).
     max_epochs : int, default=10
@@ -74,6 +77,9 @@ class SelfSupervisedPretrainer(BaseEstimator):
     weight_decay : float, default=1e-4
     temperature : float, default=0.2
         NT-Xent's temperature (``"simclr"``).
+    momentum : float, default=0.99
+        Of the target network's moving average (``"byol"``): after each
+        step it moves ``1 - momentum`` of the way to the trained network.
     mask_ratio : float, default=0.5
         The share of squares blanked (``"masked"``).
     n_clusters : int, default=100
@@ -151,6 +157,7 @@ class SelfSupervisedPretrainer(BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
         "mask_ratio": [Interval(Real, 0, 1, closed="neither")],
         "n_clusters": [Interval(Integral, 1, None, closed="left")],  # >= 2 for "cluster", checked in fit
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
@@ -164,7 +171,7 @@ class SelfSupervisedPretrainer(BaseEstimator):
 
     def __init__(self, backbone="efficientnet_lite0", *, method="simclr", weights="default", layer="auto",
                  pooling="avg", image_size="auto", augment="auto", max_epochs=10, batch_size=128, lr=1e-3,
-                 weight_decay=1e-4, temperature=0.2, mask_ratio=0.5, n_clusters=100, validation_fraction=0.1,
+                 weight_decay=1e-4, temperature=0.2, momentum=0.99, mask_ratio=0.5, n_clusters=100, validation_fraction=0.1,
                  patience=5,
                  device="auto", input_shape=None, random_state=None, verbose=1, on_interrupt="raise"):
         self.backbone = backbone
@@ -179,6 +186,7 @@ class SelfSupervisedPretrainer(BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.temperature = temperature
+        self.momentum = momentum
         self.mask_ratio = mask_ratio
         self.n_clusters = n_clusters
         self.validation_fraction = validation_fraction
@@ -228,7 +236,8 @@ class SelfSupervisedPretrainer(BaseEstimator):
             objective = self._objective(encoder, resolve_augment(augment_name))
             rng = np.random.default_rng(seed)
             order = rng.permutation(len(images))
-            optimizer = torch.optim.AdamW(objective.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            trained = [p for p in objective.parameters() if p.requires_grad]  # not BYOL's moving-average target
+            optimizer = torch.optim.AdamW(trained, lr=self.lr, weight_decay=self.weight_decay)
             with on_device(objective, device):
                 history, kept_epoch, interrupted = train_self_supervised(
                     objective, images, train_idx=np.sort(order[n_valid:]), valid_idx=np.sort(order[:n_valid]),
@@ -292,10 +301,12 @@ class SelfSupervisedPretrainer(BaseEstimator):
 
     def _objective(self, encoder, augment):
         n_features = feature_width(encoder)
-        if self.method == "simclr":
+        if self.method in ("simclr", "byol"):
             if augment is None:
-                raise ValueError("method='simclr' learns from two random views of each image; augment=None makes "
-                                 "them identical. Use augment='auto' or a preset.")
+                raise ValueError(f"method={self.method!r} learns from two random views of each image; augment=None "
+                                 "makes them identical. Use augment='auto' or a preset.")
+            if self.method == "byol":
+                return BYOLObjective(encoder, augment, n_features, momentum=self.momentum)
             return SimCLRObjective(encoder, augment, n_features, temperature=self.temperature)
         if self.method == "cluster":
             return ClusterObjective(encoder, augment, n_features, self.n_clusters, self.batch_size)

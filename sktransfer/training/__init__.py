@@ -8,7 +8,7 @@
 - ``_nets``: skorch nets with the L2-SP penalty in their loss;
 - ``_unlabeled``: skorch nets whose training step also learns from unlabelled rows (FixMatch, DANN, CORAL);
 - ``_contrastive``: the contrastive stage (pairs of labelled texts, SetFit's loss);
-- ``_selfsup``: self-supervised objectives on unlabelled images (SimCLR, DeepCluster, masked image
+- ``_selfsup``: self-supervised objectives on unlabelled images (SimCLR, BYOL, DeepCluster, masked image
   modelling) and their loop;
 - ``_probe``: linear probes (logistic, multi-label, ridge) that start LP-FT, and the choice of blocks;
 - ``_assemble``: the training plan, the freezing and the task's net -> one skorch net;
@@ -23,12 +23,13 @@ from ._nets import ClassifierNet, InterruptMixin, L2SPMixin, MultiLabelLoss, Mul
 from ._optim import MergedGroups, one_cycle, optimizer_keywords, param_groups, scaled_rates, warmup_cosine
 from ._probe import (ProbeResult, TaskProbe, choose_layers, fit_label_probe, fit_multilabel_probe, fit_probe,
                      fit_ridge_probe, logistic_probe, multilabel_probe, ridge_probe, run_probe)
-from ._selfsup import (SELF_SUPERVISED_METHODS, ClusterObjective, MaskedObjective, SimCLRObjective, nt_xent,
-                       train_self_supervised)
+from ._selfsup import (SELF_SUPERVISED_METHODS, BYOLObjective, ClusterObjective, MaskedObjective, SimCLRObjective,
+                       nt_xent, train_self_supervised)
 from ._run import TrainingData, encode_images, handle_interrupt, train_network
 from ._unlabeled import DomainAdaptationNet, FixMatchNet, coral_loss, ganin_coefficient, pseudo_label_loss
 
-__all__ = ["SELF_SUPERVISED_METHODS", "ClusterObjective", "MaskedObjective", "SimCLRObjective", "nt_xent", "train_self_supervised",
+__all__ = ["SELF_SUPERVISED_METHODS", "BYOLObjective", "ClusterObjective", "MaskedObjective", "SimCLRObjective",
+           "nt_xent", "train_self_supervised",
            "CONTRASTIVE_ITERATIONS", "contrastive_pairs", "train_contrastive", "ClassifierNet", "DeviceBatchIterator", "DomainAdaptationNet", "FixMatchNet", "Freezing",
            "GradualUnfreeze", "ImageDataset", "InterruptMixin", "L2SPMixin", "MergedGroups", "MultiLabelLoss",
            "MultiLabelNet", "ProbeResult", "RecordLR", "RegressorNet", "StopOnDivergence", "TaskNet", "TaskProbe",

@@ -3,6 +3,10 @@
 - ``"simclr"`` (Chen et al. 2020): two random views of each image; the
   projected embeddings of an image's two views are pulled together and pushed
   away from the other views of the batch (NT-Xent).
+- ``"byol"`` (Grill et al. 2020): the same two views, but no negatives:
+  the online network's prediction of one view regresses the other view's
+  projection by a target network, a slowly moving average of the online
+  one.
 - ``"cluster"`` (DeepCluster, Caron et al. 2018): at the start of each
   epoch the images' features are clustered with k-means, and the encoder
   learns to predict an augmented image's cluster: the groups its features
@@ -12,7 +16,7 @@
   out, and a linear decoder on the encoder's highest feature map restores
   the missing pixels.
 
-Both read the blocks the estimators read (the encoder's ``layers``), so the
+All read the blocks the estimators read (the encoder's ``layers``), so the
 features a probe will take are the ones the objective shapes.
 """
 
@@ -32,10 +36,10 @@ from .._tensors import batch_to_device
 from ..nn import encode_batches
 from ._optim import scaled_rates
 
-__all__ = ["SELF_SUPERVISED_METHODS", "ClusterObjective", "MaskedObjective", "SimCLRObjective", "nt_xent",
+__all__ = ["SELF_SUPERVISED_METHODS", "BYOLObjective", "ClusterObjective", "MaskedObjective", "SimCLRObjective", "nt_xent",
            "train_self_supervised"]
 
-SELF_SUPERVISED_METHODS = ("simclr", "cluster", "masked")
+SELF_SUPERVISED_METHODS = ("simclr", "byol", "cluster", "masked")
 
 
 def nt_xent(z1, z2, temperature):
@@ -85,6 +89,77 @@ class SimCLRObjective(nn.Module):
         views = torch.cat([self.augment(images.clone()), self.augment(images.clone())])
         z1, z2 = self.projector(self.encoder(views)).chunk(2)
         return nt_xent(z1, z2, self.temperature)
+
+
+def _mlp(n_in, n_out, hidden=512):
+    """BYOL's projector and predictor: ``Linear -> BatchNorm -> ReLU -> Linear``."""
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, n_out))
+
+
+class BYOLObjective(nn.Module):
+    """BYOL's loss of a batch of uint8 images: predict one view's target projection from the other view.
+
+    The target network (a copy of the encoder and projector) is not trained
+    by gradient: :meth:`after_step` moves it towards the online network,
+    ``target = momentum * target + (1 - momentum) * online``. Its encoder
+    stays in eval mode, so its BatchNorm statistics are the pretrained ones,
+    as the online encoder's are during pre-training.
+
+    Parameters
+    ----------
+    encoder : ImageEncoder
+    augment : callable
+        Float images in [0, 1] -> randomly changed images.
+    n_features : int
+        The encoder's output width.
+    projection_dim : int, default=128
+    momentum : float, default=0.99
+        Of the target's moving average. BYOL used 0.996 over 300+ epochs of
+        ImageNet; a few epochs of a few thousand images need a faster target.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.backbones import get_backbone
+    >>> from sktransfer.nn import BatchAugment, feature_width, make_encoder
+    >>> from sktransfer.training import BYOLObjective
+    >>> encoder = make_encoder(get_backbone("timm/test_resnet", weights=None), (16, 16), None, "avg")
+    >>> objective = BYOLObjective(encoder, BatchAugment(hflip=0.5), feature_width(encoder))
+    >>> loss = objective(torch.randint(0, 255, (4, 3, 16, 16), dtype=torch.uint8))
+    >>> bool(0 <= loss.item() <= 4)
+    True
+    """
+
+    def __init__(self, encoder, augment, n_features, projection_dim=128, momentum=0.99):
+        super().__init__()
+        self.encoder = encoder
+        self.augment = augment
+        self.projector = _mlp(n_features, projection_dim)
+        self.predictor = _mlp(projection_dim, projection_dim)
+        self.target_encoder = copy.deepcopy(encoder).requires_grad_(False)
+        self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
+        self.momentum = float(momentum)
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.target_encoder.eval()
+        return self
+
+    @torch.no_grad()
+    def after_step(self):
+        """Move the target network towards the online one (called after each optimizer step)."""
+        for online, target in ((self.encoder, self.target_encoder), (self.projector, self.target_projector)):
+            for p_online, p_target in zip(online.parameters(), target.parameters()):
+                p_target.lerp_(p_online.detach(), 1.0 - self.momentum)
+
+    def forward(self, x, rows=None):
+        images = self.encoder.to_unit_range(x)
+        views = torch.cat([self.augment(images.clone()), self.augment(images.clone())])
+        p1, p2 = self.predictor(self.projector(self.encoder(views))).float().chunk(2)
+        with torch.no_grad():
+            t1, t2 = self.target_projector(self.target_encoder(views)).float().chunk(2)
+        # Each view's prediction regresses the *other* view's target: 2 - 2 cos, averaged over both directions.
+        return 2 - F.cosine_similarity(p1, t2, dim=1).mean() - F.cosine_similarity(p2, t1, dim=1).mean()
 
 
 class MaskedObjective(nn.Module):
@@ -219,6 +294,8 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
                     scale((step + 1) / steps_per_epoch if step < steps_per_epoch else
                           0.5 * (1 + math.cos(math.pi * (step - steps_per_epoch) / max(1, total - steps_per_epoch))))
                     losses.append(_step(objective, images, rows, optimizer, device))
+                    if hasattr(objective, "after_step"):  # BYOL's target follows the trained network
+                        objective.after_step()
                     step += 1
                     if bar is not None:
                         bar.update(len(rows))

@@ -13,7 +13,8 @@ from sklearn.model_selection import cross_val_score
 from sktransfer import (DomainAdaptiveClassifier, FineTunedClassifier, FineTunedRegressor,
                         PretrainedFeatureExtractor, SelfSupervisedPretrainer, export_weights, load_weights)
 from sktransfer.backbones import get_backbone
-from sktransfer.training import train_self_supervised
+from sktransfer.nn import BatchAugment, feature_width, make_encoder
+from sktransfer.training import BYOLObjective, train_self_supervised
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -29,7 +30,7 @@ def images(digits):
     return X[:96].reshape(-1, 8, 8), y[:96]
 
 
-@pytest.fixture(scope="module", params=["simclr", "cluster", "masked"])
+@pytest.fixture(scope="module", params=["simclr", "byol", "cluster", "masked"])
 def fitted(request, images):
     X, _ = images
     return SelfSupervisedPretrainer(method=request.param, n_clusters=8, **TINY).fit(X)
@@ -103,8 +104,11 @@ def test_an_unfitted_pretrainer_as_backbone_says_to_fit_it(images):
 
 def test_bad_parameters_and_inputs_get_clear_errors(images):
     X, _ = images
-    with pytest.raises(ValueError, match="augment=None makes them identical"):
-        SelfSupervisedPretrainer(augment=None, **TINY).fit(X)
+    for method in ("simclr", "byol"):
+        with pytest.raises(ValueError, match=f"method='{method}' .* augment=None makes them identical"):
+            SelfSupervisedPretrainer(method=method, augment=None, **TINY).fit(X)
+    with pytest.raises(ValueError, match="momentum"):
+        SelfSupervisedPretrainer(method="byol", momentum=1.0, **TINY).fit(X)
     with pytest.raises(ValueError, match="at least 2 training images"):
         SelfSupervisedPretrainer(**TINY).fit(X[:1])
     with pytest.raises(ValueError, match="method"):
@@ -116,6 +120,26 @@ def test_bad_parameters_and_inputs_get_clear_errors(images):
     with pytest.raises(ValueError, match="takes texts"):
         SelfSupervisedPretrainer("all-MiniLM-L6-v2").fit(["a text", "another"])
     assert SelfSupervisedPretrainer(method="masked", augment=None, **TINY).fit(X).n_epochs_ == 2
+
+
+def test_byol_target_is_a_moving_average_of_the_trained_network():
+    encoder = make_encoder(get_backbone("timm/test_resnet", weights=None), (16, 16), [1], "avg")
+    objective = BYOLObjective(encoder, BatchAugment(hflip=0.5), feature_width(encoder), momentum=0.75)
+    target_before = _trunk(objective.target_encoder)
+    assert all(torch.equal(v, encoder.trunk.state_dict()[k]) for k, v in target_before.items())  # starts as a copy
+    assert not any(p.requires_grad for p in objective.target_encoder.parameters())
+    objective.train()
+    assert not objective.target_encoder.training  # its BatchNorm keeps the pretrained statistics
+    optimizer = torch.optim.SGD([p for p in objective.parameters() if p.requires_grad], lr=0.5)
+    objective(torch.randint(0, 255, (8, 3, 16, 16), dtype=torch.uint8)).backward()
+    optimizer.step()
+    online = {k: v.clone() for k, v in encoder.trunk.named_parameters()}
+    objective.after_step()
+    target = dict(objective.target_encoder.trunk.named_parameters())
+    moved = [k for k in online if not torch.equal(online[k], target_before[k])]
+    assert moved  # the step trained the online network; the target lags a quarter of the way behind
+    for k in moved:
+        assert torch.allclose(target[k], 0.75 * target_before[k] + 0.25 * online[k], atol=1e-6)
 
 
 class _Pull(torch.nn.Module):
