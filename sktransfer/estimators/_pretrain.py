@@ -171,8 +171,8 @@ class SelfSupervisedPretrainer(BaseEstimator):
 
     def __init__(self, backbone="efficientnet_lite0", *, method="simclr", weights="default", layer="auto",
                  pooling="avg", image_size="auto", augment="auto", max_epochs=10, batch_size=128, lr=1e-3,
-                 weight_decay=1e-4, temperature=0.2, momentum=0.99, mask_ratio=0.5, n_clusters=100, validation_fraction=0.1,
-                 patience=5,
+                 weight_decay=1e-4, temperature=0.2, momentum=0.99, mask_ratio=0.5, n_clusters=100,
+                 validation_fraction=0.1, patience=5,
                  device="auto", input_shape=None, random_state=None, verbose=1, on_interrupt="raise"):
         self.backbone = backbone
         self.method = method

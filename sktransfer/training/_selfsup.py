@@ -36,8 +36,8 @@ from .._tensors import batch_to_device
 from ..nn import encode_batches
 from ._optim import scaled_rates
 
-__all__ = ["SELF_SUPERVISED_METHODS", "BYOLObjective", "ClusterObjective", "MaskedObjective", "SimCLRObjective", "nt_xent",
-           "train_self_supervised"]
+__all__ = ["SELF_SUPERVISED_METHODS", "BYOLObjective", "ClusterObjective", "MaskedObjective", "SimCLRObjective",
+           "nt_xent", "train_self_supervised"]
 
 SELF_SUPERVISED_METHODS = ("simclr", "byol", "cluster", "masked")
 
