@@ -61,6 +61,12 @@ def nt_xent(z1, z2, temperature):
     return F.cross_entropy(similarity, partner)
 
 
+def _two_views(encoder, augment, x):
+    """A batch of uint8 images ``x`` -> ``(2 * n, C, H, W)``: two random views of each, first views first."""
+    images = encoder.to_unit_range(x)
+    return torch.cat([augment(images.clone()), augment(images.clone())])
+
+
 class SimCLRObjective(nn.Module):
     """The SimCLR loss of a batch of uint8 images: ``augment`` twice, encode, project, NT-Xent.
 
@@ -85,9 +91,7 @@ class SimCLRObjective(nn.Module):
         self.temperature = float(temperature)
 
     def forward(self, x, rows=None):
-        images = self.encoder.to_unit_range(x)
-        views = torch.cat([self.augment(images.clone()), self.augment(images.clone())])
-        z1, z2 = self.projector(self.encoder(views)).chunk(2)
+        z1, z2 = self.projector(self.encoder(_two_views(self.encoder, self.augment, x))).chunk(2)
         return nt_xent(z1, z2, self.temperature)
 
 
@@ -156,8 +160,7 @@ class BYOLObjective(nn.Module):
                 p_target.lerp_(p_online.detach(), 1.0 - self.momentum)
 
     def forward(self, x, rows=None):
-        images = self.encoder.to_unit_range(x)
-        views = torch.cat([self.augment(images.clone()), self.augment(images.clone())])
+        views = _two_views(self.encoder, self.augment, x)
         p1, p2 = self.predictor(self.projector(self.encoder(views))).float().chunk(2)
         with torch.no_grad():
             t1, t2 = self.target_projector(self.target_encoder(views)).float().chunk(2)
@@ -297,8 +300,6 @@ def train_self_supervised(objective, images, *, train_idx, valid_idx, optimizer,
                     scale((step + 1) / steps_per_epoch if step < steps_per_epoch else
                           0.5 * (1 + math.cos(math.pi * (step - steps_per_epoch) / max(1, total - steps_per_epoch))))
                     losses.append(_step(objective, images, rows, optimizer, device))
-                    if hasattr(objective, "after_step"):  # BYOL's target follows the trained network
-                        objective.after_step()
                     step += 1
                     if bar is not None:
                         bar.update(len(rows))
@@ -334,6 +335,8 @@ def _step(objective, images, rows, optimizer, device):
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
+    if hasattr(objective, "after_step"):  # BYOL's target follows the trained network
+        objective.after_step()
     return loss.item()
 
 
